@@ -1,0 +1,43 @@
+//! # openbanking-core
+//!
+//! The shared vocabulary of openbanking-rs: what a bank, a consent hub and a fintech (TPP) must
+//! agree on, with no HTTP server and no database driver.
+//!
+//! - [`consent`]: [`Consent`], its [`ConsentStatus`] state machine, UK Open Banking v3.1
+//!   [`Permission`] codes and their combination rules.
+//! - [`provider`]: the [`ConsentStore`] (persistence, optimistic versions) and [`ConsentProvider`]
+//!   (the consent authority a bank asks: local or a hub) traits, and an in-memory store.
+//! - [`token`]: JWT access tokens per RFC 9068: [`TokenIssuer`] and [`TokenValidator`].
+//! - [`jose`]: signing keys (ES256, PS256, EdDSA), JWKS, thumbprints, rotation.
+//! - [`dpop`]: DPoP proofs (RFC 9449), client and server side, with replay detection and nonces.
+//! - [`pkce`]: PKCE with S256 only (RFC 7636).
+//! - [`client`]: client metadata (RFC 7591).
+//! - [`error`]: the error enums and their mapping to OAuth error codes.
+//!
+//! Time comes from an injected [`Clock`](clock::Clock); randomness and crypto from aws-lc-rs.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod client;
+pub mod clock;
+pub mod consent;
+pub mod dpop;
+pub mod error;
+pub mod jose;
+mod jwt;
+pub mod pkce;
+pub mod provider;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+pub mod token;
+mod types;
+
+pub use consent::{Consent, ConsentStatus, Permission};
+pub use error::{Error, OAuthErrorCode, Result};
+pub use provider::{ConsentProvider, ConsentStore};
+pub use token::{AccessTokenClaims, TokenIssuer, TokenValidator};
+pub use types::{
+    AccountId, Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Kid, MAX_IDENTIFIER_LEN, PsuId, Scope, is_loopback,
+    random_token,
+};
