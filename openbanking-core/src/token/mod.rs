@@ -1,0 +1,672 @@
+//! JWT access tokens per RFC 9068: [`TokenIssuer`] signs them, [`TokenValidator`] decides whether a
+//! presented token may pass the bank's gateway.
+//!
+//! The validator reads the JWS header with its own types, chooses the key by `kid` from keys it
+//! trusts, takes the algorithm from that key (never from the token), verifies the signature through
+//! `jsonwebtoken`, then checks `typ`, `iss`, `aud`, `exp`/`nbf`/`iat` against an injected
+//! [`Clock`](crate::clock::Clock), the required claims, and the DPoP key binding (`cnf.jkt`).
+//!
+//! Time checks are done here rather than by `jsonwebtoken::Validation`, which reads the system
+//! clock itself: tests move a [`ManualClock`](crate::clock::ManualClock) instead of sleeping, and
+//! each failure gets its own error with context (`Expired { exp, now }`).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{ConfigError, OAuthErrorCode};
+use crate::jose::{Jwks, KeyError, KeyRing, PublicJwk, SigningAlgorithm};
+use crate::jwt::{JwsError, UnverifiedJws};
+use crate::types::{Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Scope, random_token};
+
+#[cfg(feature = "remote-jwks")]
+mod remote;
+#[cfg(feature = "remote-jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
+pub use remote::{RemoteJwks, RemoteJwksBuilder};
+
+/// The JWS `typ` of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Default clock leeway for `exp`, `nbf` and `iat` checks.
+pub const DEFAULT_LEEWAY: Duration = Duration::seconds(30);
+/// Largest leeway a validator accepts at `build()`.
+pub const MAX_LEEWAY: Duration = Duration::minutes(5);
+/// Default access-token lifetime: short, as FAPI 2.0 and RFC 9700 §2.2 advise.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::minutes(5);
+/// Longest access-token lifetime an issuer accepts at `build()`.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::hours(1);
+
+/// The confirmation claim (RFC 7800 §3.1) of a DPoP-bound token: the thumbprint of the client's
+/// DPoP key (RFC 9449 §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// JWK SHA-256 thumbprint (RFC 7638) of the DPoP public key.
+    pub jkt: Jkt,
+}
+
+/// The claims of a JWT access token (RFC 9068 §2.2), plus `consent_id` (the Open Banking consent
+/// the token acts under) and `cnf` (the DPoP binding).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The authorization server that issued the token.
+    pub iss: Issuer,
+    /// The resource owner (the PSU) for user-delegated tokens; the client id for
+    /// `client_credentials` tokens (RFC 9068 §2.2).
+    pub sub: String,
+    /// The resource servers the token is meant for.
+    #[serde(with = "one_or_many")]
+    pub aud: Vec<Audience>,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the epoch.
+    pub iat: i64,
+    /// Not-before time, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Unique token id: what revocation lists name.
+    pub jti: Jti,
+    /// The client the token was issued to.
+    pub client_id: ClientId,
+    /// Granted scopes.
+    pub scope: Scope,
+    /// The consent this token acts under (user-delegated tokens only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<ConsentId>,
+    /// The DPoP key binding, for sender-constrained tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::types::Audience;
+
+    pub(super) fn serialize<S: Serializer>(aud: &[Audience], s: S) -> Result<S::Ok, S::Error> {
+        match aud {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Audience),
+        Many(Vec<Audience>),
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Audience>, D::Error> {
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(a) => vec![a],
+            OneOrMany::Many(v) => v,
+        })
+    }
+}
+
+/// Why a token was refused. Each check has its own variant; all map to `invalid_token`
+/// (RFC 6750 §3.1) except a key-source failure, which is the server's problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a compact JWS, not base64url, or not JSON.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// `alg: none`: an unsigned token.
+    #[error("unsigned token (alg none)")]
+    AlgNone,
+    /// A symmetric (HMAC) algorithm. Refused outright: it is how a public key gets used as an
+    /// HMAC secret (algorithm confusion).
+    #[error("symmetric algorithm {alg} is not accepted")]
+    SymmetricAlgorithm {
+        /// The header's `alg`.
+        alg: String,
+    },
+    /// An algorithm that is not on this validator's allow-list.
+    #[error("algorithm {alg} is not allowed")]
+    AlgorithmNotAllowed {
+        /// The header's `alg`.
+        alg: String,
+    },
+    /// The header names no `kid`.
+    #[error("token header has no kid")]
+    MissingKid,
+    /// No trusted key has this `kid`.
+    #[error("no trusted key has kid {kid:?}")]
+    UnknownKid {
+        /// The header's `kid`.
+        kid: String,
+    },
+    /// The key named by `kid` does not sign with the header's `alg`.
+    #[error("key {kid:?} does not sign with {alg}")]
+    AlgorithmKeyMismatch {
+        /// The header's `alg`.
+        alg: SigningAlgorithm,
+        /// The header's `kid`.
+        kid: String,
+    },
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// The header's `typ` is not `at+jwt` (RFC 9068 §4).
+    #[error("token typ is {typ:?}, expected at+jwt")]
+    WrongType {
+        /// The header's `typ`.
+        typ: Option<String>,
+    },
+    /// The `iss` claim is not this validator's issuer.
+    #[error("token issuer is not the expected issuer")]
+    WrongIssuer,
+    /// The `aud` claim does not name this resource server.
+    #[error("token audience does not include this resource server")]
+    WrongAudience,
+    /// The token expired (beyond the leeway).
+    #[error("token expired at {exp} (now {now})")]
+    Expired {
+        /// The `exp` claim.
+        exp: i64,
+        /// The validator's time.
+        now: i64,
+    },
+    /// The token is not valid yet (`nbf` or `iat` beyond the leeway in the future).
+    #[error("token not valid before {not_before} (now {now})")]
+    NotYetValid {
+        /// The `nbf` (or `iat`) claim.
+        not_before: i64,
+        /// The validator's time.
+        now: i64,
+    },
+    /// A required claim is missing or has the wrong type.
+    #[error("required claim {claim} is missing or malformed")]
+    MissingClaim {
+        /// The claim's name.
+        claim: &'static str,
+    },
+    /// A DPoP-bound token (with `cnf.jkt`) was presented as a bearer token (RFC 9449 §7.1).
+    #[error("DPoP-bound token presented without DPoP")]
+    BoundTokenAsBearer,
+    /// A token without `cnf.jkt` was presented with a DPoP proof.
+    #[error("token presented with DPoP is not DPoP-bound")]
+    NotDpopBound,
+    /// The DPoP proof's key is not the key the token is bound to.
+    #[error("DPoP key does not match the token's cnf.jkt")]
+    KeyBindingMismatch,
+    /// The token's `exp - iat` exceeds what this validator accepts.
+    #[error("token lifetime exceeds the maximum")]
+    LifetimeTooLong,
+    /// The trusted keys could not be fetched (remote JWKS).
+    #[error("token keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+impl TokenError {
+    /// The OAuth error code (RFC 6750 §3.1).
+    pub fn oauth_error(&self) -> OAuthErrorCode {
+        match self {
+            Self::KeysUnavailable(_) => OAuthErrorCode::TemporarilyUnavailable,
+            _ => OAuthErrorCode::InvalidToken,
+        }
+    }
+
+    fn from_jws(e: JwsError) -> Self {
+        match e {
+            JwsError::Malformed(m) => Self::Malformed(m),
+            JwsError::AlgNone => Self::AlgNone,
+            JwsError::SymmetricAlg(alg) => Self::SymmetricAlgorithm { alg },
+            JwsError::UnsupportedAlg(alg) => Self::AlgorithmNotAllowed { alg },
+            JwsError::BadSignature => Self::BadSignature,
+        }
+    }
+}
+
+/// What an issuer is asked to put in one token.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// `sub`: the PSU, or the client id for `client_credentials`.
+    pub subject: String,
+    /// `client_id`.
+    pub client_id: ClientId,
+    /// `aud`: the resource servers.
+    pub audience: Vec<Audience>,
+    /// `scope`.
+    pub scope: Scope,
+    /// `consent_id`, for tokens that act under a consent.
+    pub consent_id: Option<ConsentId>,
+    /// `cnf.jkt`, for DPoP-bound tokens.
+    pub dpop_jkt: Option<Jkt>,
+}
+
+/// A freshly signed access token.
+#[derive(Clone)]
+pub struct IssuedToken {
+    token: String,
+    claims: AccessTokenClaims,
+}
+
+impl IssuedToken {
+    /// The compact JWS to hand to the client.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The claims it carries.
+    pub fn claims(&self) -> &AccessTokenClaims {
+        &self.claims
+    }
+
+    /// Seconds until expiry, for the token response's `expires_in`.
+    pub fn expires_in(&self) -> i64 {
+        self.claims.exp - self.claims.iat
+    }
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken").field("jti", &self.claims.jti).field("token", &"[redacted]").finish()
+    }
+}
+
+/// Signs RFC 9068 access tokens with the active key of a [`KeyRing`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+/// use openbanking_core::token::{TokenIssuer, TokenRequest};
+/// use openbanking_core::{Audience, ClientId, Issuer, Scope};
+///
+/// let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
+/// let issuer = TokenIssuer::builder(Issuer::parse("https://bank.example")?, keys).build()?;
+/// let token = issuer.issue(TokenRequest {
+///     subject: "tpp-1".into(),
+///     client_id: ClientId::parse("tpp-1")?,
+///     audience: vec![Audience::parse("https://bank.example/open-banking")?],
+///     scope: Scope::parse("accounts")?,
+///     consent_id: None,
+///     dpop_jkt: None,
+/// })?;
+/// assert_eq!(token.expires_in(), 300);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenIssuer {
+    issuer: Issuer,
+    keys: Arc<KeyRing>,
+    lifetime: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenIssuer {
+    /// Starts a builder. The issuer and the keys have no safe default, so they are required here.
+    pub fn builder(issuer: Issuer, keys: Arc<KeyRing>) -> TokenIssuerBuilder {
+        TokenIssuerBuilder { issuer, keys, lifetime: DEFAULT_TOKEN_LIFETIME, clock: Arc::new(SystemClock) }
+    }
+
+    /// The issuer identifier put in `iss`.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The configured token lifetime.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// Signs a token for `request`, valid from now for the configured lifetime.
+    pub fn issue(&self, request: TokenRequest) -> Result<IssuedToken, KeyError> {
+        let now = self.clock.unix_now();
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: request.subject,
+            aud: request.audience,
+            exp: now + self.lifetime.whole_seconds(),
+            iat: now,
+            nbf: None,
+            jti: Jti::parse(random_token(16)).map_err(|_| KeyError::Signing)?,
+            client_id: request.client_id,
+            scope: request.scope,
+            consent_id: request.consent_id,
+            cnf: request.dpop_jkt.map(|jkt| Confirmation { jkt }),
+        };
+        let key = self.keys.active();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(key.kid().as_str().to_owned());
+        let token = key.sign_jwt(header, &claims)?;
+        Ok(IssuedToken { token, claims })
+    }
+}
+
+/// Builder for [`TokenIssuer`].
+#[derive(Debug)]
+#[must_use]
+pub struct TokenIssuerBuilder {
+    issuer: Issuer,
+    keys: Arc<KeyRing>,
+    lifetime: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenIssuerBuilder {
+    /// Token lifetime; default 5 minutes, at most 1 hour.
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The clock for `iat`/`exp`; default the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<TokenIssuer, ConfigError> {
+        if self.lifetime < Duration::seconds(1) || self.lifetime > MAX_TOKEN_LIFETIME {
+            return Err(ConfigError::Invalid {
+                setting: "lifetime",
+                reason: format!("must be between 1 s and {MAX_TOKEN_LIFETIME}; short-lived tokens limit a leak"),
+            });
+        }
+        Ok(TokenIssuer { issuer: self.issuer, keys: self.keys, lifetime: self.lifetime, clock: self.clock })
+    }
+}
+
+/// Where a validator finds the keys it trusts.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// The issuer's own key ring, in process (the bank's AS and gateway in one binary).
+    Local(Arc<KeyRing>),
+    /// A fixed JWK Set.
+    Static(Arc<Jwks>),
+    /// A JWKS URL, fetched and cached (feature `remote-jwks`).
+    #[cfg(feature = "remote-jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
+    Remote(Arc<RemoteJwks>),
+}
+
+impl KeySource {
+    async fn find(&self, kid: &str) -> Result<Option<PublicJwk>, TokenError> {
+        match self {
+            Self::Local(ring) => Ok(ring.find(kid)),
+            Self::Static(jwks) => Ok(jwks.find(kid).cloned()),
+            #[cfg(feature = "remote-jwks")]
+            Self::Remote(remote) => remote.find(kid).await,
+        }
+    }
+}
+
+/// How the client presented the token.
+#[derive(Debug, Clone, Copy)]
+pub enum Presentation<'a> {
+    /// `Authorization: Bearer` (RFC 6750). A DPoP-bound token is refused this way.
+    Bearer,
+    /// `Authorization: DPoP` with a proof that was verified and whose key has this thumbprint
+    /// (RFC 9449 §7.1). The token must be bound to exactly this key.
+    Dpop {
+        /// Thumbprint of the verified proof's key.
+        jkt: &'a Jkt,
+    },
+}
+
+/// A token that passed every check. Only [`TokenValidator::validate`] makes one.
+#[derive(Debug, Clone)]
+pub struct ValidatedToken {
+    claims: AccessTokenClaims,
+}
+
+impl ValidatedToken {
+    /// The verified claims.
+    pub fn claims(&self) -> &AccessTokenClaims {
+        &self.claims
+    }
+
+    /// The verified claims, owned.
+    pub fn into_claims(self) -> AccessTokenClaims {
+        self.claims
+    }
+}
+
+/// Decides whether an access token is genuine, unexpired, meant for this resource server and
+/// held by the client that presents it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+/// use openbanking_core::token::{KeySource, Presentation, TokenIssuer, TokenRequest, TokenValidator};
+/// use openbanking_core::{Audience, ClientId, Issuer, Scope};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
+/// let iss = Issuer::parse("https://bank.example")?;
+/// let aud = Audience::parse("https://bank.example/open-banking")?;
+/// let issuer = TokenIssuer::builder(iss.clone(), keys.clone()).build()?;
+/// let validator = TokenValidator::builder(KeySource::Local(keys), iss, aud.clone()).build()?;
+///
+/// let token = issuer.issue(TokenRequest {
+///     subject: "tpp-1".into(), client_id: ClientId::parse("tpp-1")?, audience: vec![aud],
+///     scope: Scope::parse("accounts")?, consent_id: None, dpop_jkt: None,
+/// })?;
+/// let valid = validator.validate(token.token(), Presentation::Bearer).await?;
+/// assert_eq!(valid.claims().client_id.as_str(), "tpp-1");
+/// assert!(validator.validate("not.a.token", Presentation::Bearer).await.is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenValidator {
+    keys: KeySource,
+    issuer: Issuer,
+    audience: Audience,
+    leeway: i64,
+    max_lifetime: Option<i64>,
+    algorithms: HashSet<SigningAlgorithm>,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenValidator {
+    /// Starts a builder. The keys, the expected issuer and this resource server's audience have no
+    /// safe default, so they are required here.
+    pub fn builder(keys: KeySource, issuer: Issuer, audience: Audience) -> TokenValidatorBuilder {
+        TokenValidatorBuilder {
+            keys,
+            issuer,
+            audience,
+            leeway: DEFAULT_LEEWAY,
+            max_lifetime: None,
+            algorithms: SigningAlgorithm::ALL.into_iter().collect(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The issuer this validator expects.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The audience this validator expects.
+    pub fn audience(&self) -> &Audience {
+        &self.audience
+    }
+
+    /// Validates `token` as presented. The checks, in order: JWS shape and header (`alg` not
+    /// `none`, not symmetric, on the allow-list); `typ` is `at+jwt`; `kid` names a trusted key
+    /// that signs with that `alg`; signature; required claims; `iss`; `aud`; `exp`, `nbf`, `iat`
+    /// with leeway; and the DPoP binding.
+    pub async fn validate(&self, token: &str, presentation: Presentation<'_>) -> Result<ValidatedToken, TokenError> {
+        let jws = UnverifiedJws::parse(token).map_err(TokenError::from_jws)?;
+        if !self.algorithms.contains(&jws.alg) {
+            return Err(TokenError::AlgorithmNotAllowed { alg: jws.alg.as_str().to_owned() });
+        }
+        // RFC 9068 §4: the resource server MUST verify typ is at+jwt (or application/at+jwt).
+        match jws.header.typ.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt") => {}
+            other => return Err(TokenError::WrongType { typ: other.map(str::to_owned) }),
+        }
+        let kid = jws.header.kid.as_deref().ok_or(TokenError::MissingKid)?;
+        let key = self.keys.find(kid).await?.ok_or_else(|| TokenError::UnknownKid { kid: kid.to_owned() })?;
+        if !key.accepts(jws.alg) {
+            return Err(TokenError::AlgorithmKeyMismatch { alg: jws.alg, kid: kid.to_owned() });
+        }
+        let raw: RawClaims = jws.verify(&key).map_err(TokenError::from_jws)?;
+        let claims = raw.into_claims()?;
+        self.check_claims(&claims)?;
+        match (presentation, &claims.cnf) {
+            (Presentation::Bearer, None) => {}
+            (Presentation::Bearer, Some(_)) => return Err(TokenError::BoundTokenAsBearer),
+            (Presentation::Dpop { .. }, None) => return Err(TokenError::NotDpopBound),
+            (Presentation::Dpop { jkt }, Some(cnf)) => {
+                use subtle::ConstantTimeEq as _;
+                if !bool::from(cnf.jkt.as_str().as_bytes().ct_eq(jkt.as_str().as_bytes())) {
+                    return Err(TokenError::KeyBindingMismatch);
+                }
+            }
+        }
+        Ok(ValidatedToken { claims })
+    }
+
+    fn check_claims(&self, claims: &AccessTokenClaims) -> Result<(), TokenError> {
+        if claims.iss != self.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        if !claims.aud.contains(&self.audience) {
+            return Err(TokenError::WrongAudience);
+        }
+        let now = self.clock.unix_now();
+        if now > claims.exp.saturating_add(self.leeway) {
+            return Err(TokenError::Expired { exp: claims.exp, now });
+        }
+        if let Some(nbf) = claims.nbf
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(TokenError::NotYetValid { not_before: nbf, now });
+        }
+        if claims.iat > now.saturating_add(self.leeway) {
+            return Err(TokenError::NotYetValid { not_before: claims.iat, now });
+        }
+        if let Some(max) = self.max_lifetime
+            && claims.exp.saturating_sub(claims.iat) > max
+        {
+            return Err(TokenError::LifetimeTooLong);
+        }
+        Ok(())
+    }
+}
+
+/// The claims as they arrive: every member optional, so that a missing one is reported by name.
+#[derive(Deserialize)]
+struct RawClaims {
+    iss: Option<serde_json::Value>,
+    sub: Option<serde_json::Value>,
+    aud: Option<serde_json::Value>,
+    exp: Option<serde_json::Value>,
+    iat: Option<serde_json::Value>,
+    nbf: Option<serde_json::Value>,
+    jti: Option<serde_json::Value>,
+    client_id: Option<serde_json::Value>,
+    scope: Option<serde_json::Value>,
+    consent_id: Option<serde_json::Value>,
+    cnf: Option<serde_json::Value>,
+}
+
+impl RawClaims {
+    fn into_claims(self) -> Result<AccessTokenClaims, TokenError> {
+        fn req<T: serde::de::DeserializeOwned>(
+            v: Option<serde_json::Value>,
+            claim: &'static str,
+        ) -> Result<T, TokenError> {
+            v.and_then(|v| serde_json::from_value(v).ok()).ok_or(TokenError::MissingClaim { claim })
+        }
+        fn opt<T: serde::de::DeserializeOwned>(
+            v: Option<serde_json::Value>,
+            claim: &'static str,
+        ) -> Result<Option<T>, TokenError> {
+            match v {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => serde_json::from_value(v).map(Some).map_err(|_| TokenError::MissingClaim { claim }),
+            }
+        }
+        #[derive(Deserialize)]
+        struct Aud(#[serde(with = "one_or_many")] Vec<Audience>);
+        let aud: Aud = req(self.aud, "aud")?;
+        Ok(AccessTokenClaims {
+            iss: req(self.iss, "iss")?,
+            sub: req(self.sub, "sub")?,
+            aud: aud.0,
+            exp: req(self.exp, "exp")?,
+            iat: req(self.iat, "iat")?,
+            nbf: opt(self.nbf, "nbf")?,
+            jti: req(self.jti, "jti")?,
+            client_id: req(self.client_id, "client_id")?,
+            scope: req(self.scope, "scope")?,
+            consent_id: opt(self.consent_id, "consent_id")?,
+            cnf: opt(self.cnf, "cnf")?,
+        })
+    }
+}
+
+/// Builder for [`TokenValidator`].
+#[derive(Debug)]
+#[must_use]
+pub struct TokenValidatorBuilder {
+    keys: KeySource,
+    issuer: Issuer,
+    audience: Audience,
+    leeway: Duration,
+    max_lifetime: Option<Duration>,
+    algorithms: HashSet<SigningAlgorithm>,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenValidatorBuilder {
+    /// Clock-skew leeway for `exp`, `nbf` and `iat`; default 30 s, at most 5 minutes.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Refuse tokens whose `exp - iat` exceeds this (off by default).
+    pub fn max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(max);
+        self
+    }
+
+    /// The algorithms accepted; default all of [`SigningAlgorithm::ALL`].
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// The clock; default the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<TokenValidator, ConfigError> {
+        if self.leeway.is_negative() || self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::Invalid {
+                setting: "leeway",
+                reason: format!("must be between 0 and {MAX_LEEWAY}; a large leeway keeps expired tokens alive"),
+            });
+        }
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::Invalid { setting: "algorithms", reason: "allow at least one algorithm".into() });
+        }
+        Ok(TokenValidator {
+            keys: self.keys,
+            issuer: self.issuer,
+            audience: self.audience,
+            leeway: self.leeway.whole_seconds(),
+            max_lifetime: self.max_lifetime.map(|d| d.whole_seconds()),
+            algorithms: self.algorithms,
+            clock: self.clock,
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! A remote JWKS (RFC 8414 `jwks_uri`) fetched with reqwest over rustls and cached.
+
+use std::sync::{Arc, RwLock};
+
+use time::Duration;
+use url::Url;
+
+use super::TokenError;
+use crate::clock::{Clock, SystemClock};
+use crate::error::ConfigError;
+use crate::jose::{Jwks, PublicJwk};
+
+/// Largest JWKS document accepted (256 KiB).
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// The keys behind a JWKS URL, cached.
+///
+/// A token with an unknown `kid` triggers a refetch (the issuer may have rotated), but at most
+/// once per `min_refetch_interval` (default 30 s), so an attacker sending random `kid`s can't make
+/// the gateway fetch on every request. Concurrent misses share one fetch. The cached set is also
+/// refreshed when older than `max_age` (default 5 minutes), so retired keys stop verifying; if a
+/// refresh fails, the cached keys stay in use and the failure is logged.
+#[derive(Debug)]
+pub struct RemoteJwks {
+    url: Url,
+    http: reqwest::Client,
+    min_refetch_interval: i64,
+    max_age: i64,
+    clock: Arc<dyn Clock>,
+    cache: RwLock<Cached>,
+    fetch: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    jwks: Arc<Jwks>,
+    fetched_at: Option<i64>,
+    fetches: u64,
+}
+
+impl RemoteJwks {
+    /// Starts a builder for the JWKS at `url` (https, or http on loopback for development).
+    pub fn builder(url: Url) -> RemoteJwksBuilder {
+        RemoteJwksBuilder {
+            url,
+            http: None,
+            min_refetch_interval: Duration::seconds(30),
+            max_age: Duration::minutes(5),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// How many times the document has been fetched (successfully or not): for tests and metrics.
+    pub fn fetch_count(&self) -> u64 {
+        self.read().fetches
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cached> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) async fn find(&self, kid: &str) -> Result<Option<PublicJwk>, TokenError> {
+        let now = self.clock.unix_now();
+        {
+            let cached = self.read();
+            let fresh = cached.fetched_at.is_some_and(|t| now - t < self.max_age);
+            if fresh && let Some(key) = cached.jwks.find(kid) {
+                return Ok(Some(key.clone()));
+            }
+        }
+        self.refresh(now).await?;
+        Ok(self.read().jwks.find(kid).cloned())
+    }
+
+    /// Fetches unless a fetch happened within the minimum interval (after waiting for any fetch
+    /// already under way).
+    async fn refresh(&self, now: i64) -> Result<(), TokenError> {
+        let _single_flight = self.fetch.lock().await;
+        let (last, have_keys) = {
+            let c = self.read();
+            (c.fetched_at, !c.jwks.keys.is_empty())
+        };
+        if last.is_some_and(|t| now - t < self.min_refetch_interval) {
+            return Ok(());
+        }
+        let result = self.fetch_document().await;
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.fetches += 1;
+        cache.fetched_at = Some(now);
+        match result {
+            Ok(jwks) => {
+                cache.jwks = Arc::new(jwks);
+                Ok(())
+            }
+            Err(reason) if have_keys => {
+                tracing::warn!(url = %self.url, %reason, "JWKS refresh failed; keeping the cached keys");
+                Ok(())
+            }
+            Err(reason) => {
+                tracing::error!(url = %self.url, %reason, "JWKS fetch failed");
+                Err(TokenError::KeysUnavailable(reason))
+            }
+        }
+    }
+
+    async fn fetch_document(&self) -> Result<Jwks, String> {
+        let response = self
+            .http
+            .get(self.url.clone())
+            .header(reqwest::header::ACCEPT, "application/jwk-set+json, application/json")
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("status {}", response.status()));
+        }
+        if response.content_length().is_some_and(|l| l > MAX_JWKS_BYTES as u64) {
+            return Err("document too large".into());
+        }
+        let body = response.bytes().await.map_err(|e| format!("body: {e}"))?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err("document too large".into());
+        }
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
+        Jwks::from_json(&value).map_err(|e| format!("bad JWKS: {e}"))
+    }
+}
+
+/// Builder for [`RemoteJwks`].
+#[derive(Debug)]
+#[must_use]
+pub struct RemoteJwksBuilder {
+    url: Url,
+    http: Option<reqwest::Client>,
+    min_refetch_interval: Duration,
+    max_age: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl RemoteJwksBuilder {
+    /// The HTTP client to reuse (default: a new rustls client with a 10 s timeout).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Minimum time between two fetches caused by unknown `kid`s; default 30 s, at least 1 s.
+    pub fn min_refetch_interval(mut self, interval: Duration) -> Self {
+        self.min_refetch_interval = interval;
+        self
+    }
+
+    /// Age after which the cached keys are refreshed on next use; default 5 minutes.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The clock; default the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<RemoteJwks, ConfigError> {
+        match self.url.scheme() {
+            "https" => {}
+            "http" if crate::types::is_loopback(&self.url) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    setting: "jwks_uri",
+                    reason: "must be https (http only on loopback)".into(),
+                });
+            }
+        }
+        if self.min_refetch_interval < Duration::seconds(1) {
+            return Err(ConfigError::Invalid {
+                setting: "min_refetch_interval",
+                reason: "must be at least 1 s, or unknown kids make a fetch per request".into(),
+            });
+        }
+        if self.max_age < self.min_refetch_interval {
+            return Err(ConfigError::Invalid {
+                setting: "max_age",
+                reason: "must not be shorter than min_refetch_interval".into(),
+            });
+        }
+        let http = match self.http {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|e| ConfigError::Invalid { setting: "http_client", reason: e.to_string() })?,
+        };
+        Ok(RemoteJwks {
+            url: self.url,
+            http,
+            min_refetch_interval: self.min_refetch_interval.whole_seconds(),
+            max_age: self.max_age.whole_seconds(),
+            clock: self.clock,
+            cache: RwLock::new(Cached::default()),
+            fetch: tokio::sync::Mutex::new(()),
+        })
+    }
+}
