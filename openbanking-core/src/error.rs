@@ -1,8 +1,8 @@
 //! Errors, and their one mapping to the OAuth wire codes.
 //!
 //! Each concern has its own `#[non_exhaustive]` error enum with context-bearing variants
-//! ([`TokenError`](crate::token::TokenError), [`DpopError`](crate::dpop::DpopError),
-//! [`ConsentError`](crate::consent::ConsentError), ...). Each of them maps to exactly one
+//! ([`TokenError`], [`DpopError`],
+//! [`ConsentError`], ...). Each of them maps to exactly one
 //! [`OAuthErrorCode`] through `oauth_error()`, in the way rustls maps its errors to TLS alerts: the
 //! wire code is decided in one place, and servers only translate it to JSON and headers.
 

@@ -497,6 +497,113 @@ impl KeyRing {
     }
 }
 
+/// Why a JWS signed by a party whose keys we hold (a client assertion, a software statement) was
+/// refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwsVerifyError {
+    /// Not a compact JWS, or its parts are not base64url JSON.
+    #[error("malformed JWS: {0}")]
+    Malformed(&'static str),
+    /// `alg: none`.
+    #[error("unsigned JWS (alg none)")]
+    AlgNone,
+    /// A symmetric algorithm.
+    #[error("symmetric algorithm {0} is not accepted")]
+    SymmetricAlgorithm(String),
+    /// An algorithm not on the allow-list.
+    #[error("algorithm {0} is not allowed")]
+    AlgorithmNotAllowed(String),
+    /// The header's `kid` names no key of the set.
+    #[error("no key has kid {0:?}")]
+    UnknownKid(String),
+    /// No key of the set signs with the header's algorithm.
+    #[error("no key signs with {0}")]
+    NoMatchingKey(SigningAlgorithm),
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// The header's `typ` is not the expected one.
+    #[error("JWS typ is {0:?}")]
+    WrongType(Option<String>),
+}
+
+/// A JWS whose signature verified with a key of a trusted set. Only [`verify_jws`] makes one.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    alg: SigningAlgorithm,
+    kid: Option<String>,
+    typ: Option<String>,
+    claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl VerifiedJws {
+    /// The algorithm it was signed with.
+    pub fn alg(&self) -> SigningAlgorithm {
+        self.alg
+    }
+    /// The header's `kid`.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+    /// The header's `typ`.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+    /// The verified claims.
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.claims
+    }
+    /// The verified claims, owned.
+    pub fn into_claims(self) -> serde_json::Map<String, serde_json::Value> {
+        self.claims
+    }
+}
+
+/// Verifies a compact JWS against a set of trusted public keys: the header's `alg` must be on
+/// `allowed` (asymmetric only; `none` and HMAC are refused before any key is looked at); with a
+/// `kid`, only that key is tried; without one, each key of the set that signs with `alg` is
+/// tried. `expected_typ`, when given, must match the header's `typ` (case-insensitively).
+///
+/// Use it for JWTs signed by parties whose keys the bank holds: RFC 7523 client assertions,
+/// RFC 7591 software statements. Claims (`iss`, `aud`, `exp`, ...) are the caller's to check.
+pub fn verify_jws(
+    token: &str,
+    keys: &Jwks,
+    allowed: &[SigningAlgorithm],
+    expected_typ: Option<&str>,
+) -> Result<VerifiedJws, JwsVerifyError> {
+    use crate::jwt::{JwsError, UnverifiedJws};
+    let map = |e: JwsError| match e {
+        JwsError::Malformed(m) => JwsVerifyError::Malformed(m),
+        JwsError::AlgNone => JwsVerifyError::AlgNone,
+        JwsError::SymmetricAlg(a) => JwsVerifyError::SymmetricAlgorithm(a),
+        JwsError::UnsupportedAlg(a) => JwsVerifyError::AlgorithmNotAllowed(a),
+        JwsError::BadSignature => JwsVerifyError::BadSignature,
+    };
+    let jws = UnverifiedJws::parse(token).map_err(map)?;
+    if !allowed.contains(&jws.alg) {
+        return Err(JwsVerifyError::AlgorithmNotAllowed(jws.alg.as_str().to_owned()));
+    }
+    if let Some(expected) = expected_typ
+        && !jws.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(expected))
+    {
+        return Err(JwsVerifyError::WrongType(jws.header.typ.clone()));
+    }
+    let candidates: Vec<&PublicJwk> = match jws.header.kid.as_deref() {
+        Some(kid) => vec![keys.find(kid).ok_or_else(|| JwsVerifyError::UnknownKid(kid.to_owned()))?],
+        None => keys.keys.iter().collect(),
+    };
+    let mut tried = false;
+    for key in candidates.into_iter().filter(|k| k.accepts(jws.alg)) {
+        tried = true;
+        if let Ok(claims) = jws.verify::<serde_json::Map<String, serde_json::Value>>(key) {
+            return Ok(VerifiedJws { alg: jws.alg, kid: jws.header.kid.clone(), typ: jws.header.typ.clone(), claims });
+        }
+    }
+    if tried { Err(JwsVerifyError::BadSignature) } else { Err(JwsVerifyError::NoMatchingKey(jws.alg)) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,6 +668,43 @@ mod tests {
         let mut bad = doc.clone();
         bad["keys"][0]["d"] = json!("AAAA");
         assert!(Jwks::from_json(&bad).is_err());
+    }
+
+    #[test]
+    fn verify_jws_checks_alg_kid_and_signature() {
+        let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+        let jwks = Jwks { keys: vec![key.public_jwk().clone()] };
+        let claims = json!({"iss": "tpp-1"});
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = None;
+        let token = key.sign_jwt(header.clone(), &claims).unwrap();
+        let ok = verify_jws(&token, &jwks, &SigningAlgorithm::ALL, Some("JWT")).unwrap();
+        assert_eq!(ok.claims()["iss"], "tpp-1");
+        assert_eq!(
+            verify_jws(&token, &jwks, &[SigningAlgorithm::PS256], None).unwrap_err(),
+            JwsVerifyError::AlgorithmNotAllowed("ES256".into())
+        );
+        assert_eq!(
+            verify_jws(&token, &jwks, &SigningAlgorithm::ALL, Some("secevent+jwt")).unwrap_err(),
+            JwsVerifyError::WrongType(Some("JWT".into()))
+        );
+        let other = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+        let forged = other.sign_jwt(header.clone(), &claims).unwrap();
+        assert_eq!(verify_jws(&forged, &jwks, &SigningAlgorithm::ALL, None).unwrap_err(), JwsVerifyError::BadSignature);
+        header.kid = Some("nope".into());
+        let unknown = key.sign_jwt(header, &claims).unwrap();
+        assert_eq!(
+            verify_jws(&unknown, &jwks, &SigningAlgorithm::ALL, None).unwrap_err(),
+            JwsVerifyError::UnknownKid("nope".into())
+        );
+        let ed = SigningKey::generate(SigningAlgorithm::EdDSA).unwrap();
+        let token = ed.sign_jwt(jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA), &claims).unwrap();
+        assert_eq!(
+            verify_jws(&token, &jwks, &SigningAlgorithm::ALL, None).unwrap_err(),
+            JwsVerifyError::NoMatchingKey(SigningAlgorithm::EdDSA)
+        );
+        let none = format!("{}.{}.", crate::jwt::b64url(br#"{"alg":"none"}"#), crate::jwt::b64url(b"{}"));
+        assert_eq!(verify_jws(&none, &jwks, &SigningAlgorithm::ALL, None).unwrap_err(), JwsVerifyError::AlgNone);
     }
 
     #[test]

@@ -33,11 +33,22 @@ pub mod testing;
 pub mod token;
 mod types;
 
-pub use consent::{Consent, ConsentStatus, Permission};
+pub use client::{ClientMetadata, ClientSecret, ValidatedClientMetadata};
+pub use consent::{Consent, ConsentError, ConsentRequest, ConsentRequestError, ConsentStatus, Permission};
+pub use dpop::{DpopSigner, DpopVerifier, VerifiedProof};
 pub use error::{Error, OAuthErrorCode, Result};
-pub use provider::{ConsentProvider, ConsentStore};
+pub use pkce::{PkceChallenge, PkceVerifier};
+pub use provider::{
+    AuthorisedConsent, ConsentCheck, ConsentProvider, ConsentStore, DenialReason, LocalConsentProvider,
+    MemoryConsentStore, StoreError,
+};
 pub use token::{AccessTokenClaims, TokenIssuer, TokenValidator};
 pub use types::{
     AccountId, Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Kid, MAX_IDENTIFIER_LEN, PsuId, Scope, is_loopback,
     random_token,
 };
+
+/// The README's code blocks, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -257,6 +257,13 @@ impl TryFrom<String> for Issuer {
     }
 }
 
+impl std::str::FromStr for Issuer {
+    type Err = InvalidValue;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value)
+    }
+}
+
 impl From<Issuer> for String {
     fn from(value: Issuer) -> String {
         value.0

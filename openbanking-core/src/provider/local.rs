@@ -1,0 +1,422 @@
+//! The decentralized consent authority: the bank's own [`ConsentStore`].
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::consent::{Consent, ConsentError, ConsentRequest};
+use crate::provider::{ConsentCheck, ConsentProvider, ConsentStore, DenialReason, StoreError};
+use crate::types::{AccountId, ClientId, ConsentId, PsuId, random_token};
+
+/// How many times a transition re-reads the consent after losing a race, before giving up with
+/// the store's `Conflict`.
+const MAX_ATTEMPTS: usize = 3;
+
+/// A [`ConsentProvider`] over the bank's own [`ConsentStore`] (the decentralized model).
+///
+/// - Consent ids are 128 random bits from the workspace's crypto backend, base64url
+///   ([`random_token(16)`](crate::random_token)): unguessable, URL-safe, 22 characters.
+/// - `authorise`, `reject` and `revoke` read the consent, apply the state machine at the clock's
+///   time, and write with [`ConsentStore::update`] at the version read. When another writer won in
+///   between, the provider re-reads and tries again (up to three times), so of two concurrent
+///   approvals exactly one succeeds and the other gets
+///   [`IllegalTransition`](ConsentError::IllegalTransition) (or the store's `Conflict` if the
+///   record keeps changing).
+/// - `check` reads the store on every call (no cache) and applies exact expiry: an `Authorised`
+///   consent at or past its `ExpirationDateTime` is denied as `Expired` even while the store still
+///   says `Authorised`. Expiry found by `get`, `check` or a refused transition is written back
+///   best-effort (a failed write is logged and ignored: the answer does not depend on it).
+///
+/// ```
+/// use std::sync::Arc;
+/// use openbanking_core::clock::SystemClock;
+/// use openbanking_core::consent::{ConsentRequest, Permission};
+/// use openbanking_core::provider::{ConsentProvider, LocalConsentProvider, MemoryConsentStore};
+/// use openbanking_core::{AccountId, ClientId, PsuId};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let provider = LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock));
+/// let tpp = ClientId::parse("tpp-1")?;
+/// let consent = provider.create(&tpp, &ConsentRequest::new([Permission::ReadBalances])).await?;
+/// assert!(!provider.check(consent.consent_id(), &tpp).await?.is_allowed());
+///
+/// provider.authorise(consent.consent_id(), &PsuId::parse("alice")?, &[AccountId::parse("acc-1")?]).await?;
+/// assert!(provider.check(consent.consent_id(), &tpp).await?.is_allowed());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalConsentProvider {
+    store: Arc<dyn ConsentStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LocalConsentProvider {
+    /// A provider over `store`, taking time from `clock`.
+    pub fn new(store: Arc<dyn ConsentStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// The store (for the PSU dashboard's listings, which the provider trait does not cover).
+    pub fn store(&self) -> &Arc<dyn ConsentStore> {
+        &self.store
+    }
+
+    /// Reads, applies `transition` at the clock's time, and writes at the version read; re-reads
+    /// after a lost race.
+    async fn transition<F>(&self, consent_id: &ConsentId, transition: F) -> Result<Consent, ConsentError>
+    where
+        F: Fn(&mut Consent, OffsetDateTime) -> Result<(), ConsentError> + Send + Sync,
+    {
+        let mut last_conflict = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            let mut consent = self.store.get(consent_id).await?.ok_or(ConsentError::NotFound)?;
+            let expected = consent.version();
+            if let Err(error) = transition(&mut consent, now) {
+                if matches!(error, ConsentError::Expired { .. }) {
+                    self.persist_expiry(consent, now).await;
+                }
+                return Err(error);
+            }
+            match self.store.update(&consent, expected).await {
+                Ok(stored) => return Ok(stored),
+                Err(conflict @ StoreError::Conflict { .. }) => last_conflict = Some(conflict),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(last_conflict.map_or(ConsentError::NotFound, ConsentError::Store))
+    }
+
+    /// Marks `consent` expired in the store if it is due, best-effort, and returns it as of `now`
+    /// (the stored version if the write succeeded).
+    async fn persist_expiry(&self, mut consent: Consent, now: OffsetDateTime) -> Consent {
+        let expected = consent.version();
+        if !consent.expire_if_due(now) {
+            return consent;
+        }
+        match self.store.update(&consent, expected).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::debug!(consent_id = %consent.consent_id(), %error, "could not record consent expiry");
+                consent
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConsentProvider for LocalConsentProvider {
+    async fn create(&self, client_id: &ClientId, request: &ConsentRequest) -> Result<Consent, ConsentError> {
+        let now = self.clock.now();
+        let request = request.validate(now)?;
+        let consent_id = ConsentId::parse(random_token(16))
+            .map_err(|_| ConsentError::InconsistentRecord { reason: "a generated ConsentId was refused" })?;
+        let consent = Consent::new(consent_id, client_id.clone(), &request, now);
+        self.store.insert(&consent).await?;
+        Ok(consent)
+    }
+
+    async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, ConsentError> {
+        match self.store.get(consent_id).await? {
+            Some(consent) => Ok(Some(self.persist_expiry(consent, self.clock.now()).await)),
+            None => Ok(None),
+        }
+    }
+
+    async fn authorise(
+        &self,
+        consent_id: &ConsentId,
+        psu_id: &PsuId,
+        accounts: &[AccountId],
+    ) -> Result<Consent, ConsentError> {
+        self.transition(consent_id, |c, now| c.authorise(psu_id.clone(), accounts.to_vec(), now)).await
+    }
+
+    async fn reject(&self, consent_id: &ConsentId) -> Result<Consent, ConsentError> {
+        self.transition(consent_id, |c, now| c.reject(now)).await
+    }
+
+    async fn revoke(&self, consent_id: &ConsentId) -> Result<Consent, ConsentError> {
+        self.transition(consent_id, |c, now| c.revoke(now)).await
+    }
+
+    async fn check(&self, consent_id: &ConsentId, client_id: &ClientId) -> Result<ConsentCheck, ConsentError> {
+        let now = self.clock.now();
+        let found = self.store.get(consent_id).await?;
+        let stale = found.as_ref().filter(|c| !c.status().is_final() && c.is_expired_at(now)).cloned();
+        let check = ConsentCheck::evaluate(found, client_id, now);
+        if let (ConsentCheck::Denied(DenialReason::Expired), Some(consent)) = (&check, stale) {
+            self.persist_expiry(consent, now).await;
+        }
+        Ok(check)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::consent::{ConsentRequestError, ConsentStatus, Permission};
+    use crate::provider::MemoryConsentStore;
+
+    const START: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
+
+    struct Fixture {
+        provider: LocalConsentProvider,
+        store: Arc<MemoryConsentStore>,
+        clock: Arc<ManualClock>,
+        tpp: ClientId,
+    }
+
+    fn fixture() -> Fixture {
+        let store = Arc::new(MemoryConsentStore::new());
+        let clock = Arc::new(ManualClock::new(START));
+        let provider = LocalConsentProvider::new(store.clone(), clock.clone());
+        Fixture { provider, store, clock, tpp: ClientId::parse("tpp-1").unwrap() }
+    }
+
+    fn request() -> ConsentRequest {
+        ConsentRequest::new([
+            Permission::ReadAccountsDetail,
+            Permission::ReadTransactionsDetail,
+            Permission::ReadTransactionsDebits,
+        ])
+        .with_expiration(START + Duration::days(90))
+    }
+
+    fn alice() -> PsuId {
+        PsuId::parse("alice").unwrap()
+    }
+
+    fn accounts() -> Vec<AccountId> {
+        vec![AccountId::parse("acc-1").unwrap(), AccountId::parse("acc-2").unwrap()]
+    }
+
+    #[tokio::test]
+    async fn full_lifecycle_create_authorise_check_revoke() {
+        let f = fixture();
+        let created = f.provider.create(&f.tpp, &request()).await.unwrap();
+        assert_eq!(created.status(), ConsentStatus::AwaitingAuthorisation);
+        assert_eq!(created.client_id(), &f.tpp);
+        assert_eq!(created.consent_id().as_str().len(), 22);
+        let id = created.consent_id().clone();
+        assert_eq!(f.provider.get(&id).await.unwrap().unwrap(), created);
+
+        f.clock.advance(Duration::minutes(2));
+        let authorised = f.provider.authorise(&id, &alice(), &accounts()).await.unwrap();
+        assert_eq!(authorised.status(), ConsentStatus::Authorised);
+        assert_eq!(authorised.version(), created.version() + 1);
+        assert_eq!(authorised.status_update_date_time(), START + Duration::minutes(2));
+        assert_eq!(f.store.get(&id).await.unwrap().unwrap(), authorised);
+
+        let allowed = f.provider.check(&id, &f.tpp).await.unwrap().allowed().unwrap();
+        assert_eq!(allowed.psu_id(), &alice());
+        assert_eq!(allowed.account_ids(), accounts().as_slice());
+
+        let revoked = f.provider.revoke(&id).await.unwrap();
+        assert_eq!(revoked.status(), ConsentStatus::Revoked);
+        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Revoked));
+    }
+
+    #[tokio::test]
+    async fn create_refuses_an_invalid_request() {
+        let f = fixture();
+        let bad = ConsentRequest::new([Permission::ReadTransactionsCredits]);
+        let e = f.provider.create(&f.tpp, &bad).await.unwrap_err();
+        assert!(matches!(
+            e,
+            ConsentError::InvalidRequest(ConsentRequestError::CreditsOrDebitsWithoutTransactions { .. })
+        ));
+        assert!(f.store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_validates_expiry_against_the_provider_clock() {
+        let f = fixture();
+        let late = ConsentRequest::new([Permission::ReadBalances]).with_expiration(START);
+        let e = f.provider.create(&f.tpp, &late).await.unwrap_err();
+        assert!(matches!(e, ConsentError::InvalidRequest(ConsentRequestError::ExpirationNotInFuture { .. })));
+    }
+
+    #[tokio::test]
+    async fn create_generates_distinct_ids() {
+        let f = fixture();
+        let a = f.provider.create(&f.tpp, &request()).await.unwrap();
+        let b = f.provider.create(&f.tpp, &request()).await.unwrap();
+        assert_ne!(a.consent_id(), b.consent_id());
+    }
+
+    #[tokio::test]
+    async fn reject_then_authorise_is_an_illegal_transition() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        assert_eq!(f.provider.reject(&id).await.unwrap().status(), ConsentStatus::Rejected);
+        let e = f.provider.authorise(&id, &alice(), &accounts()).await.unwrap_err();
+        assert!(matches!(
+            e,
+            ConsentError::IllegalTransition { from: ConsentStatus::Rejected, to: ConsentStatus::Authorised }
+        ));
+        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Rejected));
+    }
+
+    #[tokio::test]
+    async fn revoke_twice_is_an_illegal_transition() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        f.provider.revoke(&id).await.unwrap();
+        assert!(matches!(
+            f.provider.revoke(&id).await,
+            Err(ConsentError::IllegalTransition { from: ConsentStatus::Revoked, to: ConsentStatus::Revoked })
+        ));
+    }
+
+    #[tokio::test]
+    async fn authorise_without_accounts_is_refused() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        assert!(matches!(f.provider.authorise(&id, &alice(), &[]).await, Err(ConsentError::NoAccounts)));
+        assert_eq!(f.store.get(&id).await.unwrap().unwrap().status(), ConsentStatus::AwaitingAuthorisation);
+    }
+
+    #[tokio::test]
+    async fn transitions_of_an_unknown_consent_are_not_found() {
+        let f = fixture();
+        let id = ConsentId::parse("nope").unwrap();
+        assert!(matches!(f.provider.authorise(&id, &alice(), &accounts()).await, Err(ConsentError::NotFound)));
+        assert!(matches!(f.provider.reject(&id).await, Err(ConsentError::NotFound)));
+        assert!(matches!(f.provider.revoke(&id).await, Err(ConsentError::NotFound)));
+        assert!(f.provider.get(&id).await.unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_authorise_has_exactly_one_winner() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let provider = f.provider.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                let psu = PsuId::parse(format!("psu-{i}")).unwrap();
+                provider.authorise(&id, &psu, &[AccountId::parse(format!("acc-{i}")).unwrap()]).await
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(consent) => winners.push(consent),
+                Err(ConsentError::IllegalTransition { from: ConsentStatus::Authorised, .. }) => {}
+                Err(ConsentError::Store(StoreError::Conflict { .. })) => {}
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        let stored = f.store.get(&id).await.unwrap().unwrap();
+        assert_eq!(stored, winners[0]);
+        assert_eq!(stored.version(), 2);
+    }
+
+    #[tokio::test]
+    async fn check_denies_an_unknown_consent_as_not_found() {
+        let f = fixture();
+        let check = f.provider.check(&ConsentId::parse("nope").unwrap(), &f.tpp).await.unwrap();
+        assert_eq!(check.denial(), Some(DenialReason::NotFound));
+    }
+
+    #[tokio::test]
+    async fn check_denies_another_clients_consent_as_wrong_client() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        f.provider.authorise(&id, &alice(), &accounts()).await.unwrap();
+        let other = ClientId::parse("tpp-2").unwrap();
+        let denial = f.provider.check(&id, &other).await.unwrap().denial().unwrap();
+        assert_eq!(denial, DenialReason::WrongClient);
+        assert_eq!(denial.public(), DenialReason::NotFound);
+    }
+
+    #[tokio::test]
+    async fn check_denies_a_consent_awaiting_authorisation() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::AwaitingAuthorisation));
+    }
+
+    #[tokio::test]
+    async fn check_denies_an_authorised_consent_exactly_at_expiry_and_records_it() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        f.provider.authorise(&id, &alice(), &accounts()).await.unwrap();
+
+        f.clock.set(START + Duration::days(90) - Duration::nanoseconds(1));
+        assert!(f.provider.check(&id, &f.tpp).await.unwrap().is_allowed());
+
+        f.clock.set(START + Duration::days(90));
+        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Expired));
+        let stored = f.store.get(&id).await.unwrap().unwrap();
+        assert_eq!(stored.status(), ConsentStatus::Expired);
+        assert_eq!(stored.status_update_date_time(), START + Duration::days(90));
+    }
+
+    #[tokio::test]
+    async fn check_denies_expired_even_when_the_store_still_says_authorised() {
+        #[derive(Debug)]
+        struct ReadOnly(MemoryConsentStore);
+        #[async_trait::async_trait]
+        impl ConsentStore for ReadOnly {
+            async fn insert(&self, c: &Consent) -> Result<(), StoreError> {
+                self.0.insert(c).await
+            }
+            async fn get(&self, id: &ConsentId) -> Result<Option<Consent>, StoreError> {
+                self.0.get(id).await
+            }
+            async fn update(&self, _: &Consent, _: u64) -> Result<Consent, StoreError> {
+                Err(StoreError::backend("read-only replica"))
+            }
+            async fn list_by_psu(&self, p: &PsuId) -> Result<Vec<Consent>, StoreError> {
+                self.0.list_by_psu(p).await
+            }
+            async fn list_by_client(&self, c: &ClientId) -> Result<Vec<Consent>, StoreError> {
+                self.0.list_by_client(c).await
+            }
+        }
+        let clock = Arc::new(ManualClock::new(START));
+        let inner = MemoryConsentStore::new();
+        let tpp = ClientId::parse("tpp-1").unwrap();
+        let mut consent =
+            Consent::new(ConsentId::parse("c-1").unwrap(), tpp.clone(), &request().validate(START).unwrap(), START);
+        consent.authorise(alice(), accounts(), START).unwrap();
+        inner.insert(&consent).await.unwrap();
+        let provider = LocalConsentProvider::new(Arc::new(ReadOnly(inner)), clock.clone());
+
+        clock.advance(Duration::days(91));
+        assert_eq!(provider.check(consent.consent_id(), &tpp).await.unwrap().denial(), Some(DenialReason::Expired));
+        assert_eq!(provider.get(consent.consent_id()).await.unwrap().unwrap().status(), ConsentStatus::Expired);
+        assert_eq!(
+            provider.store().get(consent.consent_id()).await.unwrap().unwrap().status(),
+            ConsentStatus::Authorised
+        );
+    }
+
+    #[tokio::test]
+    async fn authorising_after_expiry_is_refused_and_records_expiry() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        f.clock.advance(Duration::days(90));
+        assert!(matches!(f.provider.authorise(&id, &alice(), &accounts()).await, Err(ConsentError::Expired { .. })));
+        assert_eq!(f.store.get(&id).await.unwrap().unwrap().status(), ConsentStatus::Expired);
+        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Expired));
+    }
+
+    #[tokio::test]
+    async fn get_reports_expiry_as_of_now() {
+        let f = fixture();
+        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        f.clock.advance(Duration::days(100));
+        let got = f.provider.get(&id).await.unwrap().unwrap();
+        assert_eq!(got.status(), ConsentStatus::Expired);
+        assert_eq!(got.version(), 2);
+    }
+}
