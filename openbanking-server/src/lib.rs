@@ -1,3 +1,19 @@
-//! What a bank links (the authorization server, consent API, guard and stores arrive with the next issues).
+//! # openbanking-server
+//!
+//! What a bank links: the authorization server ([`authorization`]), the gateway guard
+//! ([`guard`]) for its resource APIs, and the stores behind them ([`store`]).
+//!
+//! A bank nests [`AuthorizationServer::router`](authorization::AuthorizationServer::router) at
+//! its issuer's root and wraps its resource routes in the guard's tower `Layer`.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod authorization;
+pub mod error;
+pub mod guard;
+pub mod paths;
+pub mod store;
+
+pub use authorization::{AuthorizationServer, Interaction, InteractionOutcome, Profile, RegistrationPolicy};
+pub use error::OAuthError;
 pub use openbanking_core as core;

@@ -59,7 +59,9 @@ impl RemoteJwks {
         self.cache.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(super) async fn find(&self, kid: &str) -> Result<Option<PublicJwk>, TokenError> {
+    /// The key with this `kid`, fetching the document if it is unknown (within the refetch limit)
+    /// or stale.
+    pub async fn find(&self, kid: &str) -> Result<Option<PublicJwk>, TokenError> {
         let now = self.clock.unix_now();
         {
             let cached = self.read();
@@ -70,6 +72,19 @@ impl RemoteJwks {
         }
         self.refresh(now).await?;
         Ok(self.read().jwks.find(kid).cloned())
+    }
+
+    /// The whole key set, fetched if never fetched or stale (within the refetch limit).
+    pub async fn jwks(&self) -> Result<Arc<Jwks>, TokenError> {
+        let now = self.clock.unix_now();
+        {
+            let cached = self.read();
+            if cached.fetched_at.is_some_and(|t| now - t < self.max_age) {
+                return Ok(cached.jwks.clone());
+            }
+        }
+        self.refresh(now).await?;
+        Ok(self.read().jwks.clone())
     }
 
     /// Fetches unless a fetch happened within the minimum interval (after waiting for any fetch
