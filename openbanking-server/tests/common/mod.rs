@@ -85,6 +85,8 @@ impl TestBank {
         if grants.contains(&GrantType::AuthorizationCode) {
             metadata.redirect_uris = vec![REDIRECT_URI.into()];
             metadata.response_types = vec![openbanking_core::client::ResponseType::Code];
+        } else {
+            metadata.response_types = Vec::new();
         }
         if method == TokenEndpointAuthMethod::PrivateKeyJwt {
             metadata.jwks = Some(json!({ "keys": [key.public_jwk().to_json()] }));
