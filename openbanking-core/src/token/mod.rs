@@ -316,8 +316,17 @@ impl TokenIssuer {
         self.lifetime
     }
 
-    /// Signs a token for `request`, valid from now for the configured lifetime.
+    /// Signs a token for `request`, valid from now for the configured lifetime, with a fresh
+    /// random `jti`.
     pub fn issue(&self, request: TokenRequest) -> Result<IssuedToken, KeyError> {
+        let jti = Jti::parse(random_token(16)).map_err(|_| KeyError::Signing)?;
+        self.issue_with_jti(request, jti)
+    }
+
+    /// Signs a token with a `jti` chosen by the caller: an authorization server that must be able
+    /// to revoke a token before it exists (a replayed authorization code revokes what the first
+    /// redemption issues, RFC 6749 §4.1.2) picks the `jti` up front. The `jti` must be unique.
+    pub fn issue_with_jti(&self, request: TokenRequest, jti: Jti) -> Result<IssuedToken, KeyError> {
         let now = self.clock.unix_now();
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
@@ -326,7 +335,7 @@ impl TokenIssuer {
             exp: now + self.lifetime.whole_seconds(),
             iat: now,
             nbf: None,
-            jti: Jti::parse(random_token(16)).map_err(|_| KeyError::Signing)?,
+            jti,
             client_id: request.client_id,
             scope: request.scope,
             consent_id: request.consent_id,
