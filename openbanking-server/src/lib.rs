@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod accounts;
 pub mod authorization;
+pub mod consent;
 pub mod error;
 pub mod guard;
 pub mod paths;

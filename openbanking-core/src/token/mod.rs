@@ -420,6 +420,14 @@ pub enum Presentation<'a> {
         /// Thumbprint of the verified proof's key.
         jkt: &'a Jkt,
     },
+    /// The caller is the authorization server itself inspecting a token (RFC 7662
+    /// introspection, RFC 7009 revocation), not a client presenting it: every other check
+    /// (signature, `typ`, `iss`, `aud`, times) still applies, but the DPoP binding is reported
+    /// (in [`AccessTokenClaims::cnf`]), not enforced.
+    ///
+    /// Never use this for a token a client presents at a resource: a stolen DPoP-bound token
+    /// would pass without its key.
+    Introspection,
 }
 
 /// A token that passed every check. Only [`TokenValidator::validate`] makes one.
@@ -506,7 +514,7 @@ impl TokenValidator {
     /// Validates `token` as presented. The checks, in order: JWS shape and header (`alg` not
     /// `none`, not symmetric, on the allow-list); `typ` is `at+jwt`; `kid` names a trusted key
     /// that signs with that `alg`; signature; required claims; `iss`; `aud`; `exp`, `nbf`, `iat`
-    /// with leeway; and the DPoP binding.
+    /// with leeway; and the DPoP binding (except for [`Presentation::Introspection`]).
     pub async fn validate(&self, token: &str, presentation: Presentation<'_>) -> Result<ValidatedToken, TokenError> {
         let jws = UnverifiedJws::parse(token).map_err(TokenError::from_jws)?;
         if !self.algorithms.contains(&jws.alg) {
@@ -526,6 +534,8 @@ impl TokenValidator {
         let claims = raw.into_claims()?;
         self.check_claims(&claims)?;
         match (presentation, &claims.cnf) {
+            // The binding is the caller's to report (introspection), not to enforce.
+            (Presentation::Introspection, _) => {}
             (Presentation::Bearer, None) => {}
             (Presentation::Bearer, Some(_)) => return Err(TokenError::BoundTokenAsBearer),
             (Presentation::Dpop { .. }, None) => return Err(TokenError::NotDpopBound),
@@ -677,5 +687,75 @@ impl TokenValidatorBuilder {
             algorithms: self.algorithms,
             clock: self.clock,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::jose::SigningKey;
+
+    fn fixture() -> (TokenIssuer, TokenValidator, Audience) {
+        let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
+        let iss = Issuer::parse("https://bank.example").unwrap();
+        let aud = Audience::parse("https://bank.example/open-banking").unwrap();
+        let issuer = TokenIssuer::builder(iss.clone(), keys.clone()).build().unwrap();
+        let validator = TokenValidator::builder(KeySource::Local(keys), iss, aud.clone()).build().unwrap();
+        (issuer, validator, aud)
+    }
+
+    fn request(aud: &Audience, dpop_jkt: Option<Jkt>) -> TokenRequest {
+        TokenRequest {
+            subject: "alice".into(),
+            client_id: ClientId::parse("tpp-1").unwrap(),
+            audience: vec![aud.clone()],
+            scope: Scope::parse("accounts").unwrap(),
+            consent_id: None,
+            dpop_jkt,
+        }
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn introspection_reports_the_dpop_binding_without_enforcing_it() {
+        let (issuer, validator, aud) = fixture();
+        let dpop_key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+        let jkt = dpop_key.public_jwk().thumbprint().clone();
+        let bound = issuer.issue(request(&aud, Some(jkt.clone()))).unwrap();
+        run(async {
+            assert_eq!(
+                validator.validate(bound.token(), Presentation::Bearer).await.unwrap_err(),
+                TokenError::BoundTokenAsBearer
+            );
+            let seen = validator.validate(bound.token(), Presentation::Introspection).await.unwrap();
+            assert_eq!(seen.claims().cnf.as_ref().map(|c| &c.jkt), Some(&jkt));
+        });
+    }
+
+    #[test]
+    fn introspection_accepts_unbound_tokens_and_still_checks_everything_else() {
+        let (issuer, validator, aud) = fixture();
+        let unbound = issuer.issue(request(&aud, None)).unwrap();
+        run(async {
+            let seen = validator.validate(unbound.token(), Presentation::Introspection).await.unwrap();
+            assert!(seen.claims().cnf.is_none());
+            // Another issuer's key: refused even though the binding is not enforced.
+            let (other_issuer, _, _) = fixture();
+            let forged = other_issuer.issue(request(&aud, None)).unwrap();
+            assert!(validator.validate(forged.token(), Presentation::Introspection).await.is_err());
+            // Another audience.
+            let elsewhere = Audience::parse("https://elsewhere.example").unwrap();
+            let wrong_aud = issuer.issue(request(&elsewhere, None)).unwrap();
+            assert_eq!(
+                validator.validate(wrong_aud.token(), Presentation::Introspection).await.unwrap_err(),
+                TokenError::WrongAudience
+            );
+            assert!(validator.validate("not.a.token", Presentation::Introspection).await.is_err());
+        });
     }
 }

@@ -157,7 +157,7 @@ pub(crate) struct Inner {
     pub(crate) refresh: Arc<dyn RefreshTokenStore>,
     pub(crate) revocations: Arc<dyn RevocationStore>,
     pub(crate) replay: Arc<dyn ReplayCache>,
-    pub(crate) dpop: DpopVerifier,
+    pub(crate) dpop: Arc<DpopVerifier>,
     pub(crate) nonces: Option<DpopNonces>,
     pub(crate) require_dpop_nonce: bool,
     pub(crate) interaction: Arc<dyn Interaction>,
@@ -237,7 +237,7 @@ impl AuthorizationServer {
     }
 
     /// The DPoP verifier (shared replay cache and nonces), for a guard in the same process.
-    pub fn dpop_verifier(&self) -> &DpopVerifier {
+    pub fn dpop_verifier(&self) -> &Arc<DpopVerifier> {
         &self.inner.dpop
     }
 
@@ -489,7 +489,7 @@ impl AuthorizationServerBuilder {
                 refresh: self.refresh.unwrap_or_else(|| Arc::new(MemoryRefreshTokenStore::new())),
                 revocations: self.revocations.unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
                 replay,
-                dpop,
+                dpop: Arc::new(dpop),
                 nonces: Some(nonces),
                 require_dpop_nonce: self.require_dpop_nonce,
                 interaction,

@@ -1,1 +1,315 @@
-//! The gateway guard. (Being written.)
+//! The gateway guard: decides, for every call to a resource API, whether the access token is
+//! genuine, unexpired, meant for this API, held by the client presenting it (DPoP), not revoked,
+//! carries the scope the route needs, and acts under a consent that still allows access.
+//!
+//! It comes in the tower shape (after tower's `timeout` folder): a [`GuardLayer`] that holds the
+//! configuration, the [`Guard`] service it wraps routes in, the [`Authorized`] extractor handlers
+//! take, and a [`GuardError`] that answers 401/403 with `WWW-Authenticate` (RFC 6750 §3,
+//! RFC 9449 §7.1).
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
+//! # fn demo(server: openbanking_server::AuthorizationServer) -> Result<(), Box<dyn std::error::Error>> {
+//! async fn accounts(who: Authorized) -> String {
+//!     format!("accounts of {} for {}", who.subject(), who.client_id())
+//! }
+//! let guard = TokenGuard::for_server(&server, "https://bank.example".parse()?).build()?;
+//! let api: Router = Router::new()
+//!     .route("/open-banking/v3.1/aisp/accounts", get(accounts))
+//!     .layer(GuardLayer::new(guard).require_scope("accounts"));
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod extract;
+mod layer;
+mod service;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::http::{HeaderMap, Method, header};
+use openbanking_core::dpop::{DpopRequest, DpopVerifier};
+use openbanking_core::error::ConfigError;
+use openbanking_core::token::{AccessTokenClaims, Presentation, TokenValidator};
+use openbanking_core::{AuthorisedConsent, ClientId, ConsentCheck, ConsentId, ConsentProvider, Jti, Scope};
+use url::Url;
+
+pub use error::GuardError;
+pub use layer::GuardLayer;
+pub use service::Guard;
+
+use crate::authorization::AuthorizationServer;
+use crate::store::RevocationStore;
+
+/// What a handler behind the guard knows about the caller. Only the guard makes one.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    claims: AccessTokenClaims,
+    consent: Option<AuthorisedConsent>,
+}
+
+impl Authorized {
+    /// The TPP's client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.claims.client_id
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &Scope {
+        &self.claims.scope
+    }
+
+    /// The consent the token acts under, if any.
+    pub fn consent_id(&self) -> Option<&ConsentId> {
+        self.claims.consent_id.as_ref()
+    }
+
+    /// The token's subject: the PSU for user-delegated tokens, the client for client credentials.
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// The consent as checked on this request (when the token carries one and a consent check is
+    /// configured): accounts and permissions the handler may serve.
+    pub fn consent(&self) -> Option<&AuthorisedConsent> {
+        self.consent.as_ref()
+    }
+
+    /// The token's id.
+    pub fn jti(&self) -> &Jti {
+        &self.claims.jti
+    }
+
+    /// All verified claims.
+    pub fn claims(&self) -> &AccessTokenClaims {
+        &self.claims
+    }
+}
+
+/// The per-request check after the token itself passed: is access still allowed? The consent
+/// model plugs in here ([`ConsentAccessCheck`]); a bank may add its own rules.
+#[async_trait]
+pub trait AccessCheck: Send + Sync + fmt::Debug {
+    /// `Ok(Some(consent))` when access is allowed under that consent, `Ok(None)` when allowed and
+    /// no consent is involved, `Err` to refuse.
+    async fn check(&self, claims: &AccessTokenClaims) -> Result<Option<AuthorisedConsent>, GuardError>;
+}
+
+/// Asks a [`ConsentProvider`] on every call whether the token's consent still allows access, so
+/// revocation and expiry take effect on the next call (no cache in between).
+#[derive(Debug, Clone)]
+pub struct ConsentAccessCheck {
+    provider: Arc<dyn ConsentProvider>,
+}
+
+impl ConsentAccessCheck {
+    /// Checks consents with `provider`.
+    pub fn new(provider: Arc<dyn ConsentProvider>) -> Self {
+        Self { provider }
+    }
+}
+
+#[async_trait]
+impl AccessCheck for ConsentAccessCheck {
+    async fn check(&self, claims: &AccessTokenClaims) -> Result<Option<AuthorisedConsent>, GuardError> {
+        let Some(consent_id) = &claims.consent_id else { return Ok(None) };
+        match self.provider.check(consent_id, &claims.client_id).await {
+            Ok(ConsentCheck::Allowed(consent)) => Ok(Some(consent)),
+            Ok(ConsentCheck::Denied(reason)) => {
+                tracing::debug!(%consent_id, reason = reason.as_str(), "data access refused by consent");
+                Err(GuardError::invalid_token(reason.to_string()))
+            }
+            Err(e) => Err(GuardError::server_error(e)),
+        }
+    }
+}
+
+/// The guard's configuration and decision procedure. Cheap to clone.
+#[derive(Clone)]
+pub struct TokenGuard {
+    inner: Arc<GuardInner>,
+}
+
+struct GuardInner {
+    validator: TokenValidator,
+    dpop: Arc<DpopVerifier>,
+    revocations: Option<Arc<dyn RevocationStore>>,
+    access: Option<Arc<dyn AccessCheck>>,
+    allow_bearer: bool,
+    base: String,
+}
+
+impl fmt::Debug for TokenGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenGuard")
+            .field("base", &self.inner.base)
+            .field("allow_bearer", &self.inner.allow_bearer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenGuard {
+    /// A guard validating tokens with `validator` and DPoP proofs with `dpop`, for resources
+    /// served at `public_base` (scheme, host, port and any path prefix as clients address them;
+    /// the DPoP `htu` of a request is this base plus the request path).
+    pub fn builder(validator: TokenValidator, dpop: Arc<DpopVerifier>, public_base: Url) -> TokenGuardBuilder {
+        TokenGuardBuilder { validator, dpop, public_base, revocations: None, access: None, allow_bearer: false }
+    }
+
+    /// A guard sharing the authorization server's keys, DPoP replay cache and nonces,
+    /// revocation list, consent provider (if any) and profile: the usual set-up when the bank's
+    /// authorization server and APIs run in one process.
+    pub fn for_server(server: &AuthorizationServer, public_base: Url) -> TokenGuardBuilder {
+        let mut builder = Self::builder(server.token_validator().clone(), server.dpop_verifier().clone(), public_base)
+            .revocations(server.revocations().clone());
+        builder.allow_bearer = server.profile().allows_bearer_tokens();
+        if let Some(consents) = server.consents() {
+            builder = builder.access_check(Arc::new(ConsentAccessCheck::new(consents.clone())));
+        }
+        builder
+    }
+
+    /// Whether Bearer tokens are accepted (only under a relaxed profile).
+    pub fn allows_bearer(&self) -> bool {
+        self.inner.allow_bearer
+    }
+
+    /// Decides one request: `Authorization` (`DPoP`, or `Bearer` where allowed), the DPoP proof
+    /// (`htm`, `htu`, `ath`, key = `cnf.jkt`, replay, nonce), the token, revocation, the required
+    /// scope, then the access check.
+    pub async fn authorize(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        required_scope: Option<&str>,
+    ) -> Result<Authorized, GuardError> {
+        let g = &self.inner;
+        let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(authorization), None) = (authorizations.next(), authorizations.next()) else {
+            return Err(if headers.contains_key(header::AUTHORIZATION) {
+                GuardError::invalid_request("more than one Authorization header")
+            } else {
+                GuardError::missing()
+            });
+        };
+        let authorization = authorization.to_str().map_err(|_| GuardError::invalid_token("malformed Authorization"))?;
+        let (scheme, token) = authorization.split_once(' ').ok_or_else(|| GuardError::missing())?;
+        let token = token.trim();
+        let validated = if scheme.eq_ignore_ascii_case("DPoP") {
+            let mut proofs = headers.get_all("dpop").iter();
+            let proof = match (proofs.next(), proofs.next()) {
+                (Some(p), None) => p.to_str().map_err(|_| GuardError::invalid_dpop_proof("malformed DPoP header"))?,
+                (None, _) => return Err(GuardError::invalid_dpop_proof("a DPoP proof is required")),
+                (Some(_), Some(_)) => return Err(GuardError::invalid_dpop_proof("more than one DPoP proof")),
+            };
+            let htu = format!("{}{}", g.base, path);
+            let request = DpopRequest::new(method.as_str(), &htu).with_access_token(token);
+            let proof = g.dpop.verify(proof, &request).await.map_err(GuardError::from_dpop)?;
+            g.validator
+                .validate(token, Presentation::Dpop { jkt: proof.jkt() })
+                .await
+                .map_err(GuardError::from_token)?
+        } else if scheme.eq_ignore_ascii_case("Bearer") {
+            if !g.allow_bearer {
+                return Err(GuardError::invalid_token("Bearer tokens are not accepted here; use DPoP").bearer());
+            }
+            g.validator.validate(token, Presentation::Bearer).await.map_err(|e| GuardError::from_token(e).bearer())?
+        } else {
+            return Err(GuardError::missing());
+        };
+        let claims = validated.into_claims();
+        if let Some(revocations) = &g.revocations
+            && revocations.is_revoked(&claims.jti).await.map_err(GuardError::server_error)?
+        {
+            return Err(GuardError::invalid_token("the token was revoked"));
+        }
+        if let Some(scope) = required_scope
+            && !claims.scope.contains(scope)
+        {
+            return Err(GuardError::insufficient_scope(scope));
+        }
+        let consent = match &g.access {
+            Some(access) => access.check(&claims).await?,
+            None => None,
+        };
+        tracing::debug!(client_id = %claims.client_id, jti = %claims.jti, "request authorized");
+        Ok(Authorized { claims, consent })
+    }
+}
+
+/// Builder for [`TokenGuard`].
+#[must_use]
+pub struct TokenGuardBuilder {
+    validator: TokenValidator,
+    dpop: Arc<DpopVerifier>,
+    public_base: Url,
+    revocations: Option<Arc<dyn RevocationStore>>,
+    access: Option<Arc<dyn AccessCheck>>,
+    allow_bearer: bool,
+}
+
+impl fmt::Debug for TokenGuardBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenGuardBuilder").field("public_base", &self.public_base.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl TokenGuardBuilder {
+    /// Revoked tokens (RFC 7009) to refuse.
+    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// The per-request access check (the consent check).
+    pub fn access_check(mut self, check: Arc<dyn AccessCheck>) -> Self {
+        self.access = Some(check);
+        self
+    }
+
+    /// Checks consents with `provider` on every call (see [`ConsentAccessCheck`]).
+    pub fn consents(self, provider: Arc<dyn ConsentProvider>) -> Self {
+        self.access_check(Arc::new(ConsentAccessCheck::new(provider)))
+    }
+
+    /// **Dangerous:** accept Bearer tokens (no proof of possession). Off by default (FAPI 2.0).
+    pub fn dangerous_allow_bearer(mut self, allow: bool) -> Self {
+        if allow {
+            tracing::warn!("the guard accepts Bearer tokens without proof of possession");
+        }
+        self.allow_bearer = allow;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<TokenGuard, ConfigError> {
+        let base = self.public_base;
+        match base.scheme() {
+            "https" => {}
+            "http" if openbanking_core::is_loopback(&base) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    setting: "public_base",
+                    reason: "must be https (http only on loopback)".into(),
+                });
+            }
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(ConfigError::Invalid { setting: "public_base", reason: "no query or fragment".into() });
+        }
+        Ok(TokenGuard {
+            inner: Arc::new(GuardInner {
+                validator: self.validator,
+                dpop: self.dpop,
+                revocations: self.revocations,
+                access: self.access,
+                allow_bearer: self.allow_bearer,
+                base: base.as_str().trim_end_matches('/').to_owned(),
+            }),
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! The account-access-consents API (being written).

@@ -1,0 +1,1 @@
+//! The PSU pages (being written).

@@ -1,0 +1,1 @@
+//! PSU authentication (being written).
