@@ -111,8 +111,12 @@ pub const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "ot
 /// A public key as a JWK, checked once and ready to verify: only EC P-256, RSA (2048 bits or more)
 /// and Ed25519 keys, never private or symmetric material. Its RFC 7638 thumbprint is computed at
 /// construction.
+///
+/// Cloning is cheap (a reference count): validators hand keys out on every request.
 #[derive(Clone)]
-pub struct PublicJwk {
+pub struct PublicJwk(Arc<PublicJwkInner>);
+
+struct PublicJwkInner {
     jwk: Jwk,
     family: KeyFamily,
     alg: Option<SigningAlgorithm>,
@@ -194,43 +198,43 @@ impl PublicJwk {
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let thumbprint = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let thumbprint = Jkt::parse(thumbprint).map_err(|e| KeyError::Malformed(e.to_string()))?;
-        Ok(Self { jwk, family, alg, decoding, thumbprint })
+        Ok(Self(Arc::new(PublicJwkInner { jwk, family, alg, decoding, thumbprint })))
     }
 
     /// The RFC 7638 SHA-256 thumbprint, base64url: the value of `cnf.jkt` (RFC 9449 §6.1).
     pub fn thumbprint(&self) -> &Jkt {
-        &self.thumbprint
+        &self.0.thumbprint
     }
 
     /// The key's `kid`, if it has one.
     pub fn kid(&self) -> Option<&str> {
-        self.jwk.common.key_id.as_deref()
+        self.0.jwk.common.key_id.as_deref()
     }
 
     /// The `alg` the JWK names, if it names one.
     pub fn alg(&self) -> Option<SigningAlgorithm> {
-        self.alg
+        self.0.alg
     }
 
     /// Whether a signature made with `alg` may be checked with this key: the key type must fit,
     /// and if the JWK names an `alg`, it must be that one (RFC 7517 §4.4). This is what stops a
     /// token from choosing how it is verified.
     pub fn accepts(&self, alg: SigningAlgorithm) -> bool {
-        family_of(alg) == self.family && self.alg.is_none_or(|own| own == alg)
+        family_of(alg) == self.0.family && self.0.alg.is_none_or(|own| own == alg)
     }
 
     /// The JWK as JSON (public members only).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.jwk).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(&self.0.jwk).unwrap_or(serde_json::Value::Null)
     }
 
     /// The `jsonwebtoken` JWK.
     pub fn as_jwk(&self) -> &Jwk {
-        &self.jwk
+        &self.0.jwk
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.decoding
+        &self.0.decoding
     }
 }
 
@@ -238,22 +242,22 @@ impl fmt::Debug for PublicJwk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicJwk")
             .field("kid", &self.kid())
-            .field("family", &self.family)
-            .field("alg", &self.alg)
-            .field("thumbprint", &self.thumbprint)
+            .field("family", &self.0.family)
+            .field("alg", &self.0.alg)
+            .field("thumbprint", &self.0.thumbprint)
             .finish()
     }
 }
 
 impl PartialEq for PublicJwk {
     fn eq(&self, other: &Self) -> bool {
-        self.thumbprint == other.thumbprint && self.kid() == other.kid() && self.alg == other.alg
+        self.0.thumbprint == other.0.thumbprint && self.kid() == other.kid() && self.0.alg == other.0.alg
     }
 }
 
 impl Serialize for PublicJwk {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.jwk.serialize(s)
+        self.0.jwk.serialize(s)
     }
 }
 

@@ -98,7 +98,7 @@ impl<'a> UnverifiedJws<'a> {
     }
 
     /// The payload, deserialized. Only call after [`verify`](Self::verify) or to produce an error.
-    fn claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
+    pub(crate) fn claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
         let payload = B64.decode(self.payload_b64).map_err(|_| JwsError::Malformed("payload is not base64url"))?;
         serde_json::from_slice(&payload).map_err(|_| JwsError::Malformed("payload is not the expected JSON claims"))
     }

@@ -530,8 +530,16 @@ impl TokenValidator {
         if !key.accepts(jws.alg) {
             return Err(TokenError::AlgorithmKeyMismatch { alg: jws.alg, kid: kid.to_owned() });
         }
-        let raw: RawClaims = jws.verify(&key).map_err(TokenError::from_jws)?;
-        let claims = raw.into_claims()?;
+        // Fast path: the claims as issued. Only if they don't fit is the payload read again,
+        // member by member, to name what is missing.
+        let claims = match jws.verify::<AccessTokenClaims>(&key) {
+            Ok(claims) => claims,
+            Err(JwsError::Malformed(_)) => {
+                let raw: RawClaims = jws.claims().map_err(TokenError::from_jws)?;
+                raw.into_claims()?
+            }
+            Err(e) => return Err(TokenError::from_jws(e)),
+        };
         self.check_claims(&claims)?;
         match (presentation, &claims.cnf) {
             // The binding is the caller's to report (introspection), not to enforce.
