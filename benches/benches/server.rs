@@ -1,0 +1,159 @@
+//! The bank's hot paths in process (no sockets): the gateway guard's overhead per request (token
+//! validation + DPoP proof + revocation lookup) against the same route unguarded, and the token
+//! endpoint handling a client_credentials request (client assertion + DPoP proof + signing).
+//!
+//! Run: `cargo bench -p openbanking-benches --bench server`
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use openbanking_core::client::{ClientMetadata, GrantType};
+use openbanking_core::clock::{Clock, SystemClock};
+use openbanking_core::dpop::DpopSigner;
+use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::token::{TokenIssuer, TokenRequest};
+use openbanking_core::{ClientId, Issuer, PsuId, Scope, random_token};
+use openbanking_server::authorization::{AuthorizationServer, AutoApprove, JWT_BEARER_ASSERTION_TYPE};
+use openbanking_server::guard::{GuardLayer, TokenGuard};
+use openbanking_server::store::{RegisteredClient, TokenHash};
+use serde_json::json;
+use tower::ServiceExt;
+
+const ISS: &str = "https://bank.example";
+const API: &str = "/api/hello";
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+fn server(rt: &tokio::runtime::Runtime) -> (AuthorizationServer, ClientId, SigningKey) {
+    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
+    let server = AuthorizationServer::builder(Issuer::parse(ISS).unwrap(), keys)
+        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())))
+        .build()
+        .unwrap();
+    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let metadata = ClientMetadata {
+        grant_types: vec![GrantType::ClientCredentials],
+        response_types: vec![],
+        jwks: Some(json!({ "keys": [key.public_jwk().to_json()] })),
+        ..ClientMetadata::default()
+    };
+    let client_id = ClientId::parse("bench-tpp").unwrap();
+    rt.block_on(server.clients().insert(RegisteredClient {
+        client_id: client_id.clone(),
+        metadata: metadata.validate().unwrap(),
+        secret_hash: None,
+        registration_token_hash: TokenHash::of(&random_token(32)),
+        issued_at: SystemClock.unix_now(),
+    }))
+    .unwrap();
+    (server, client_id, key)
+}
+
+fn guard(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (server, _, _) = server(&rt);
+    let guard = TokenGuard::for_server(&server, ISS.parse().unwrap()).build().unwrap();
+    let guarded = Router::new().route(API, get(ok)).layer(GuardLayer::new(guard).require_scope("accounts"));
+    let unguarded = Router::new().route(API, get(ok));
+    let dpop = DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
+    let issuer = TokenIssuer::builder(server.issuer().clone(), server.keys().clone()).build().unwrap();
+    let token = issuer
+        .issue(TokenRequest {
+            subject: "alice".into(),
+            client_id: ClientId::parse("bench-tpp").unwrap(),
+            audience: vec![server.audience().clone()],
+            scope: Scope::parse("accounts").unwrap(),
+            consent_id: None,
+            dpop_jkt: Some(dpop.jkt().clone()),
+        })
+        .unwrap()
+        .token()
+        .to_owned();
+    let request = |proof: Option<String>| {
+        let mut builder = Request::get(format!("{ISS}{API}")).header("authorization", format!("DPoP {token}"));
+        if let Some(p) = proof {
+            builder = builder.header("dpop", p);
+        }
+        builder.body(Body::empty()).unwrap()
+    };
+
+    let mut group = c.benchmark_group("guard");
+    group.bench_function("unguarded_route", |b| {
+        b.to_async(&rt).iter_batched(
+            || request(None),
+            |req| {
+                let app = unguarded.clone();
+                async move { assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::OK) }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // A fresh proof per request (each jti is accepted once), made outside the timed section.
+    group.bench_function("guarded_route_token_and_dpop", |b| {
+        b.to_async(&rt).iter_batched(
+            || {
+                request(Some(
+                    dpop.proof("GET", &format!("{ISS}{API}"), Some(&token), None, SystemClock.unix_now()).unwrap(),
+                ))
+            },
+            |req| {
+                let app = guarded.clone();
+                async move { assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::OK) }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn token_endpoint(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (server, client_id, key) = server(&rt);
+    let app: Router = server.router();
+    let dpop = DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
+    let make_request = || {
+        let now = SystemClock.unix_now();
+        let claims = json!({
+            "iss": client_id.as_str(), "sub": client_id.as_str(), "aud": ISS,
+            "iat": now, "exp": now + 60, "jti": random_token(16),
+        });
+        let mut header = jsonwebtoken_header();
+        header.kid = Some(key.kid().as_str().to_owned());
+        let assertion = key.sign_jwt(header, &claims).unwrap();
+        let body = format!(
+            "grant_type=client_credentials&scope=accounts&client_id={}&client_assertion_type={}&client_assertion={}",
+            client_id.as_str(),
+            JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A"),
+            assertion
+        );
+        Request::post(format!("{ISS}/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("dpop", dpop.proof("POST", &format!("{ISS}/token"), None, None, now).unwrap())
+            .body(Body::from(body))
+            .unwrap()
+    };
+    c.bench_function("token_endpoint/client_credentials", |b| {
+        b.to_async(&rt).iter_batched(
+            make_request,
+            |req| {
+                let app = app.clone();
+                async move { assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::OK) }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn jsonwebtoken_header() -> jsonwebtoken::Header {
+    jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256)
+}
+
+criterion_group!(benches, guard, token_endpoint);
+criterion_main!(benches);

@@ -1,0 +1,53 @@
+//! The sandbox bank.
+//!
+//! ```sh
+//! cargo run -p openbanking-examples --bin sandbox -- --addr 127.0.0.1:8080
+//! curl -s http://127.0.0.1:8080/.well-known/oauth-authorization-server
+//! ```
+//!
+//! Logs with `tracing` (`RUST_LOG=debug` for more); stops gracefully on Ctrl-C.
+
+use std::error::Error;
+use std::net::SocketAddr;
+
+use clap::Parser;
+use openbanking_core::Issuer;
+use openbanking_examples::sandbox::{self, SandboxConfig};
+use tracing_subscriber::EnvFilter;
+
+/// The openbanking-rs sandbox bank.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Issuer identifier (default `http://<addr>`).
+    #[arg(long)]
+    issuer: Option<String>,
+    /// Require server-issued nonces in DPoP proofs (RFC 9449 §8).
+    #[arg(long)]
+    require_dpop_nonce: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let args = Args::parse();
+    let issuer = Issuer::parse(args.issuer.unwrap_or_else(|| format!("http://{}", args.addr)))?;
+    let mut config = SandboxConfig::new(issuer.clone());
+    config.require_dpop_nonce = args.require_dpop_nonce;
+    let sandbox = sandbox::build(config)?;
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, %issuer, "sandbox bank listening");
+    tracing::info!("discovery: {}/.well-known/oauth-authorization-server", issuer.as_str().trim_end_matches('/'));
+    axum::serve(listener, sandbox.router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! The sandbox bank: an authorization server with open registration, a generated signing key and
+//! in-memory stores, and a small API behind the gateway guard. What `cargo run --bin sandbox`
+//! serves, and what the load test and the integration tests start in process.
+
+use std::error::Error;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use openbanking_core::clock::{Clock, SystemClock};
+use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::{Issuer, PsuId};
+use openbanking_server::authorization::{AuthorizationServer, AutoApprove, RegistrationPolicy};
+use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
+use serde_json::{Value, json};
+
+/// Path of the sandbox's small protected route.
+pub const HELLO_PATH: &str = "/api/hello";
+
+/// How to build a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The issuer identifier (and public base URL of the APIs).
+    pub issuer: Issuer,
+    /// Require server nonces in DPoP proofs.
+    pub require_dpop_nonce: bool,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl SandboxConfig {
+    /// A sandbox at `issuer`, no nonces, the system clock.
+    pub fn new(issuer: Issuer) -> Self {
+        Self { issuer, require_dpop_nonce: false, clock: Arc::new(SystemClock) }
+    }
+}
+
+/// A built sandbox: the authorization server and the whole app to serve.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// The authorization server.
+    pub server: AuthorizationServer,
+    /// Every route: the authorization server and the protected API.
+    pub router: Router,
+}
+
+async fn hello(who: Authorized) -> Json<Value> {
+    Json(json!({
+        "message": "hello from the sandbox bank",
+        "client_id": who.client_id().as_str(),
+        "subject": who.subject(),
+        "scope": who.scopes().as_str(),
+        "consent_id": who.consent_id().map(|c| c.as_str()),
+    }))
+}
+
+/// Builds the sandbox bank.
+pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
+    tracing::warn!(
+        "sandbox: the signing key is generated at start-up and lost on exit; tokens do not survive a restart"
+    );
+    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
+    let server = AuthorizationServer::builder(config.issuer.clone(), keys)
+        .registration_policy(RegistrationPolicy::Open)
+        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice")?)))
+        .require_dpop_nonce(config.require_dpop_nonce)
+        .clock(config.clock.clone())
+        .build()?;
+    let guard = TokenGuard::for_server(&server, config.issuer.as_str().parse()?).build()?;
+    let api = Router::new().route(HELLO_PATH, get(hello)).layer(GuardLayer::new(guard).require_scope("accounts"));
+    let router = server.router().merge(api);
+    Ok(Sandbox { server, router })
+}
