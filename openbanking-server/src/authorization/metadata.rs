@@ -53,8 +53,8 @@ impl AuthorizationServer {
         if !scopes.contains(&"openid") {
             scopes.push("openid");
         }
-        let grant_types =
-            [GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::RefreshToken].map(GrantType::as_str);
+        let grant_types = [GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::RefreshToken]
+            .map(GrantType::as_str);
         json!({
             "issuer": self.issuer().as_str(),
             "authorization_endpoint": self.endpoint(paths::AUTHORIZE),

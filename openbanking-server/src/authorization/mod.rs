@@ -38,6 +38,9 @@ use time::Duration;
 pub use client_auth::{AuthenticatedClient, JWT_BEARER_ASSERTION_TYPE};
 pub use interaction::{AutoApprove, Interaction, InteractionOutcome};
 pub use params::Params;
+pub use register::RegistrationResponse;
+pub use token::TokenResponse;
+pub use introspect::{IntrospectedToken, IntrospectedTokenType, Introspection, TokenTypeHint};
 
 use crate::paths;
 use crate::store::{
@@ -158,7 +161,6 @@ pub(crate) struct Inner {
     pub(crate) revocations: Arc<dyn RevocationStore>,
     pub(crate) replay: Arc<dyn ReplayCache>,
     pub(crate) dpop: Arc<DpopVerifier>,
-    pub(crate) nonces: Option<DpopNonces>,
     pub(crate) require_dpop_nonce: bool,
     pub(crate) interaction: Arc<dyn Interaction>,
     pub(crate) consents: Option<Arc<dyn ConsentProvider>>,
@@ -470,7 +472,7 @@ impl AuthorizationServerBuilder {
         let dpop = DpopVerifier::builder()
             .replay_cache(replay.clone())
             .clock(self.clock.clone())
-            .nonces(nonces.clone())
+            .nonces(nonces)
             .require_nonce(self.require_dpop_nonce)
             .build()?;
         Ok(AuthorizationServer {
@@ -490,7 +492,6 @@ impl AuthorizationServerBuilder {
                 revocations: self.revocations.unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
                 replay,
                 dpop: Arc::new(dpop),
-                nonces: Some(nonces),
                 require_dpop_nonce: self.require_dpop_nonce,
                 interaction,
                 consents: self.consents,

@@ -172,6 +172,12 @@ impl TokenGuard {
         builder
     }
 
+    /// The public base of the guarded resources, without a trailing `/` (a request's DPoP `htu`
+    /// is this base plus its path); resource APIs build their absolute `Links` from it.
+    pub fn public_base(&self) -> &str {
+        &self.inner.base
+    }
+
     /// Whether Bearer tokens are accepted (only under a relaxed profile).
     pub fn allows_bearer(&self) -> bool {
         self.inner.allow_bearer
@@ -197,7 +203,7 @@ impl TokenGuard {
             });
         };
         let authorization = authorization.to_str().map_err(|_| GuardError::invalid_token("malformed Authorization"))?;
-        let (scheme, token) = authorization.split_once(' ').ok_or_else(|| GuardError::missing())?;
+        let (scheme, token) = authorization.split_once(' ').ok_or_else(GuardError::missing)?;
         let token = token.trim();
         let validated = if scheme.eq_ignore_ascii_case("DPoP") {
             let mut proofs = headers.get_all("dpop").iter();

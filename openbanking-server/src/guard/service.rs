@@ -11,8 +11,8 @@ use tower::Service;
 
 use super::TokenGuard;
 
-/// The guard around an inner service: a request reaches `inner` only with an [`Authorized`]
-/// (super::Authorized) in its extensions; otherwise the guard answers itself.
+/// The guard around an inner service: a request reaches `inner` only with an [`Authorized`](super::Authorized)
+/// in its extensions; otherwise the guard answers itself.
 #[derive(Debug, Clone)]
 pub struct Guard<S> {
     inner: S,
