@@ -1,33 +1,194 @@
 //! `/authorize` (RFC 6749 §4.1.1 with RFC 9126 §4) and the completion of the PSU interaction.
-//! (Being written.)
+//!
+//! FAPI 2.0: the authorization request comes only by reference, `?client_id=…&request_uri=…`,
+//! from a pushed request (RFC 9126). A bad client or `request_uri` is answered with an error
+//! page, never a redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11): the redirect URI can't be trusted
+//! before the pushed request is found. A `request_uri` is single use, and one presented with
+//! another client's id is left untouched for its owner.
+//!
+//! When the PSU has decided, [`AuthorizationServer::complete_interaction`] mints the code and
+//! returns the redirect back to the client with `code`, `state` and `iss` (RFC 9207), or
+//! `error=access_denied`.
+
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use openbanking_core::client::GrantType;
+use openbanking_core::{ClientId, Jti, OAuthErrorCode, random_token};
+use url::Url;
 
-use super::{AuthorizationServer, InteractionOutcome};
-use crate::error::OAuthError;
-use crate::store::PendingAuthorization;
+use super::{AuthorizationServer, CODE_LIFETIME, INTERACTION_LIFETIME, InteractionOutcome, Params};
+use crate::error::{OAuthError, no_store};
+use crate::store::{CodeGrant, PendingAuthorization, PushedRequest, TokenHash};
 
-pub(super) async fn authorize(State(_server): State<AuthorizationServer>, RawQuery(_query): RawQuery) -> Response {
-    error_page(&OAuthError::server_error("not yet implemented"))
+pub(super) async fn authorize(State(server): State<AuthorizationServer>, RawQuery(query): RawQuery) -> Response {
+    match server.start_authorization(query.as_deref().unwrap_or("")).await {
+        Ok(pending) => {
+            let interaction = server.inner().interaction.clone();
+            interaction.begin(&server, pending).await
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+fn invalid_request_uri(description: &'static str) -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidRequestUri, description)
 }
 
 /// An error page for errors that must not be redirected (unknown client, bad redirect URI,
-/// bad `request_uri`): RFC 6749 §4.1.2.1 and RFC 9700 §4.11.
+/// bad `request_uri`): RFC 6749 §4.1.2.1 and RFC 9700 §4.11. Client errors are 400, server
+/// errors keep their status; the text shown is HTML-escaped.
 pub(crate) fn error_page(error: &OAuthError) -> Response {
     let status = if error.status().is_server_error() { error.status() } else { StatusCode::BAD_REQUEST };
-    (status, Html(format!("<!doctype html><title>Error</title><h1>{}</h1>", error.code()))).into_response()
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
+         <body><h1>Authorization error</h1><p><code>{}</code></p><p>{}</p></body></html>",
+        escape_html(error.code().as_str()),
+        escape_html(error.description()),
+    );
+    (status, no_store(), Html(page)).into_response()
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl AuthorizationServer {
-    /// The pending interaction with this id, for the PSU pages to show.
-    pub async fn pending_interaction(&self, _id: &str) -> Result<Option<PendingAuthorization>, OAuthError> {
-        Err(OAuthError::server_error("not yet implemented"))
+    /// Resolves `/authorize?client_id=…&request_uri=…`: consumes the pushed request and stores
+    /// the pending interaction. Every error is for an error page, never for a redirect.
+    async fn start_authorization(&self, query: &str) -> Result<PendingAuthorization, OAuthError> {
+        let params = Params::parse(query.as_bytes())?;
+        let client_id = params.require("client_id")?;
+        let client_id = ClientId::parse(client_id).map_err(|_| OAuthError::invalid_request("malformed client_id"))?;
+        if self.inner().clients.get(&client_id).await?.is_none() {
+            return Err(OAuthError::invalid_request("unknown client"));
+        }
+        let request_uri = params.require("request_uri")?;
+        let now = self.inner().clock.unix_now();
+        // Look first, then consume: a request_uri presented with another client's id must stay
+        // usable by its owner.
+        let request: PushedRequest = self
+            .inner()
+            .pushed
+            .get(request_uri, now)
+            .await?
+            .ok_or_else(|| invalid_request_uri("unknown, used or expired request_uri"))?;
+        if request.client_id != client_id {
+            tracing::warn!(client_id = %client_id, "request_uri presented with another client's id");
+            return Err(invalid_request_uri("unknown, used or expired request_uri"));
+        }
+        let request = self
+            .inner()
+            .pushed
+            .take(request_uri, now)
+            .await?
+            .ok_or_else(|| invalid_request_uri("unknown, used or expired request_uri"))?;
+        let pending = PendingAuthorization { id: random_token(32), request, started_at: now };
+        self.inner().interactions.put(&pending.id, pending.clone(), now + INTERACTION_LIFETIME).await?;
+        tracing::debug!(client_id = %client_id, "authorization interaction started");
+        Ok(pending)
+    }
+
+    /// The pending interaction with this id, for the PSU pages to show (it stays pending).
+    /// `None` if unknown, completed or expired.
+    pub async fn pending_interaction(&self, id: &str) -> Result<Option<PendingAuthorization>, OAuthError> {
+        Ok(self.inner().interactions.get(id, self.inner().clock.unix_now()).await?)
     }
 
     /// Ends the interaction `id` with the PSU's decision and returns the URL to redirect the
-    /// browser to.
-    pub async fn complete_interaction(&self, _id: &str, _outcome: InteractionOutcome) -> Result<String, OAuthError> {
-        Err(OAuthError::server_error("not yet implemented"))
+    /// browser to: the request's redirect URI with `code`, `state` and `iss` (RFC 9207) on
+    /// approval, or `error=access_denied`, `state` and `iss` on denial.
+    ///
+    /// An interaction ends once: an unknown, completed or expired id is `invalid_request`. An
+    /// approval may narrow the scope ([`InteractionOutcome::Approve`]'s `scope`), never widen it.
+    pub async fn complete_interaction(&self, id: &str, outcome: InteractionOutcome) -> Result<String, OAuthError> {
+        let now = self.inner().clock.unix_now();
+        let pending = self
+            .inner()
+            .interactions
+            .take(id, now)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("unknown, completed or expired interaction"))?;
+        let request = pending.request;
+        let mut url = Url::parse(&request.redirect_uri)
+            .map_err(|e| OAuthError::server_error(format_args!("stored redirect_uri does not parse: {e}")))?;
+        let code = match outcome {
+            InteractionOutcome::Approve { subject, scope } => {
+                let scope = match scope {
+                    Some(narrowed) if request.scope.covers(&narrowed) => narrowed,
+                    Some(_) => {
+                        return Err(OAuthError::server_error("the interaction granted more scope than was requested"));
+                    }
+                    None => request.scope.clone(),
+                };
+                let client = self.inner().clients.get(&request.client_id).await?;
+                let client = client.ok_or_else(|| OAuthError::invalid_request("the client no longer exists"))?;
+                let refresh_family = client.metadata.allows_grant(GrantType::RefreshToken).then(|| random_token(16));
+                let access_jti = Jti::parse(random_token(16)).map_err(OAuthError::server_error)?;
+                let code = random_token(32);
+                let grant = CodeGrant {
+                    client_id: request.client_id.clone(),
+                    redirect_uri: request.redirect_uri.clone(),
+                    scope,
+                    subject: subject.into_inner(),
+                    consent_id: request.consent_id.clone(),
+                    code_challenge: request.code_challenge.clone(),
+                    dpop_jkt: request.dpop_jkt.clone(),
+                    access_jti,
+                    refresh_family,
+                };
+                self.inner().codes.insert(&TokenHash::of(&code), grant, now + CODE_LIFETIME).await?;
+                tracing::info!(client_id = %request.client_id, "authorization approved; code issued");
+                Some(code)
+            }
+            InteractionOutcome::Deny => {
+                tracing::info!(client_id = %request.client_id, "authorization denied");
+                None
+            }
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            match &code {
+                Some(code) => query.append_pair("code", code),
+                None => query.append_pair("error", OAuthErrorCode::AccessDenied.as_str()),
+            };
+            if let Some(state) = &request.state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("iss", self.issuer().as_str());
+        }
+        Ok(url.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape_html("<script>\"x\"&'y'</script>"),
+            "&lt;script&gt;&quot;x&quot;&amp;&#x27;y&#x27;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn error_page_is_400_and_escaped() {
+        let page = error_page(&OAuthError::invalid_request("<img src=x onerror=alert(1)>"));
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        assert!(page.headers().get(axum::http::header::LOCATION).is_none());
     }
 }

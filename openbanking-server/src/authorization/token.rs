@@ -1,15 +1,492 @@
-//! (Being written.)
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
+//! The token endpoint (RFC 6749 §3.2): `client_credentials` (§4.4), `authorization_code` with
+//! PKCE (§4.1.3, RFC 7636 §4.6), and `refresh_token` (§6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2, FAPI 2.0 SP §5.3.2.1).
+//!
+//! Access tokens are DPoP-bound (RFC 9449 §5): under the FAPI 2.0 profile, and for every client
+//! registered with `dpop_bound_access_tokens`, a request without a proof is refused; only
+//! [`Profile::dangerous_relaxed`](super::Profile::dangerous_relaxed) issues Bearer tokens.
+//!
+//! The decisions live in [`AuthorizationServer::exchange`]; the handler authenticates the
+//! client, verifies the `DPoP` header, and writes the JSON response.
 
-use super::{AuthorizationServer, Params};
-use crate::error::OAuthError;
+use std::fmt;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use openbanking_core::client::GrantType;
+use openbanking_core::dpop::{DpopError, DpopRequest};
+use openbanking_core::token::{IssuedToken, TokenRequest};
+use openbanking_core::{ConsentCheck, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
+use serde::Serialize;
+
+use super::par::CONSENT_SCOPE_PREFIX;
+use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
+use crate::error::{OAuthError, no_store};
+use crate::paths;
+use crate::store::{CodeGrant, CodeRedemption, RefreshFamily, RefreshRotation, TokenHash};
+
+/// `token_type` of a DPoP-bound access token (RFC 9449 §5).
+const TOKEN_TYPE_DPOP: &str = "DPoP";
+/// Extra seconds a pre-emptive revocation (of a token a concurrent request may still be
+/// issuing) is remembered beyond the token's expected expiry.
+const REVOCATION_MARGIN: i64 = 60;
+/// `token_type` of a Bearer access token (RFC 6750), under the relaxed profile only.
+const TOKEN_TYPE_BEARER: &str = "Bearer";
 
 pub(super) async fn token(
-    State(_server): State<AuthorizationServer>,
-    _headers: HeaderMap,
-    _params: Params,
+    State(server): State<AuthorizationServer>,
+    headers: HeaderMap,
+    params: Params,
 ) -> Result<Response, OAuthError> {
-    Err(OAuthError::server_error("not yet implemented"))
+    let client = server.authenticate_client(&headers, &params, paths::TOKEN).await?;
+    // Grant type errors first, so that they do not depend on the proof.
+    requested_grant(&client, &params)?;
+    let proof = server.dpop_proof(&headers, paths::TOKEN).await?;
+    let issued = server.exchange(&client, &params, proof).await?;
+    let response = (StatusCode::OK, no_store(), Json(issued)).into_response();
+    Ok(server.with_dpop_nonce(response))
+}
+
+/// A successful token response (RFC 6749 §5.1). Its `Debug` output hides the tokens.
+#[derive(Clone, Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip)]
+    jti: Jti,
+}
+
+impl TokenResponse {
+    fn new(issued: &IssuedToken, dpop_bound: bool, refresh_token: Option<String>) -> Self {
+        Self {
+            access_token: issued.token().to_owned(),
+            token_type: if dpop_bound { TOKEN_TYPE_DPOP } else { TOKEN_TYPE_BEARER },
+            expires_in: issued.expires_in(),
+            scope: issued.claims().scope.as_str().to_owned(),
+            refresh_token,
+            jti: issued.claims().jti.clone(),
+        }
+    }
+
+    /// The access token (a JWT, RFC 9068). **Secret**: never log it.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// `DPoP` for a DPoP-bound token, `Bearer` otherwise.
+    pub fn token_type(&self) -> &str {
+        self.token_type
+    }
+
+    /// Seconds until the access token expires.
+    pub fn expires_in(&self) -> i64 {
+        self.expires_in
+    }
+
+    /// The granted scope.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The refresh token, if one was issued. **Secret**: never log it.
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_deref()
+    }
+
+    /// The access token's `jti` (safe to log).
+    pub fn jti(&self) -> &Jti {
+        &self.jti
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("jti", &self.jti)
+            .finish()
+    }
+}
+
+/// The grant the request asks for: known, and one the client registered for.
+fn requested_grant(client: &AuthenticatedClient, params: &Params) -> Result<GrantType, OAuthError> {
+    let name = params.require("grant_type")?;
+    let grant = GrantType::parse(name)
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+    if !client.client().metadata.allows_grant(grant) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            format!("the client is not registered for the {grant} grant"),
+        ));
+    }
+    Ok(grant)
+}
+
+/// A DPoP refusal at the token or PAR endpoint: 400 (RFC 9449 §5, §7.1 is for resources), with
+/// a `DPoP-Nonce` header for `use_dpop_nonce`.
+fn dpop_refusal(e: &DpopError) -> OAuthError {
+    match e.oauth_error() {
+        OAuthErrorCode::ServerError => OAuthError::server_error(e),
+        OAuthErrorCode::TemporarilyUnavailable => {
+            tracing::error!(error = %e, "DPoP replay cache unavailable");
+            OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, "try again later")
+        }
+        code => OAuthError::new(code, e.to_string()).with_status(StatusCode::BAD_REQUEST).with_dpop_nonce(e.nonce()),
+    }
+}
+
+fn dpop_required() -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidDpopProof, "DPoP proof required").with_status(StatusCode::BAD_REQUEST)
+}
+
+fn code_reused() -> OAuthError {
+    OAuthError::invalid_grant("authorization code was already used")
+}
+
+impl AuthorizationServer {
+    /// When nonces are required, adds the current `DPoP-Nonce` to a successful response
+    /// (RFC 9449 §8.2), so that the client's next proof can carry it without a failed round trip.
+    pub(super) fn with_dpop_nonce(&self, mut response: Response) -> Response {
+        let nonce = self.inner().require_dpop_nonce.then(|| self.inner().dpop.current_nonce()).flatten();
+        if let Some(nonce) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            response.headers_mut().insert(HeaderName::from_static("dpop-nonce"), nonce);
+        }
+        response
+    }
+
+    /// Verifies the `DPoP` header of a POST to `path` (one of [`crate::paths`]), if there is
+    /// one. More than one `DPoP` header is refused (RFC 9449 §4.3 check 1).
+    pub(crate) async fn dpop_proof(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> Result<Option<VerifiedProof>, OAuthError> {
+        let mut values = headers.get_all("dpop").iter();
+        let Some(value) = values.next() else { return Ok(None) };
+        if values.next().is_some() {
+            return Err(OAuthError::new(OAuthErrorCode::InvalidDpopProof, "send exactly one DPoP header")
+                .with_status(StatusCode::BAD_REQUEST));
+        }
+        let proof = value.to_str().map_err(|_| {
+            OAuthError::new(OAuthErrorCode::InvalidDpopProof, "malformed DPoP header")
+                .with_status(StatusCode::BAD_REQUEST)
+        })?;
+        let htu = self.endpoint(path);
+        self.inner().dpop.verify(proof, &DpopRequest::new("POST", &htu)).await.map(Some).map_err(|e| dpop_refusal(&e))
+    }
+
+    /// The server scopes `client` may use: its registered `scope` (restricted to server scopes)
+    /// if it has one, else every server scope.
+    fn client_server_scopes<'a>(&'a self, client: &'a AuthenticatedClient) -> Vec<&'a str> {
+        let server = self.inner().scopes.iter().map(String::as_str);
+        match &client.client().metadata.metadata().scope {
+            Some(registered) => server.filter(|s| registered.contains(s)).collect(),
+            None => server.collect(),
+        }
+    }
+
+    /// The scope a request without a `scope` parameter gets.
+    pub(super) fn default_scope(&self, client: &AuthenticatedClient) -> Result<Scope, OAuthError> {
+        let scopes = self.client_server_scopes(client);
+        if scopes.is_empty() {
+            return Err(OAuthError::invalid_scope("the client may use no scope of this server"));
+        }
+        Scope::from_tokens(scopes).map_err(OAuthError::server_error)
+    }
+
+    /// `token` must be a server scope, and in the client's registered scope if it has one.
+    pub(super) fn check_server_scope(&self, client: &AuthenticatedClient, token: &str) -> Result<(), OAuthError> {
+        if !self.inner().scopes.iter().any(|s| s == token) {
+            return Err(OAuthError::invalid_scope("unknown scope"));
+        }
+        if client.client().metadata.metadata().scope.as_ref().is_some_and(|r| !r.contains(token)) {
+            return Err(OAuthError::invalid_scope("the client is not registered for this scope"));
+        }
+        Ok(())
+    }
+
+    /// Handles a token request from an authenticated client: checks `grant_type`, the DPoP
+    /// requirement, and the grant, then issues the tokens.
+    ///
+    /// `proof` is the verified DPoP proof of the request (htm `POST`, htu the token endpoint);
+    /// the access token is bound to its key. Without one, the request is refused with
+    /// `invalid_dpop_proof`, unless the profile allows Bearer tokens and the client did not
+    /// register `dpop_bound_access_tokens`.
+    pub async fn exchange(
+        &self,
+        client: &AuthenticatedClient,
+        params: &Params,
+        proof: Option<VerifiedProof>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant = requested_grant(client, params)?;
+        let jkt = match proof {
+            Some(p) => Some(p.jkt().clone()),
+            None if self.profile().allows_bearer_tokens()
+                && !client.client().metadata.metadata().dpop_bound_access_tokens =>
+            {
+                None
+            }
+            None => return Err(dpop_required()),
+        };
+        let result = match grant {
+            GrantType::ClientCredentials => self.client_credentials(client, params, jkt).await,
+            GrantType::AuthorizationCode => self.authorization_code(client, params, jkt).await,
+            GrantType::RefreshToken => self.refresh_token(client, params, jkt).await,
+            _ => Err(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type")),
+        };
+        match &result {
+            Ok(r) => tracing::info!(client_id = %client.client_id(), %grant, jti = %r.jti, "access token issued"),
+            Err(e) => {
+                tracing::debug!(client_id = %client.client_id(), %grant, error = %e.code(), "token request refused");
+            }
+        }
+        result
+    }
+
+    async fn client_credentials(
+        &self,
+        client: &AuthenticatedClient,
+        params: &Params,
+        jkt: Option<Jkt>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let scope = match params.get("scope") {
+            None => self.default_scope(client)?,
+            Some(requested) => {
+                let requested = Scope::parse(requested).map_err(|_| OAuthError::invalid_scope("scope is malformed"))?;
+                let mut tokens: Vec<&str> = Vec::new();
+                for token in requested.tokens() {
+                    if token.starts_with(CONSENT_SCOPE_PREFIX) {
+                        return Err(OAuthError::invalid_scope("consent scopes need the authorization_code grant"));
+                    }
+                    self.check_server_scope(client, token)?;
+                    if !tokens.contains(&token) {
+                        tokens.push(token);
+                    }
+                }
+                Scope::from_tokens(tokens).map_err(|_| OAuthError::invalid_scope("scope is malformed"))?
+            }
+        };
+        let dpop_bound = jkt.is_some();
+        let issued = self
+            .inner()
+            .tokens
+            .issue(TokenRequest {
+                subject: client.client_id().as_str().to_owned(),
+                client_id: client.client_id().clone(),
+                audience: vec![self.audience().clone()],
+                scope,
+                consent_id: None,
+                dpop_jkt: jkt,
+            })
+            .map_err(OAuthError::server_error)?;
+        Ok(TokenResponse::new(&issued, dpop_bound, None))
+    }
+
+    async fn authorization_code(
+        &self,
+        client: &AuthenticatedClient,
+        params: &Params,
+        jkt: Option<Jkt>,
+    ) -> Result<TokenResponse, OAuthError> {
+        // Every parameter is checked before the code is spent.
+        let code = params.require("code")?;
+        let redirect_uri = params.require("redirect_uri")?;
+        let verifier = params.require("code_verifier")?;
+        let now = self.inner().clock.unix_now();
+        let grant = match self.inner().codes.redeem(&TokenHash::of(code), now).await? {
+            CodeRedemption::First(grant) => grant,
+            CodeRedemption::Replayed(grant) => {
+                // RFC 6749 §4.1.2, RFC 9700 §4.5: a replayed code revokes what it issued.
+                tracing::warn!(client_id = %client.client_id(), jti = %grant.access_jti, "authorization code replayed");
+                self.revoke_code_grant(&grant, now).await?;
+                return Err(code_reused());
+            }
+            CodeRedemption::Invalid => return Err(OAuthError::invalid_grant("unknown or expired authorization code")),
+        };
+        if grant.client_id != *client.client_id() {
+            return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        }
+        if grant.redirect_uri != redirect_uri {
+            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        }
+        pkce::verify(&grant.code_challenge, verifier)
+            .map_err(|e| OAuthError::invalid_grant(format!("PKCE check failed: {e}")))?;
+        if grant.dpop_jkt.is_some() && grant.dpop_jkt != jkt {
+            // RFC 9449 §10: the code is bound to the key of the PAR proof / dpop_jkt.
+            return Err(OAuthError::invalid_grant("the DPoP key does not match the one the code is bound to"));
+        }
+
+        let dpop_bound = jkt.is_some();
+        let issued = self
+            .inner()
+            .tokens
+            .issue_with_jti(
+                TokenRequest {
+                    subject: grant.subject.clone(),
+                    client_id: client.client_id().clone(),
+                    audience: vec![self.audience().clone()],
+                    scope: grant.scope.clone(),
+                    consent_id: grant.consent_id.clone(),
+                    dpop_jkt: jkt.clone(),
+                },
+                grant.access_jti.clone(),
+            )
+            .map_err(OAuthError::server_error)?;
+
+        let refresh_token = match &grant.refresh_family {
+            None => None,
+            Some(family_id) => {
+                let token = random_token(32);
+                let family = RefreshFamily {
+                    id: family_id.clone(),
+                    client_id: client.client_id().clone(),
+                    subject: grant.subject.clone(),
+                    scope: grant.scope.clone(),
+                    consent_id: grant.consent_id.clone(),
+                    dpop_jkt: jkt,
+                    expires_at: now + self.inner().refresh_lifetime,
+                    revoked: false,
+                    access_tokens: Vec::new(),
+                };
+                self.inner().refresh.create(family, &TokenHash::of(&token)).await?;
+                self.inner().refresh.add_access_token(family_id, &grant.access_jti, issued.claims().exp).await?;
+                Some(token)
+            }
+        };
+        // A concurrent replay of this code revokes `access_jti` first and then the family. If it
+        // ran before the family existed, its `revoke_family` found nothing: so look at the jti
+        // now, after the family was created. Either the replay revoked the jti before this check
+        // (we see it, and revoke the family ourselves), or it comes after, and then its own
+        // `revoke_family` finds the family. Either way nothing issued here stays usable.
+        //
+        // The first redemption still answers 200 in that case: exactly one of two concurrent
+        // redemptions succeeds, whatever the interleaving, and what it returns is already dead
+        // (the access token's jti is revoked, the family is revoked).
+        if self.inner().revocations.is_revoked(&grant.access_jti).await? {
+            tracing::warn!(client_id = %client.client_id(), jti = %grant.access_jti, "code replayed during its redemption; tokens revoked");
+            if let Some(family_id) = &grant.refresh_family {
+                self.revoke_family(family_id).await?;
+            }
+        }
+        Ok(TokenResponse::new(&issued, dpop_bound, refresh_token))
+    }
+
+    /// Revokes the access token a code's first redemption issued (or will issue: its `jti` is
+    /// pre-allocated) and, if it has one, its refresh-token family.
+    async fn revoke_code_grant(&self, grant: &CodeGrant, now: i64) -> Result<(), OAuthError> {
+        // The first redemption issued (or is issuing) the token at most a moment ago: its `exp`
+        // is at most `now + lifetime`, give or take a clock tick. Remember the revocation a
+        // little longer than that.
+        let exp = now + self.inner().tokens.lifetime().whole_seconds() + REVOCATION_MARGIN;
+        self.inner().revocations.revoke(&grant.access_jti, exp).await?;
+        if let Some(family_id) = &grant.refresh_family {
+            self.revoke_family(family_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes a refresh-token family and every access token issued from it.
+    async fn revoke_family(&self, family_id: &str) -> Result<(), OAuthError> {
+        if let Some(family) = self.inner().refresh.revoke_family(family_id).await? {
+            self.revoke_access_tokens(&family).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_access_tokens(&self, family: &RefreshFamily) -> Result<(), OAuthError> {
+        for (jti, exp) in &family.access_tokens {
+            self.inner().revocations.revoke(jti, *exp).await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        client: &AuthenticatedClient,
+        params: &Params,
+        jkt: Option<Jkt>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let presented = TokenHash::of(params.require("refresh_token")?);
+        let now = self.inner().clock.unix_now();
+        let Some((family, _current)) = self.inner().refresh.find(&presented, now).await? else {
+            return Err(OAuthError::invalid_grant("unknown refresh token"));
+        };
+        // Checks that must not rotate (or revoke) anything: a client presenting another
+        // client's token, or a proof with the wrong key, learns nothing and changes nothing.
+        if family.client_id != *client.client_id() {
+            return Err(OAuthError::invalid_grant("unknown refresh token"));
+        }
+        if family.dpop_jkt != jkt {
+            return Err(OAuthError::invalid_grant("the DPoP key does not match the one the refresh token is bound to"));
+        }
+        let scope = match params.get("scope") {
+            None => family.scope.clone(),
+            Some(requested) => {
+                let requested = Scope::parse(requested).map_err(|_| OAuthError::invalid_scope("scope is malformed"))?;
+                if !family.scope.covers(&requested) || requested.tokens().next().is_none() {
+                    return Err(OAuthError::invalid_scope("scope exceeds the original grant"));
+                }
+                requested
+            }
+        };
+        if let (Some(consents), Some(consent_id)) = (self.consents(), &family.consent_id) {
+            let check = consents
+                .check(consent_id, client.client_id())
+                .await
+                .map_err(|e| OAuthError::from(openbanking_core::Error::from(e)))?;
+            if let ConsentCheck::Denied(reason) = check {
+                tracing::info!(client_id = %client.client_id(), reason = reason.as_str(), "refresh refused: consent not usable");
+                self.revoke_family(&family.id).await?;
+                return Err(OAuthError::invalid_grant(format!("{reason}")));
+            }
+        }
+
+        let next = random_token(32);
+        let family = match self.inner().refresh.rotate(&presented, &TokenHash::of(&next), now, REFRESH_GRACE).await? {
+            RefreshRotation::Rotated(family) => family,
+            RefreshRotation::Reused(family) => {
+                tracing::warn!(client_id = %client.client_id(), "refresh token reused: family revoked");
+                self.revoke_access_tokens(&family).await?;
+                return Err(OAuthError::invalid_grant("refresh token was already used"));
+            }
+            RefreshRotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is expired or revoked")),
+        };
+        let dpop_bound = jkt.is_some();
+        let issued = self
+            .inner()
+            .tokens
+            .issue(TokenRequest {
+                subject: family.subject.clone(),
+                client_id: client.client_id().clone(),
+                audience: vec![self.audience().clone()],
+                scope,
+                consent_id: family.consent_id.clone(),
+                dpop_jkt: jkt,
+            })
+            .map_err(OAuthError::server_error)?;
+        let jti = &issued.claims().jti;
+        self.inner().refresh.add_access_token(&family.id, jti, issued.claims().exp).await?;
+        // A concurrent reuse may have revoked the family after our rotation and before the new
+        // access token was recorded: its revocation list would miss it. Look again.
+        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now).await? {
+            Some((f, _)) => f.revoked,
+            None => true,
+        };
+        if revoked {
+            self.inner().revocations.revoke(jti, issued.claims().exp).await?;
+            return Err(OAuthError::invalid_grant("refresh token was already used"));
+        }
+        Ok(TokenResponse::new(&issued, dpop_bound, Some(next)))
+    }
 }

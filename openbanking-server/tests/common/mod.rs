@@ -45,6 +45,29 @@ pub async fn start_bank(configure: impl FnOnce(AuthorizationServerBuilder) -> Au
     TestBank { server, base, clock, http }
 }
 
+/// Like [`start_bank`], but on the given `clock` (so that a consent provider built before the bank
+/// can share it), and serving `extra(&server)` (resource routers: consent API, accounts API)
+/// merged with the authorization server's routes at the same base URL (= the issuer).
+pub async fn start_bank_with(
+    clock: Arc<ManualClock>,
+    configure: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder,
+    extra: impl FnOnce(&AuthorizationServer) -> axum::Router,
+) -> TestBank {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
+    let builder = AuthorizationServer::builder(Issuer::parse(base.clone()).unwrap(), keys)
+        .clock(clock.clone())
+        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())));
+    let server = configure(builder).build().unwrap();
+    let app: axum::Router = server.router().merge(extra(&server));
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestBank { server, base, clock, http }
+}
+
 /// A registered TPP with its client-assertion key and its DPoP key.
 pub struct TestClient {
     pub client_id: ClientId,

@@ -1,0 +1,601 @@
+//! The PSU pages driven as a browser would: a cookie-keeping HTTP client that follows no redirect
+//! by itself, reading CSRF tokens out of the HTML. PAR -> /authorize -> login -> consent page ->
+//! Approve / Deny -> back to the TPP; the dashboard; and the attacks: wrong passwords, forged
+//! accounts, missing or wrong CSRF tokens, markup in the TPP's name, another PSU's consent, and
+//! two approvals racing.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+mod flow;
+
+use std::sync::Arc;
+
+use common::{TestBank, TestClient, start_bank_with};
+use flow::{Code, exchange, jwt_claims, push, query_param};
+use openbanking_core::client::{GrantType, TokenEndpointAuthMethod};
+use openbanking_core::clock::{Clock, ManualClock};
+use openbanking_core::pkce::PkceChallenge;
+use openbanking_core::{
+    AccountId, ConsentId, ConsentProvider as _, ConsentRequest, ConsentStatus, LocalConsentProvider,
+    MemoryConsentStore, Permission, PsuId,
+};
+use openbanking_server::accounts::MemoryAccountData;
+use openbanking_server::consent::pages::{ConsentPages, ConsentPagesBuilder};
+use openbanking_server::consent::psu::MemoryPsuDirectory;
+use reqwest::StatusCode;
+use serde_json::Value;
+use time::Duration;
+use url::Url;
+
+const ALICE_SAVINGS: &str = "alice-ahorro";
+const ALICE_CURRENT: &str = "alice-cc";
+const BOB_SAVINGS: &str = "bob-ahorro";
+
+struct Fixture {
+    bank: TestBank,
+    provider: Arc<LocalConsentProvider>,
+    client: TestClient,
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(|b| b, "Budget Buddy").await
+}
+
+async fn fixture_with(tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder, client_name: &str) -> Fixture {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(MemoryConsentStore::new());
+    let provider = Arc::new(LocalConsentProvider::new(store.clone(), clock.clone()));
+    let pages = tweak(ConsentPages::builder(
+        provider.clone(),
+        store,
+        Arc::new(MemoryPsuDirectory::seeded().unwrap()),
+        Arc::new(MemoryAccountData::seeded()),
+    ))
+    .build()
+    .unwrap();
+    let consents = provider.clone();
+    let interaction = Arc::new(pages.clone());
+    let bank =
+        start_bank_with(clock, move |b| b.consents(consents).interaction(interaction), |server| pages.router(server))
+            .await;
+    let name = client_name.to_owned();
+    let client = bank
+        .client_with(&[GrantType::AuthorizationCode], TokenEndpointAuthMethod::PrivateKeyJwt, move |m| {
+            m.client_name = Some(name);
+        })
+        .await;
+    Fixture { bank, provider, client }
+}
+
+impl Fixture {
+    async fn consent(&self) -> ConsentId {
+        let request = ConsentRequest::new([
+            Permission::ReadAccountsDetail,
+            Permission::ReadBalances,
+            Permission::ReadTransactionsDetail,
+            Permission::ReadTransactionsCredits,
+        ])
+        .with_expiration(self.bank.clock.now() + Duration::days(90));
+        self.provider.create(&self.client.client_id, &request).await.unwrap().consent_id().clone()
+    }
+
+    async fn status(&self, id: &ConsentId) -> ConsentStatus {
+        self.provider.get(id).await.unwrap().unwrap().status()
+    }
+
+    fn browser(&self) -> Browser {
+        let http =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, base: self.bank.base.clone() }
+    }
+
+    /// PAR (by the TPP) for `scope`, then the browser goes to /authorize and is sent to the login
+    /// page. Returns the PKCE verifier.
+    async fn start(&self, browser: &Browser, scope: &str) -> String {
+        let (challenge, verifier) = PkceChallenge::new_random_s256();
+        let response = push(&self.bank, &self.client, &challenge, &[("scope", Some(scope))], None).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "PAR refused: {}", response.text().await.unwrap());
+        let body: Value = response.json().await.unwrap();
+        let mut url = Url::parse(&self.bank.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", self.client.client_id.as_str())
+            .append_pair("request_uri", body["request_uri"].as_str().unwrap());
+        let response = browser.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        // No PSU data, and not even the interaction id, in the URL.
+        assert_eq!(location(&response), "/psu/login");
+        verifier.secret().to_owned()
+    }
+
+    /// Starts an interaction for a new consent and logs in as `user`: the browser is on the
+    /// consent page.
+    async fn at_consent_page(&self, browser: &Browser, user: &str) -> (ConsentId, String) {
+        let consent = self.consent().await;
+        let verifier = self.start(browser, &format!("consent:{consent}")).await;
+        let response = browser.login(user, &format!("{user}-password")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&response), "/psu/consent");
+        (consent, verifier)
+    }
+
+    /// The full flow for `user`, approving `accounts`; returns the consent and the code.
+    async fn approved(&self, browser: &Browser, user: &str, accounts: &[&str]) -> (ConsentId, Code) {
+        let (consent, verifier) = self.at_consent_page(browser, user).await;
+        let page = browser.page("/psu/consent").await;
+        let response = browser.decide(&page, "approve", accounts).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+        let redirect = Url::parse(&location(&response)).unwrap();
+        let code = query_param(&redirect, "code").expect("a code");
+        (consent, Code { code, verifier, redirect })
+    }
+}
+
+/// A browser: keeps cookies, follows no redirect by itself.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GETs a page that must be 200 and returns its HTML.
+    async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(self.url(path)).form(form).send().await.unwrap()
+    }
+
+    async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        let page = self.page("/psu/login").await;
+        let csrf = csrf(&page);
+        self.post("/psu/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
+    }
+
+    /// Submits the consent form of `page` with this decision and these accounts.
+    async fn decide(&self, page: &str, decision: &str, accounts: &[&str]) -> reqwest::Response {
+        let csrf = csrf(page);
+        let mut form = vec![("csrf", csrf.as_str()), ("decision", decision)];
+        form.extend(accounts.iter().map(|a| ("account", *a)));
+        self.post("/psu/consent", &form).await
+    }
+}
+
+/// The CSRF token of the first form in `html`.
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    let end = html[start..].find('"').unwrap();
+    html[start..start + end].to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned()
+}
+
+fn set_cookie(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn approving_one_of_two_accounts_returns_a_code_for_that_account_only() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let (consent, verifier) = f.at_consent_page(&browser, "alice").await;
+
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains("<meta name=\"viewport\""));
+    assert!(page.contains("Budget Buddy"));
+    assert!(page.contains(Permission::ReadBalances.description()));
+    assert!(page.contains(Permission::ReadTransactionsDetail.description()));
+    assert!(!page.contains("ReadBalances"), "permissions are shown in words, not codes");
+    let expiry = f.provider.get(&consent).await.unwrap().unwrap().expiration_date_time().unwrap();
+    assert!(page.contains(&expiry.year().to_string()));
+    assert!(page.contains(&format!("<input type=\"checkbox\" name=\"account\" value=\"{ALICE_SAVINGS}\"")));
+    assert!(page.contains(&format!("<input type=\"checkbox\" name=\"account\" value=\"{ALICE_CURRENT}\"")));
+    assert!(!page.contains(BOB_SAVINGS));
+    assert!(page.contains("CBU "), "account identifiers are shown");
+    assert!(page.contains("name=\"decision\" value=\"approve\">Approve</button>"));
+    assert!(page.contains("name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>"));
+    assert!(!page.contains("<script"));
+
+    let response = browser.decide(&page, "approve", &[ALICE_CURRENT]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let redirect = Url::parse(&location(&response)).unwrap();
+    assert_eq!(
+        format!("{}://{}{}", redirect.scheme(), redirect.host_str().unwrap(), redirect.path()),
+        common::REDIRECT_URI
+    );
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("state-123"));
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(f.bank.base.as_str()));
+    let code = query_param(&redirect, "code").expect("a code");
+
+    let stored = f.provider.get(&consent).await.unwrap().unwrap();
+    assert_eq!(stored.status(), ConsentStatus::Authorised);
+    assert_eq!(stored.psu_id(), Some(&PsuId::parse("alice").unwrap()));
+    assert_eq!(stored.account_ids(), [AccountId::parse(ALICE_CURRENT).unwrap()]);
+
+    let response = exchange(&f.bank, &f.client, &Code { code, verifier, redirect }).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let claims = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["consent_id"], consent.as_str());
+
+    // The interaction is over: the consent page no longer offers it.
+    let again = browser.get("/psu/consent").await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&again), "/consents");
+}
+
+#[tokio::test]
+async fn deny_rejects_the_consent_and_redirects_with_access_denied() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let (consent, _) = f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    let response = browser.decide(&page, "deny", &[ALICE_SAVINGS]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let redirect = Url::parse(&location(&response)).unwrap();
+    assert_eq!(query_param(&redirect, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("state-123"));
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(f.bank.base.as_str()));
+    assert_eq!(query_param(&redirect, "code"), None);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Rejected);
+}
+
+#[tokio::test]
+async fn wrong_passwords_show_a_message_then_end_the_interaction_denied() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let consent = f.consent().await;
+    f.start(&browser, &format!("consent:{consent}")).await;
+
+    for left in (1..=4).rev() {
+        let response = browser.login("alice", "not-the-password").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("The username or password is not right."), "{page}");
+        assert!(page.contains(&format!("{left} tr")), "attempts left are shown: {page}");
+        assert!(page.contains("value=\"alice\""), "the username is kept");
+        assert!(!page.contains("not-the-password"), "the password is never echoed");
+    }
+    let response = browser.login("alice", "not-the-password").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&response).contains("Max-Age=0"), "the session is dropped");
+    let redirect = Url::parse(&location(&response)).unwrap();
+    assert_eq!(query_param(&redirect, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("state-123"));
+    // Whoever failed may not be the consent's PSU: the consent is left for a new attempt.
+    assert_eq!(f.status(&consent).await, ConsentStatus::AwaitingAuthorisation);
+
+    // The right password now only gets a fresh (dashboard) login; the interaction is gone.
+    let response = browser.login("alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/consents");
+}
+
+#[tokio::test]
+async fn a_dashboard_login_is_locked_after_the_configured_attempts() {
+    let f = fixture_with(|b| b.max_login_attempts(2), "Budget Buddy").await;
+    let browser = f.browser();
+    assert_eq!(browser.login("bob", "nope").await.status(), StatusCode::OK);
+    let response = browser.login("bob", "nope").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.text().await.unwrap().contains("Too many failed attempts"));
+}
+
+#[tokio::test]
+async fn approving_without_an_account_is_refused_with_a_message() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let (consent, _) = f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    let response = browser.decide(&page, "approve", &[]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let again = response.text().await.unwrap();
+    assert!(again.contains("Select at least one account"), "{again}");
+    assert!(again.contains("name=\"account\""), "the form is shown again");
+    assert_eq!(f.status(&consent).await, ConsentStatus::AwaitingAuthorisation);
+
+    // The page still works afterwards.
+    let response = browser.decide(&again, "approve", &[ALICE_SAVINGS, ALICE_CURRENT]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.provider.get(&consent).await.unwrap().unwrap().account_ids().len(), 2);
+}
+
+#[tokio::test]
+async fn an_account_of_another_psu_is_refused() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let (consent, _) = f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    for forged in [BOB_SAVINGS, "no-such-account", "<b>x</b>"] {
+        let response = browser.decide(&page, "approve", &[ALICE_SAVINGS, forged]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{forged}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Select only accounts that are listed here."));
+        assert!(!body.contains("<b>x</b>"));
+    }
+    assert_eq!(f.status(&consent).await, ConsentStatus::AwaitingAuthorisation);
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_csrf_token_is_refused_and_changes_nothing() {
+    let f = fixture().await;
+    let browser = f.browser();
+
+    // Login.
+    let consent = f.consent().await;
+    f.start(&browser, &format!("consent:{consent}")).await;
+    let page = browser.page("/psu/login").await;
+    let token = csrf(&page);
+    for bad in [None, Some(""), Some("forged"), Some(&token[1..])] {
+        let mut form = vec![("username", "alice"), ("password", "alice-password")];
+        if let Some(bad) = bad {
+            form.push(("csrf", bad));
+        }
+        let response = browser.post("/psu/login", &form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{bad:?}");
+        assert!(response.text().await.unwrap().contains("Nothing was changed"));
+    }
+    // The refused tries did not log in (nor count as failures), and no decision is taken
+    // before login, whatever the token.
+    let response = browser.get("/psu/consent").await;
+    assert_eq!(location(&response), "/psu/login");
+    let form = [("csrf", token.as_str()), ("decision", "approve"), ("account", ALICE_SAVINGS)];
+    assert_eq!(browser.post("/psu/consent", &form).await.status(), StatusCode::FORBIDDEN);
+
+    // Consent decision.
+    let response = browser.login("alice", "alice-password").await;
+    assert_eq!(location(&response), "/psu/consent");
+    for bad in [None, Some("forged")] {
+        let mut form = vec![("decision", "approve"), ("account", ALICE_SAVINGS)];
+        if let Some(bad) = bad {
+            form.push(("csrf", bad));
+        }
+        assert_eq!(browser.post("/psu/consent", &form).await.status(), StatusCode::FORBIDDEN);
+        let mut form = vec![("decision", "deny")];
+        if let Some(bad) = bad {
+            form.push(("csrf", bad));
+        }
+        assert_eq!(browser.post("/psu/consent", &form).await.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(f.status(&consent).await, ConsentStatus::AwaitingAuthorisation);
+
+    // The login rotated the session: the pre-login token is worthless now.
+    let form = [("csrf", token.as_str()), ("decision", "approve"), ("account", ALICE_SAVINGS)];
+    assert_eq!(browser.post("/psu/consent", &form).await.status(), StatusCode::FORBIDDEN);
+
+    // Revocation from the dashboard.
+    let page = browser.page("/psu/consent").await;
+    assert_eq!(browser.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    for bad in [None, Some("forged")] {
+        let mut form = vec![("consent_id", consent.as_str())];
+        if let Some(bad) = bad {
+            form.push(("csrf", bad));
+        }
+        assert_eq!(browser.post("/consents/revoke", &form).await.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(f.status(&consent).await, ConsentStatus::Authorised);
+
+    // A request from another browser (no session at all) is refused too.
+    let stranger = f.browser();
+    let response = stranger.post("/consents/revoke", &[("csrf", "x"), ("consent_id", consent.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Authorised);
+}
+
+#[tokio::test]
+async fn markup_in_the_client_name_is_rendered_as_text() {
+    let f = fixture_with(|b| b, "<script>alert(1)</script>").await;
+    let browser = f.browser();
+    f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    assert!(!page.contains("<script>alert(1)</script>"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.contains("<script"));
+
+    assert_eq!(browser.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    let dashboard = browser.page("/consents").await;
+    assert!(!dashboard.contains("<script"), "{dashboard}");
+    assert!(dashboard.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+#[tokio::test]
+async fn the_dashboard_needs_a_login_and_returns_to_it() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let response = browser.get("/consents").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/psu/login");
+    let response = browser.login("alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/consents");
+    let page = browser.page("/consents").await;
+    assert!(page.contains("You have not given any app access"));
+
+    // Logging out ends the session.
+    let token = csrf(&page);
+    let response = browser.post("/psu/logout", &[("csrf", &token)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&browser.get("/consents").await), "/psu/login");
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_the_psus_consents_and_revokes_only_its_own() {
+    let f = fixture().await;
+    let alice = f.browser();
+    let bob = f.browser();
+    let (alice_consent, _) = f.approved(&alice, "alice", &[ALICE_SAVINGS]).await;
+    let (bob_consent, _) = f.approved(&bob, "bob", &[BOB_SAVINGS]).await;
+    let pending = f.consent().await; // never authorised by anyone: no PSU yet
+
+    let page = alice.page("/consents").await;
+    assert!(page.contains(alice_consent.as_str()));
+    assert!(page.contains("Budget Buddy"));
+    assert!(page.contains(Permission::ReadBalances.description()));
+    assert!(page.contains("Active (Authorised)"));
+    assert!(page.contains("CBU "));
+    assert!(page.contains(&format!("<input type=\"hidden\" name=\"consent_id\" value=\"{alice_consent}\">")));
+    assert!(page.contains(">Revoke</button>"));
+    assert!(!page.contains(bob_consent.as_str()), "another PSU's consent is not listed");
+    assert!(!page.contains(pending.as_str()));
+    assert!(!page.contains(BOB_SAVINGS));
+
+    // Alice can't revoke Bob's consent, nor a consent with no PSU, even with a valid token.
+    let token = csrf(&page);
+    for other in [&bob_consent, &pending] {
+        let response = alice.post("/consents/revoke", &[("csrf", &token), ("consent_id", other.as_str())]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    let response = alice.post("/consents/revoke", &[("csrf", &token), ("consent_id", "no-such-consent")]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(f.status(&bob_consent).await, ConsentStatus::Authorised);
+    assert_eq!(f.status(&pending).await, ConsentStatus::AwaitingAuthorisation);
+
+    // Her own: revoked, and back to the dashboard.
+    let response = alice.post("/consents/revoke", &[("csrf", &token), ("consent_id", alice_consent.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/consents");
+    assert_eq!(f.status(&alice_consent).await, ConsentStatus::Revoked);
+    let page = alice.page("/consents").await;
+    assert!(page.contains("Revoked"));
+    assert!(!page.contains(">Revoke</button>"), "a revoked consent has no Revoke button");
+
+    // Revoking twice is refused as already decided.
+    let response = alice.post("/consents/revoke", &[("csrf", &token), ("consent_id", alice_consent.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn session_cookie_is_httponly_lax_and_not_secure_on_loopback() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let (challenge, _) = PkceChallenge::new_random_s256();
+    let response = push(&f.bank, &f.client, &challenge, &[], None).await;
+    let body: Value = response.json().await.unwrap();
+    let mut url = Url::parse(&f.bank.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", f.client.client_id.as_str())
+        .append_pair("request_uri", body["request_uri"].as_str().unwrap());
+    let response = browser.http.get(url).send().await.unwrap();
+    let cookie = set_cookie(&response);
+    assert!(cookie.starts_with("ob_psu_session="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    // Pages are not cached, not framed, and run no script.
+    let login = browser.get("/psu/login").await;
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+    let csp = login.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    assert_eq!(login.headers()["content-type"], "text/html; charset=utf-8");
+
+    // Login replaces the session id.
+    let page = login.text().await.unwrap();
+    let response = browser
+        .post("/psu/login", &[("csrf", &csrf(&page)), ("username", "alice"), ("password", "alice-password")])
+        .await;
+    let fresh = set_cookie(&response);
+    assert_ne!(fresh.split(';').next(), cookie.split(';').next());
+}
+
+#[tokio::test]
+async fn secure_cookies_when_asked() {
+    let f = fixture_with(|b| b.secure_cookies(true), "Budget Buddy").await;
+    let response = f.browser().get("/psu/login").await;
+    let cookie = set_cookie(&response);
+    assert!(cookie.starts_with("__Host-ob_psu_session="), "{cookie}");
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn two_concurrent_approvals_of_one_consent_have_one_winner() {
+    let f = fixture().await;
+    let consent = f.consent().await;
+    let scope = format!("consent:{consent}");
+    // Two browsers, two authorization requests for the same consent, both on the consent page.
+    let (a, b) = (f.browser(), f.browser());
+    for browser in [&a, &b] {
+        f.start(browser, &scope).await;
+        assert_eq!(location(&browser.login("alice", "alice-password").await), "/psu/consent");
+    }
+    let (page_a, page_b) = (a.page("/psu/consent").await, b.page("/psu/consent").await);
+    let (ra, rb) =
+        tokio::join!(a.decide(&page_a, "approve", &[ALICE_SAVINGS]), b.decide(&page_b, "approve", &[ALICE_CURRENT]));
+    let mut statuses = [ra.status(), rb.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    let winner = if ra.status() == StatusCode::SEE_OTHER { ALICE_SAVINGS } else { ALICE_CURRENT };
+    let stored = f.provider.get(&consent).await.unwrap().unwrap();
+    assert_eq!(stored.status(), ConsentStatus::Authorised);
+    assert_eq!(stored.account_ids(), [AccountId::parse(winner).unwrap()]);
+
+    // A double-clicked Approve in one browser: one redirect, then "already decided".
+    let consent = f.consent().await;
+    let c = f.browser();
+    f.start(&c, &format!("consent:{consent}")).await;
+    c.login("alice", "alice-password").await;
+    let page = c.page("/psu/consent").await;
+    let (r1, r2) =
+        tokio::join!(c.decide(&page, "approve", &[ALICE_SAVINGS]), c.decide(&page, "approve", &[ALICE_SAVINGS]));
+    let mut statuses = [r1.status(), r2.status()];
+    statuses.sort();
+    assert_eq!(statuses[0], StatusCode::SEE_OTHER);
+    assert!(statuses[1].is_client_error(), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_plain_scope_request_is_approved_without_accounts() {
+    let f = fixture().await;
+    let browser = f.browser();
+    f.start(&browser, "accounts").await;
+    assert_eq!(location(&browser.login("bob", "bob-password").await), "/psu/consent");
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains("Budget Buddy asks for access"));
+    assert!(page.contains("<code>accounts</code>"));
+    assert!(!page.contains("name=\"account\""));
+    let response = browser.decide(&page, "approve", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let redirect = Url::parse(&location(&response)).unwrap();
+    assert!(query_param(&redirect, "code").is_some());
+}
+
+#[tokio::test]
+async fn a_consent_decided_elsewhere_is_not_shown_for_approval() {
+    let f = fixture().await;
+    let browser = f.browser();
+    let (consent, _) = f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    // The TPP withdraws the consent while the PSU reads the page.
+    f.provider.revoke(&consent).await.unwrap();
+    let response = browser.decide(&page, "approve", &[ALICE_SAVINGS]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Revoked);
+    assert_eq!(browser.get("/psu/consent").await.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn sessions_expire() {
+    let f = fixture().await;
+    let browser = f.browser();
+    f.at_consent_page(&browser, "alice").await;
+    f.bank.clock.advance(Duration::minutes(16));
+    let response = browser.get("/psu/consent").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(location(&browser.get("/consents").await), "/psu/login");
+}

@@ -1,0 +1,205 @@
+//! Refresh tokens (RFC 6749 §6) with rotation, a short grace for lost responses, and reuse
+//! detection that revokes the whole family (RFC 9700 §4.14.2, FAPI 2.0 SP §5.3.2.1).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+mod flow;
+
+use std::sync::Arc;
+
+use common::{TestBank, TestClient, start_bank};
+use flow::{assert_error, code, code_with, exchange, jti, jwt_claims, refresh, refresh_form};
+use openbanking_core::client::GrantType;
+use openbanking_core::clock::SystemClock;
+use openbanking_core::dpop::DpopSigner;
+use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+use openbanking_core::{
+    AccountId, ConsentProvider as _, ConsentRequest, LocalConsentProvider, MemoryConsentStore, Permission, PsuId,
+};
+use serde_json::Value;
+use time::Duration;
+
+const GRANTS: &[GrantType] = &[GrantType::AuthorizationCode, GrantType::RefreshToken];
+
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+async fn tokens(response: reqwest::Response) -> Tokens {
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    Tokens {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().expect("a refresh token").to_owned(),
+    }
+}
+
+async fn first_tokens(bank: &TestBank, client: &TestClient) -> Tokens {
+    let code = code(bank, client).await;
+    tokens(exchange(bank, client, &code).await).await
+}
+
+async fn is_revoked(bank: &TestBank, access_token: &str) -> bool {
+    bank.server.revocations().is_revoked(&jti(access_token)).await.unwrap()
+}
+
+#[tokio::test]
+async fn rotation_issues_a_new_pair() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(GRANTS).await;
+    let first = first_tokens(&bank, &client).await;
+    let response = refresh(&bank, &client, &first.refresh).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    assert_eq!(body["scope"], "accounts");
+    let second = Tokens {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+    };
+    assert_ne!(second.refresh, first.refresh);
+    let (a, b) = (jwt_claims(&first.access), jwt_claims(&second.access));
+    assert_ne!(a["jti"], b["jti"]);
+    assert_eq!(b["sub"], "alice");
+    assert_eq!(b["cnf"]["jkt"], client.dpop.jkt().as_str());
+    // The newest keeps rotating.
+    tokens(refresh(&bank, &client, &second.refresh).await).await;
+}
+
+#[tokio::test]
+async fn replay_after_the_successor_was_used_revokes_the_family() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(GRANTS).await;
+    let first = first_tokens(&bank, &client).await;
+    let second = tokens(refresh(&bank, &client, &first.refresh).await).await;
+    let third = tokens(refresh(&bank, &client, &second.refresh).await).await;
+
+    // An attacker replays the first refresh token.
+    assert_error(refresh(&bank, &client, &first.refresh).await, 400, "invalid_grant").await;
+    // The whole family is dead: the newest refresh token fails, and every access token is revoked.
+    assert_error(refresh(&bank, &client, &third.refresh).await, 400, "invalid_grant").await;
+    for access in [&first.access, &second.access, &third.access] {
+        assert!(is_revoked(&bank, access).await);
+    }
+}
+
+#[tokio::test]
+async fn retry_within_the_grace_period_works_and_after_it_fails() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(GRANTS).await;
+    let first = first_tokens(&bank, &client).await;
+    // The response to this refresh is "lost": the client retries with the same token.
+    let _lost = tokens(refresh(&bank, &client, &first.refresh).await).await;
+    bank.clock.advance(Duration::seconds(30));
+    let retried = tokens(refresh(&bank, &client, &first.refresh).await).await;
+    assert!(!is_revoked(&bank, &retried.access).await);
+
+    // Once the grace period is over, the old token is a reuse: the family goes.
+    bank.clock.advance(Duration::seconds(31));
+    assert_error(refresh(&bank, &client, &first.refresh).await, 400, "invalid_grant").await;
+    assert_error(refresh(&bank, &client, &retried.refresh).await, 400, "invalid_grant").await;
+    assert!(is_revoked(&bank, &retried.access).await);
+}
+
+#[tokio::test]
+async fn retry_after_61_seconds_fails() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(GRANTS).await;
+    let first = first_tokens(&bank, &client).await;
+    let next = tokens(refresh(&bank, &client, &first.refresh).await).await;
+    bank.clock.advance(Duration::seconds(61));
+    assert_error(refresh(&bank, &client, &first.refresh).await, 400, "invalid_grant").await;
+    assert_error(refresh(&bank, &client, &next.refresh).await, 400, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn another_clients_refresh_token_is_refused_without_rotating() {
+    let bank = start_bank(|b| b).await;
+    let owner = bank.client(GRANTS).await;
+    let thief = bank.client(GRANTS).await;
+    let stolen = first_tokens(&bank, &owner).await;
+    assert_error(refresh(&bank, &thief, &stolen.refresh).await, 400, "invalid_grant").await;
+    // Nothing changed for the owner: the token is still the current one.
+    let next = tokens(refresh(&bank, &owner, &stolen.refresh).await).await;
+    assert!(!is_revoked(&bank, &next.access).await);
+}
+
+#[tokio::test]
+async fn a_proof_with_another_key_is_refused_without_rotating() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(GRANTS).await;
+    let first = first_tokens(&bank, &client).await;
+    let thief = DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
+    let proof = thief.proof("POST", &bank.url("/token"), None, None, bank.now()).unwrap();
+    let response = bank.post_form("/token", &refresh_form(&bank, &client, &first.refresh), Some(&proof)).await;
+    assert_error(response, 400, "invalid_grant").await;
+    // Missing proof: refused as a DPoP error.
+    let response = bank.post_form("/token", &refresh_form(&bank, &client, &first.refresh), None).await;
+    assert_error(response, 400, "invalid_dpop_proof").await;
+    tokens(refresh(&bank, &client, &first.refresh).await).await;
+}
+
+#[tokio::test]
+async fn scope_may_narrow_but_not_widen() {
+    let bank = start_bank(|b| b.scopes(["accounts", "payments"])).await;
+    let client = bank.client(GRANTS).await;
+    let code = code_with(&bank, &client, &[("scope", Some("accounts"))], None).await;
+    let first = tokens(exchange(&bank, &client, &code).await).await;
+
+    let mut wider = refresh_form(&bank, &client, &first.refresh);
+    wider.push(("scope".into(), "accounts payments".into()));
+    let proof = bank.proof(&client, "POST", "/token", None);
+    assert_error(bank.post_form("/token", &wider, Some(&proof)).await, 400, "invalid_scope").await;
+
+    let mut same = refresh_form(&bank, &client, &first.refresh);
+    same.push(("scope".into(), "accounts".into()));
+    let proof = bank.proof(&client, "POST", "/token", None);
+    let body: Value = bank.post_form("/token", &same, Some(&proof)).await.json().await.unwrap();
+    assert_eq!(body["scope"], "accounts");
+}
+
+#[tokio::test]
+async fn unknown_and_missing_refresh_tokens() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(GRANTS).await;
+    assert_error(refresh(&bank, &client, "made-up").await, 400, "invalid_grant").await;
+    let mut form = refresh_form(&bank, &client, "x");
+    form.retain(|(k, _)| k != "refresh_token");
+    let proof = bank.proof(&client, "POST", "/token", None);
+    assert_error(bank.post_form("/token", &form, Some(&proof)).await, 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn refresh_needs_a_consent_that_is_still_authorised() {
+    let consents = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock)));
+    let provider = consents.clone();
+    let bank = start_bank(move |b| b.consents(provider)).await;
+    let client = bank.client(GRANTS).await;
+    let consent =
+        consents.create(&client.client_id, &ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+    let id = consent.consent_id().clone();
+    let scope = format!("accounts consent:{id}");
+    let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
+    let first = tokens(exchange(&bank, &client, &code).await).await;
+    // (AutoApprove does not touch consents; the consent pages would authorise it.)
+    consents.authorise(&id, &PsuId::parse("alice").unwrap(), &[AccountId::parse("acc-1").unwrap()]).await.unwrap();
+    let second = tokens(refresh(&bank, &client, &first.refresh).await).await;
+    assert_eq!(jwt_claims(&second.access)["consent_id"], id.as_str());
+
+    consents.revoke(&id).await.unwrap();
+    let body = assert_error(refresh(&bank, &client, &second.refresh).await, 400, "invalid_grant").await;
+    assert_eq!(body["error_description"], "consent was revoked");
+    assert!(is_revoked(&bank, &second.access).await);
+}
+
+#[tokio::test]
+async fn no_refresh_token_for_a_client_without_the_grant() {
+    let bank = start_bank(|b| b).await;
+    let client = bank.client(&[GrantType::AuthorizationCode]).await;
+    let code = code(&bank, &client).await;
+    let body: Value = exchange(&bank, &client, &code).await.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none());
+    // And the grant itself is refused.
+    assert_error(refresh(&bank, &client, "anything").await, 400, "unauthorized_client").await;
+}
