@@ -1,6 +1,8 @@
 //! The sandbox bank: an authorization server with open registration, a generated signing key and
-//! in-memory stores, and a small API behind the gateway guard. What `cargo run --bin sandbox`
-//! serves, and what the load test and the integration tests start in process.
+//! in-memory stores; the consent API, the PSU pages (login, consent, dashboard) and the accounts
+//! API behind the gateway guard, with seeded PSUs (alice / alice-password with two accounts, bob /
+//! bob-password with one) and Argentine data (ARS, CBU identifiers). What `cargo run --bin
+//! sandbox` serves, and what the load test and the integration tests start in process.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -9,8 +11,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
-use openbanking_core::{Issuer, PsuId};
-use openbanking_server::authorization::{AuthorizationServer, AutoApprove, RegistrationPolicy};
+use openbanking_core::{ConsentProvider, ConsentStore, Issuer, LocalConsentProvider, MemoryConsentStore};
+use openbanking_server::accounts::{self, AccountData, MemoryAccountData};
+use openbanking_server::authorization::{AuthorizationServer, RegistrationPolicy};
+use openbanking_server::consent::api as consent_api;
+use openbanking_server::consent::pages::ConsentPages;
+use openbanking_server::consent::psu::MemoryPsuDirectory;
 use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
 use serde_json::{Value, json};
 
@@ -35,12 +41,15 @@ impl SandboxConfig {
     }
 }
 
-/// A built sandbox: the authorization server and the whole app to serve.
+/// A built sandbox: the authorization server, the consent authority, and the whole app to serve.
 #[derive(Debug)]
 pub struct Sandbox {
     /// The authorization server.
     pub server: AuthorizationServer,
-    /// Every route: the authorization server and the protected API.
+    /// The consent authority (decentralized: the bank's own store).
+    pub consents: Arc<LocalConsentProvider>,
+    /// Every route: the authorization server, the PSU pages, the consent API, the accounts API
+    /// and the small protected route.
     pub router: Router,
 }
 
@@ -60,14 +69,31 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         "sandbox: the signing key is generated at start-up and lost on exit; tokens do not survive a restart"
     );
     let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
+    let store = Arc::new(MemoryConsentStore::new());
+    let consents = Arc::new(LocalConsentProvider::new(store.clone(), config.clock.clone()));
+    let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded());
+    let pages = ConsentPages::builder(
+        consents.clone() as Arc<dyn ConsentProvider>,
+        store as Arc<dyn ConsentStore>,
+        Arc::new(MemoryPsuDirectory::seeded()?),
+        data.clone(),
+    )
+    .build()?;
     let server = AuthorizationServer::builder(config.issuer.clone(), keys)
         .registration_policy(RegistrationPolicy::Open)
-        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice")?)))
+        .interaction(Arc::new(pages.clone()))
+        .consents(consents.clone())
         .require_dpop_nonce(config.require_dpop_nonce)
         .clock(config.clock.clone())
         .build()?;
     let guard = TokenGuard::for_server(&server, config.issuer.as_str().parse()?).build()?;
-    let api = Router::new().route(HELLO_PATH, get(hello)).layer(GuardLayer::new(guard).require_scope("accounts"));
-    let router = server.router().merge(api);
-    Ok(Sandbox { server, router })
+    let hello_api =
+        Router::new().route(HELLO_PATH, get(hello)).layer(GuardLayer::new(guard.clone()).require_scope("accounts"));
+    let router = server
+        .router()
+        .merge(pages.router(&server))
+        .merge(consent_api::router(consents.clone(), guard.clone()))
+        .merge(accounts::router(data, guard))
+        .merge(hello_api);
+    Ok(Sandbox { server, consents, router })
 }

@@ -1,1 +1,446 @@
-//! Account data (being written).
+//! The bank's account data as the accounts API and the PSU pages read it: [`AccountData`], and an
+//! in-memory implementation with seeded demo data ([`MemoryAccountData::seeded`]).
+//!
+//! The shapes follow UK Open Banking v3.1 (`OBAccount6`, `OBReadBalance1`, `OBTransaction6`), with
+//! amounts as decimal strings (`"1234.56"`) exactly as they leave the API.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use openbanking_core::provider::StoreError;
+use openbanking_core::{AccountId, PsuId};
+use time::{Duration, OffsetDateTime};
+
+/// A PSU's account (UK Open Banking v3.1 `OBAccount6` with one `Account` identification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The bank's identifier of the account (`AccountId`).
+    pub account_id: AccountId,
+    /// The PSU who holds the account.
+    pub psu_id: PsuId,
+    /// ISO 4217 currency code (`Currency`), e.g. `"ARS"`.
+    pub currency: String,
+    /// `AccountType`: `"Personal"` or `"Business"`.
+    pub account_type: String,
+    /// `AccountSubType`: `"CurrentAccount"`, `"Savings"`, ...
+    pub account_sub_type: String,
+    /// `Nickname`: the PSU's name for the account.
+    pub nickname: String,
+    /// `Account.Name`: the name of the account holder.
+    pub name: String,
+    /// `Account.SchemeName`, e.g. `"AR.CBU"`.
+    pub scheme_name: String,
+    /// `Account.Identification`: for `AR.CBU`, the 22-digit CBU.
+    pub identification: String,
+    /// The account's alias (in Argentina, the CBU alias): `Account.SecondaryIdentification`.
+    pub alias: String,
+}
+
+/// One balance of an account (UK Open Banking v3.1 `OBReadBalance1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The account the balance is of.
+    pub account_id: AccountId,
+    /// `Amount.Amount`: the absolute value as a decimal string, e.g. `"1234.56"`.
+    pub amount: String,
+    /// `Amount.Currency`, e.g. `"ARS"`.
+    pub currency: String,
+    /// `CreditDebitIndicator`: `"Credit"` (in favour of the PSU) or `"Debit"`.
+    pub credit_debit_indicator: String,
+    /// `Type`: `"InterimAvailable"` or `"InterimBooked"`.
+    pub balance_type: String,
+    /// `DateTime`: when the balance was computed.
+    pub date_time: OffsetDateTime,
+}
+
+/// One transaction of an account (UK Open Banking v3.1 `OBTransaction6`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction {
+    /// The account the transaction is on.
+    pub account_id: AccountId,
+    /// `TransactionId`: unique within the bank.
+    pub transaction_id: String,
+    /// `TransactionReference`.
+    pub transaction_reference: String,
+    /// `Amount.Amount`: the absolute value as a decimal string, e.g. `"1234.56"`.
+    pub amount: String,
+    /// `Amount.Currency`.
+    pub currency: String,
+    /// `CreditDebitIndicator`: `"Credit"` (money in) or `"Debit"` (money out).
+    pub credit_debit_indicator: String,
+    /// `Status`: `"Booked"` or `"Pending"`.
+    pub status: String,
+    /// `BookingDateTime`.
+    pub booking_date_time: OffsetDateTime,
+    /// `ValueDateTime`.
+    pub value_date_time: OffsetDateTime,
+    /// `TransactionInformation` (shown only with `ReadTransactionsDetail`).
+    pub transaction_information: String,
+    /// `MerchantDetails.MerchantName` for card payments (shown only with `ReadTransactionsDetail`).
+    pub merchant_name: Option<String>,
+    /// The other party of a transfer: `CreditorAccount.Name` of a debit or `DebtorAccount.Name`
+    /// of a credit (shown only with `ReadTransactionsDetail`).
+    pub counterparty_name: Option<String>,
+    /// `Balance.Amount.Amount` after the transaction, as a decimal string, if known.
+    pub balance_after: Option<String>,
+}
+
+/// Where the accounts API and the PSU pages read a PSU's accounts, balances and transactions.
+///
+/// Object safe: a bank holds an `Arc<dyn AccountData>` over its core banking system. Every method
+/// takes the PSU, and an implementation must answer only with that PSU's data: an account of
+/// another PSU is [`StoreError::NotFound`], never data.
+#[async_trait]
+pub trait AccountData: Send + Sync + fmt::Debug {
+    /// The PSU's accounts (an unknown PSU has none).
+    async fn accounts(&self, psu: &PsuId) -> Result<Vec<Account>, StoreError>;
+
+    /// The balances of one of the PSU's accounts; [`StoreError::NotFound`] if the PSU holds no
+    /// such account.
+    async fn balances(&self, psu: &PsuId, account: &AccountId) -> Result<Vec<Balance>, StoreError>;
+
+    /// The transactions of one of the PSU's accounts booked in `from..=to` (either bound may be
+    /// open), oldest first; [`StoreError::NotFound`] if the PSU holds no such account.
+    async fn transactions(
+        &self,
+        psu: &PsuId,
+        account: &AccountId,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Vec<Transaction>, StoreError>;
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    account: Account,
+    balances: Vec<Balance>,
+    transactions: Vec<Transaction>,
+}
+
+/// [`AccountData`] in memory: for tests, demos and the sandbox bank.
+///
+/// [`seeded`](Self::seeded) fills it with Argentine demo data; [`insert`](Self::insert) adds any
+/// account.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryAccountData {
+    // In insertion order, so that listings are stable.
+    entries: Vec<Entry>,
+    index: HashMap<AccountId, usize>,
+}
+
+impl MemoryAccountData {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Demo data with dates relative to the current system time: see [`seeded_at`](Self::seeded_at).
+    pub fn seeded() -> Self {
+        Self::seeded_at(OffsetDateTime::now_utc())
+    }
+
+    /// Demo data in ARS with dates relative to `now` (pass a test clock's time, so that tests
+    /// don't depend on the wall clock):
+    ///
+    /// - PSU `alice`: `alice-ahorro` (Savings, alias `alice.ahorro.ars`) and `alice-cc`
+    ///   (CurrentAccount, alias `alice.cuenta.ars`);
+    /// - PSU `bob`: `bob-ahorro` (Savings, alias `bob.ahorro.ars`).
+    ///
+    /// Identifications are 22-digit CBUs (scheme `AR.CBU`) with valid check digits. Each account
+    /// has 20 booked transactions, one every 4 days from 88 to 12 days before `now` (so all fall in
+    /// the last 90 days), with salaries and incoming transfers (credits), card payments and
+    /// outgoing transfers (debits); and two balances (`InterimBooked`, `InterimAvailable`) as of
+    /// `now`, consistent with the transactions' running balance.
+    pub fn seeded_at(now: OffsetDateTime) -> Self {
+        let mut data = Self::new();
+        let seeds = [
+            (
+                "alice",
+                "alice-ahorro",
+                "Savings",
+                "Caja de ahorro",
+                "Alicia Fernández",
+                "0003100012345",
+                "alice.ahorro.ars",
+                1_250_000 * 100,
+                11,
+            ),
+            (
+                "alice",
+                "alice-cc",
+                "CurrentAccount",
+                "Cuenta corriente",
+                "Alicia Fernández",
+                "0003100067890",
+                "alice.cuenta.ars",
+                480_000 * 100,
+                23,
+            ),
+            (
+                "bob",
+                "bob-ahorro",
+                "Savings",
+                "Caja de ahorro",
+                "Roberto Gómez",
+                "0005200054321",
+                "bob.ahorro.ars",
+                310_500 * 100,
+                37,
+            ),
+        ];
+        for (psu, id, sub_type, nickname, name, account_number, alias, opening, seed) in seeds {
+            let (Ok(psu_id), Ok(account_id)) = (PsuId::parse(psu), AccountId::parse(id)) else {
+                continue;
+            };
+            let account = Account {
+                account_id: account_id.clone(),
+                psu_id,
+                currency: "ARS".into(),
+                account_type: "Personal".into(),
+                account_sub_type: sub_type.into(),
+                nickname: nickname.into(),
+                name: name.into(),
+                scheme_name: "AR.CBU".into(),
+                identification: cbu("034", "0123", account_number),
+                alias: alias.into(),
+            };
+            let (transactions, closing) = seed_transactions(&account_id, id, opening, seed, now);
+            let balances = ["InterimBooked", "InterimAvailable"]
+                .into_iter()
+                .map(|balance_type| Balance {
+                    account_id: account_id.clone(),
+                    amount: format_amount(closing.abs()),
+                    currency: "ARS".into(),
+                    credit_debit_indicator: if closing >= 0 { "Credit" } else { "Debit" }.into(),
+                    balance_type: balance_type.into(),
+                    date_time: now,
+                })
+                .collect();
+            data.insert(account, balances, transactions);
+        }
+        data
+    }
+
+    /// Adds (or replaces) an account with its balances and transactions. Transactions are kept
+    /// sorted by booking time.
+    pub fn insert(&mut self, account: Account, balances: Vec<Balance>, mut transactions: Vec<Transaction>) {
+        transactions.sort_by_key(|t| t.booking_date_time);
+        let entry = Entry { account, balances, transactions };
+        match self.index.get(&entry.account.account_id) {
+            Some(&i) => {
+                if let Some(slot) = self.entries.get_mut(i) {
+                    *slot = entry;
+                }
+            }
+            None => {
+                self.index.insert(entry.account.account_id.clone(), self.entries.len());
+                self.entries.push(entry);
+            }
+        }
+    }
+
+    fn entry(&self, psu: &PsuId, account: &AccountId) -> Result<&Entry, StoreError> {
+        self.index
+            .get(account)
+            .and_then(|&i| self.entries.get(i))
+            .filter(|e| &e.account.psu_id == psu)
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl AccountData for MemoryAccountData {
+    async fn accounts(&self, psu: &PsuId) -> Result<Vec<Account>, StoreError> {
+        Ok(self.entries.iter().filter(|e| &e.account.psu_id == psu).map(|e| e.account.clone()).collect())
+    }
+
+    async fn balances(&self, psu: &PsuId, account: &AccountId) -> Result<Vec<Balance>, StoreError> {
+        Ok(self.entry(psu, account)?.balances.clone())
+    }
+
+    async fn transactions(
+        &self,
+        psu: &PsuId,
+        account: &AccountId,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        Ok(self
+            .entry(psu, account)?
+            .transactions
+            .iter()
+            .filter(|t| from.is_none_or(|f| t.booking_date_time >= f) && to.is_none_or(|u| t.booking_date_time <= u))
+            .cloned()
+            .collect())
+    }
+}
+
+/// A CBU: bank (3 digits) + branch (4) + check digit, account number (13) + check digit. Inputs
+/// are trusted constants of the right lengths.
+fn cbu(bank: &str, branch: &str, account: &str) -> String {
+    fn check(digits: &str, weights: &[u32]) -> u32 {
+        let sum: u32 =
+            digits.chars().filter_map(|c| c.to_digit(10)).zip(weights.iter().cycle()).map(|(d, w)| d * w).sum();
+        (10 - sum % 10) % 10
+    }
+    let block1 = format!("{bank}{branch}");
+    let block2 = account.to_owned();
+    let c1 = check(&block1, &[7, 1, 3, 9, 7, 1, 3]);
+    let c2 = check(&block2, &[3, 9, 7, 1]);
+    format!("{block1}{c1}{block2}{c2}")
+}
+
+/// Cents as a decimal string: `123456` -> `"1234.56"`.
+fn format_amount(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// 20 transactions, one every 4 days from 88 to 12 days before `now`; returns them with the
+/// closing balance in cents.
+fn seed_transactions(
+    account_id: &AccountId,
+    prefix: &str,
+    opening: i64,
+    seed: u64,
+    now: OffsetDateTime,
+) -> (Vec<Transaction>, i64) {
+    const MERCHANTS: [&str; 10] = [
+        "Coto Supermercados",
+        "Carrefour Palermo",
+        "YPF Estación Libertador",
+        "Mercado Libre",
+        "Farmacity",
+        "Rappi",
+        "Edenor",
+        "Metrogas",
+        "Café Tortoni",
+        "Librería El Ateneo",
+    ];
+    const PEOPLE: [&str; 5] = ["Martín López", "Lucía Pereyra", "Diego Romero", "Sofía Benítez", "Julieta Castro"];
+    // A small deterministic generator (an LCG), so that the data is the same on every run.
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut next = move |bound: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % bound.max(1)
+    };
+    let mut balance = opening;
+    let mut out = Vec::with_capacity(20);
+    for i in 0..20i64 {
+        let booked = now - Duration::days(88 - 4 * i) + Duration::minutes(next(600) as i64 - 300);
+        // Kinds: salary on the 1st and 11th transaction, transfers in every 5th, else spending.
+        let (credit, cents, info, merchant, counterparty) = if i == 0 || i == 10 {
+            let employer = if prefix.starts_with("bob") { "Estudio Gómez y Asoc." } else { "Tecnologías del Sur SA" };
+            (true, (850_000 * 100) + next(50_000 * 100) as i64, "Haberes".to_owned(), None, Some(employer.to_owned()))
+        } else if i % 5 == 3 {
+            let who = PEOPLE[next(PEOPLE.len() as u64) as usize % PEOPLE.len()];
+            (
+                true,
+                (15_000 * 100) + next(60_000 * 100) as i64,
+                format!("Transferencia recibida de {who}"),
+                None,
+                Some(who.to_owned()),
+            )
+        } else if i % 7 == 6 {
+            let who = PEOPLE[next(PEOPLE.len() as u64) as usize % PEOPLE.len()];
+            (
+                false,
+                (20_000 * 100) + next(80_000 * 100) as i64,
+                format!("Transferencia a {who}"),
+                None,
+                Some(who.to_owned()),
+            )
+        } else {
+            let merchant = MERCHANTS[next(MERCHANTS.len() as u64) as usize % MERCHANTS.len()];
+            (
+                false,
+                (2_500 * 100) + next(95_000 * 100) as i64,
+                format!("Compra con débito en {merchant}"),
+                Some(merchant.to_owned()),
+                None,
+            )
+        };
+        balance += if credit { cents } else { -cents };
+        out.push(Transaction {
+            account_id: account_id.clone(),
+            transaction_id: format!("{prefix}-tx-{:03}", i + 1),
+            transaction_reference: format!("REF{seed:02}{:06}", 100_000 + next(900_000)),
+            amount: format_amount(cents),
+            currency: "ARS".into(),
+            credit_debit_indicator: if credit { "Credit" } else { "Debit" }.into(),
+            status: "Booked".into(),
+            booking_date_time: booked,
+            value_date_time: booked,
+            transaction_information: info,
+            merchant_name: merchant,
+            counterparty_name: counterparty,
+            balance_after: Some(format_amount(balance.abs())),
+        });
+    }
+    (out, balance)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use time::macros::datetime;
+
+    use super::*;
+
+    const NOW: OffsetDateTime = datetime!(2026-03-15 12:00 UTC);
+
+    fn psu(s: &str) -> PsuId {
+        PsuId::parse(s).unwrap()
+    }
+
+    fn acc(s: &str) -> AccountId {
+        AccountId::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn seeded_data_has_alice_two_accounts_and_bob_one() {
+        let data = MemoryAccountData::seeded_at(NOW);
+        let alice = data.accounts(&psu("alice")).await.unwrap();
+        assert_eq!(alice.len(), 2);
+        assert_eq!(data.accounts(&psu("bob")).await.unwrap().len(), 1);
+        assert!(data.accounts(&psu("carol")).await.unwrap().is_empty());
+        for a in &alice {
+            assert_eq!(a.currency, "ARS");
+            assert_eq!(a.scheme_name, "AR.CBU");
+            assert_eq!(a.identification.len(), 22);
+            assert!(a.identification.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+
+    #[tokio::test]
+    async fn another_psus_account_is_not_found() {
+        let data = MemoryAccountData::seeded_at(NOW);
+        assert!(data.balances(&psu("bob"), &acc("alice-ahorro")).await.unwrap_err().is_not_found());
+        assert!(data.transactions(&psu("bob"), &acc("alice-cc"), None, None).await.unwrap_err().is_not_found());
+    }
+
+    #[tokio::test]
+    async fn transactions_fall_in_the_last_90_days_and_filter_by_date() {
+        let data = MemoryAccountData::seeded_at(NOW);
+        let all = data.transactions(&psu("alice"), &acc("alice-ahorro"), None, None).await.unwrap();
+        assert_eq!(all.len(), 20);
+        assert!(all.iter().all(|t| t.booking_date_time > NOW - Duration::days(90) && t.booking_date_time < NOW));
+        assert!(all.iter().any(|t| t.credit_debit_indicator == "Credit"));
+        assert!(all.iter().any(|t| t.credit_debit_indicator == "Debit"));
+        assert!(all.windows(2).all(|w| w[0].booking_date_time <= w[1].booking_date_time));
+        let recent =
+            data.transactions(&psu("alice"), &acc("alice-ahorro"), Some(NOW - Duration::days(30)), None).await.unwrap();
+        assert!(!recent.is_empty() && recent.len() < 20);
+        // Balances match the running balance.
+        let balances = data.balances(&psu("alice"), &acc("alice-ahorro")).await.unwrap();
+        assert_eq!(balances.len(), 2);
+        assert_eq!(Some(&balances[0].amount), all.last().unwrap().balance_after.as_ref());
+    }
+
+    #[test]
+    fn cbu_check_digits() {
+        // A published example CBU: 2850590940090418135201.
+        assert_eq!(cbu("285", "0590", "4009041813520"), "2850590940090418135201");
+    }
+}

@@ -1,0 +1,406 @@
+//! The accounts API handlers: what a TPP may read under an authorised consent.
+//!
+//! Every route needs a token acting under a consent the guard checked
+//! ([`Authorized::consent`]); a token without one (client credentials) is refused with 403. The
+//! guard already refused revoked or expired consents (401), so the handlers only apply the
+//! consent's contents:
+//!
+//! - **Accounts** (`/accounts`, `/accounts/{AccountId}`) need `ReadAccountsBasic` or
+//!   `ReadAccountsDetail`; only `Detail` shows the `Account[]` identification (scheme, CBU, name,
+//!   alias as `SecondaryIdentification`).
+//! - **Balances** need `ReadBalances`.
+//! - **Transactions** need `ReadTransactionsBasic` or `ReadTransactionsDetail`;
+//!   `ReadTransactionsCredits` / `ReadTransactionsDebits` decide which directions appear; `Detail`
+//!   adds `TransactionInformation`, `MerchantDetails`, the counterparty (`CreditorAccount` of a
+//!   debit, `DebtorAccount` of a credit) and the `Balance` after the transaction. Only transactions
+//!   booked inside the consent's `TransactionFromDateTime..=TransactionToDateTime` are served,
+//!   narrowed further by the optional `fromBookingDateTime` / `toBookingDateTime` query
+//!   parameters (a query bound outside the consent's window is clamped to it, never widens it).
+//!   Pages of [`PAGE_SIZE`], chosen with `page` (from 1), with `Links.First/Prev/Next/Last` and
+//!   `Meta.TotalPages`.
+//!
+//! Only the accounts the consent names are visible: any other `AccountId`, whether it exists or
+//! not, is answered 403 `UK.OBIE.Resource.ConsentMismatch`, with no data and no hint of existence.
+//! A missing permission is also 403 in the UK Open Banking error shape ([`ObError`]), naming the
+//! permission. Every response carries `Links.Self` (absolute: the guard's public base plus the
+//! request path and query) and `Meta`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use openbanking_core::provider::StoreError;
+use openbanking_core::{AccountId, AuthorisedConsent, Permission};
+use serde_json::{Map, Value, json};
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::data::{Account, AccountData, Balance, Transaction};
+use crate::consent::api::{ObError, self_url};
+use crate::guard::Authorized;
+
+/// Transactions per page.
+pub const PAGE_SIZE: usize = 10;
+
+const CONSENT_MISMATCH: &str = "UK.OBIE.Resource.ConsentMismatch";
+
+#[derive(Clone, Debug)]
+pub(super) struct AccountsApi {
+    pub(super) data: Arc<dyn AccountData>,
+    pub(super) base: Arc<str>,
+}
+
+pub(super) async fn accounts(
+    State(api): State<AccountsApi>,
+    OriginalUri(uri): OriginalUri,
+    who: Authorized,
+) -> Result<Response, ObError> {
+    let consent = consent_of(&who)?;
+    let detail = account_level(consent)?;
+    let accounts: Vec<Value> = api
+        .data
+        .accounts(consent.psu_id())
+        .await
+        .map_err(ObError::server_error)?
+        .iter()
+        .filter(|a| consent.covers_account(&a.account_id))
+        .map(|a| account_json(a, detail))
+        .collect();
+    Ok(document(json!({ "Account": accounts }), &self_url(&api.base, &uri), 1))
+}
+
+pub(super) async fn account(
+    State(api): State<AccountsApi>,
+    OriginalUri(uri): OriginalUri,
+    who: Authorized,
+    Path(account_id): Path<String>,
+) -> Result<Response, ObError> {
+    let consent = consent_of(&who)?;
+    let account_id = covered(consent, &account_id)?;
+    let detail = account_level(consent)?;
+    let account = api
+        .data
+        .accounts(consent.psu_id())
+        .await
+        .map_err(ObError::server_error)?
+        .into_iter()
+        .find(|a| a.account_id == account_id)
+        .ok_or_else(not_covered)?;
+    Ok(document(json!({ "Account": [account_json(&account, detail)] }), &self_url(&api.base, &uri), 1))
+}
+
+pub(super) async fn balances(
+    State(api): State<AccountsApi>,
+    OriginalUri(uri): OriginalUri,
+    who: Authorized,
+    Path(account_id): Path<String>,
+) -> Result<Response, ObError> {
+    let consent = consent_of(&who)?;
+    let account_id = covered(consent, &account_id)?;
+    require(consent, &[Permission::ReadBalances])?;
+    let balances = api.data.balances(consent.psu_id(), &account_id).await.map_err(data_error)?;
+    let balances: Vec<Value> = balances.iter().map(balance_json).collect();
+    Ok(document(json!({ "Balance": balances }), &self_url(&api.base, &uri), 1))
+}
+
+pub(super) async fn transactions(
+    State(api): State<AccountsApi>,
+    OriginalUri(uri): OriginalUri,
+    who: Authorized,
+    Path(account_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ObError> {
+    let consent = consent_of(&who)?;
+    let account_id = covered(consent, &account_id)?;
+    require(consent, &[Permission::ReadTransactionsBasic, Permission::ReadTransactionsDetail])?;
+    let detail = consent.has_permission(Permission::ReadTransactionsDetail);
+    let credits = consent.has_permission(Permission::ReadTransactionsCredits);
+    let debits = consent.has_permission(Permission::ReadTransactionsDebits);
+    let query = TransactionQuery::parse(query.as_deref())?;
+
+    // The consent's window, narrowed (never widened) by the query.
+    let c = consent.consent();
+    let from = later(c.transaction_from_date_time(), query.from);
+    let to = earlier(c.transaction_to_date_time(), query.to);
+    let found = match (from, to) {
+        (Some(f), Some(t)) if f > t => Vec::new(),
+        _ => api.data.transactions(consent.psu_id(), &account_id, from, to).await.map_err(data_error)?,
+    };
+    let visible: Vec<&Transaction> = found
+        .iter()
+        .filter(|t| match t.credit_debit_indicator.as_str() {
+            "Credit" => credits,
+            "Debit" => debits,
+            _ => false,
+        })
+        .collect();
+
+    let total_pages = visible.len().div_ceil(PAGE_SIZE).max(1);
+    if query.page > total_pages {
+        return Err(ObError::bad_request(
+            "UK.OBIE.Field.Invalid",
+            format!("page must be between 1 and {total_pages}"),
+            Some("page"),
+        ));
+    }
+    let page: Vec<Value> = visible
+        .iter()
+        .skip((query.page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|t| transaction_json(t, detail))
+        .collect();
+
+    let page_link = |n: usize| {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(f) = &query.raw_from {
+            pairs.push(("fromBookingDateTime", f.clone()));
+        }
+        if let Some(t) = &query.raw_to {
+            pairs.push(("toBookingDateTime", t.clone()));
+        }
+        pairs.push(("page", n.to_string()));
+        let q = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("{}{}?{q}", api.base, uri.path())
+    };
+    let mut links = Map::new();
+    links.insert("Self".into(), self_url(&api.base, &uri).into());
+    links.insert("First".into(), page_link(1).into());
+    if query.page > 1 {
+        links.insert("Prev".into(), page_link(query.page - 1).into());
+    }
+    if query.page < total_pages {
+        links.insert("Next".into(), page_link(query.page + 1).into());
+    }
+    links.insert("Last".into(), page_link(total_pages).into());
+    let body = json!({
+        "Data": { "Transaction": page },
+        "Links": links,
+        "Meta": { "TotalPages": total_pages },
+    });
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// The consent the guard checked, or 403: the accounts API serves only tokens acting under one.
+fn consent_of(who: &Authorized) -> Result<&AuthorisedConsent, ObError> {
+    who.consent().ok_or_else(|| {
+        ObError::forbidden(CONSENT_MISMATCH, "the accounts API needs a token acting under an authorised consent")
+    })
+}
+
+fn not_covered() -> ObError {
+    ObError::forbidden(CONSENT_MISMATCH, "the consent does not cover this account")
+}
+
+/// The account id if the consent names it; otherwise (malformed, unknown, or another's) 403.
+fn covered(consent: &AuthorisedConsent, account_id: &str) -> Result<AccountId, ObError> {
+    AccountId::parse(account_id).ok().filter(|id| consent.covers_account(id)).ok_or_else(not_covered)
+}
+
+/// 403 unless the consent grants one of `any`.
+fn require(consent: &AuthorisedConsent, any: &[Permission]) -> Result<(), ObError> {
+    if any.iter().any(|p| consent.has_permission(*p)) {
+        return Ok(());
+    }
+    let names: Vec<&str> = any.iter().map(|p| p.as_str()).collect();
+    Err(ObError::forbidden(CONSENT_MISMATCH, format!("the consent does not grant {}", names.join(" or "))))
+}
+
+/// Whether account details (identification) may be shown; 403 without any accounts permission.
+fn account_level(consent: &AuthorisedConsent) -> Result<bool, ObError> {
+    require(consent, &[Permission::ReadAccountsBasic, Permission::ReadAccountsDetail])?;
+    Ok(consent.has_permission(Permission::ReadAccountsDetail))
+}
+
+/// An account the consent names but the PSU no longer holds reads as not covered; other store
+/// failures are the bank's.
+fn data_error(e: StoreError) -> ObError {
+    if e.is_not_found() { not_covered() } else { ObError::server_error(e) }
+}
+
+fn document(data: Value, self_link: &str, total_pages: usize) -> Response {
+    let body = json!({ "Data": data, "Links": { "Self": self_link }, "Meta": { "TotalPages": total_pages } });
+    ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+fn later(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn earlier(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> Value {
+    t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
+}
+
+fn amount(amount: &str, currency: &str) -> Value {
+    json!({ "Amount": amount, "Currency": currency })
+}
+
+fn account_json(a: &Account, detail: bool) -> Value {
+    let mut v = json!({
+        "AccountId": a.account_id.as_str(),
+        "Currency": a.currency,
+        "AccountType": a.account_type,
+        "AccountSubType": a.account_sub_type,
+        "Nickname": a.nickname,
+    });
+    if detail && let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "Account".into(),
+            json!([{
+                "SchemeName": a.scheme_name,
+                "Identification": a.identification,
+                "Name": a.name,
+                "SecondaryIdentification": a.alias,
+            }]),
+        );
+    }
+    v
+}
+
+fn balance_json(b: &Balance) -> Value {
+    json!({
+        "AccountId": b.account_id.as_str(),
+        "Amount": amount(&b.amount, &b.currency),
+        "CreditDebitIndicator": b.credit_debit_indicator,
+        "Type": b.balance_type,
+        "DateTime": rfc3339(b.date_time),
+    })
+}
+
+fn transaction_json(t: &Transaction, detail: bool) -> Value {
+    let mut v = Map::new();
+    v.insert("AccountId".into(), t.account_id.as_str().into());
+    v.insert("TransactionId".into(), t.transaction_id.clone().into());
+    v.insert("TransactionReference".into(), t.transaction_reference.clone().into());
+    v.insert("Amount".into(), amount(&t.amount, &t.currency));
+    v.insert("CreditDebitIndicator".into(), t.credit_debit_indicator.clone().into());
+    v.insert("Status".into(), t.status.clone().into());
+    v.insert("BookingDateTime".into(), rfc3339(t.booking_date_time));
+    v.insert("ValueDateTime".into(), rfc3339(t.value_date_time));
+    if detail {
+        v.insert("TransactionInformation".into(), t.transaction_information.clone().into());
+        if let Some(merchant) = &t.merchant_name {
+            v.insert("MerchantDetails".into(), json!({ "MerchantName": merchant }));
+        }
+        if let Some(name) = &t.counterparty_name {
+            let side = if t.credit_debit_indicator == "Credit" { "DebtorAccount" } else { "CreditorAccount" };
+            v.insert(side.into(), json!({ "Name": name }));
+        }
+        if let Some(balance) = &t.balance_after {
+            v.insert(
+                "Balance".into(),
+                json!({
+                    "Amount": amount(balance, &t.currency),
+                    "CreditDebitIndicator": "Credit",
+                    "Type": "InterimBooked",
+                }),
+            );
+        }
+    }
+    Value::Object(v)
+}
+
+/// The query of `/transactions`: `page` (from 1), `fromBookingDateTime`, `toBookingDateTime`
+/// (ISO 8601; without an offset, UTC). Other parameters are ignored.
+#[derive(Debug)]
+struct TransactionQuery {
+    page: usize,
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+    raw_from: Option<String>,
+    raw_to: Option<String>,
+}
+
+impl TransactionQuery {
+    fn parse(query: Option<&str>) -> Result<Self, ObError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|_| ObError::bad_request("UK.OBIE.Field.Invalid", "the query string is malformed", None))?;
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let page = match get("page") {
+            None => 1,
+            Some(p) => p.parse::<usize>().ok().filter(|p| (1..=1_000_000).contains(p)).ok_or_else(|| {
+                ObError::bad_request("UK.OBIE.Field.Invalid", "page must be a positive integer", Some("page"))
+            })?,
+        };
+        let date = |raw: &Option<String>, path: &'static str| -> Result<Option<OffsetDateTime>, ObError> {
+            raw.as_deref()
+                .map(|s| {
+                    parse_date_time(s).ok_or_else(|| {
+                        ObError::bad_request(
+                            "UK.OBIE.Field.InvalidDate",
+                            format!("{path} must be an ISO 8601 date-time"),
+                            Some(path),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let (raw_from, raw_to) = (get("fromBookingDateTime"), get("toBookingDateTime"));
+        let from = date(&raw_from, "fromBookingDateTime")?;
+        let to = date(&raw_to, "toBookingDateTime")?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(ObError::bad_request(
+                "UK.OBIE.Field.InvalidDate",
+                "fromBookingDateTime must not be after toBookingDateTime",
+                Some("fromBookingDateTime"),
+            ));
+        }
+        Ok(Self { page, from, to, raw_from, raw_to })
+    }
+}
+
+fn parse_date_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
+        .ok()
+        .or_else(|| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).ok().map(PrimitiveDateTime::assume_utc))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn query_dates_accept_offsets_and_plain_utc() {
+        assert!(parse_date_time("2026-01-01T10:00:00Z").is_some());
+        assert!(parse_date_time("2026-01-01T10:00:00+03:00").is_some());
+        assert_eq!(parse_date_time("2026-01-01T10:00:00"), parse_date_time("2026-01-01T10:00:00Z"));
+        assert!(parse_date_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn query_refuses_bad_pages_and_reversed_ranges() {
+        assert_eq!(TransactionQuery::parse(None).unwrap().page, 1);
+        assert_eq!(TransactionQuery::parse(Some("page=0")).unwrap_err().path(), Some("page"));
+        assert_eq!(TransactionQuery::parse(Some("page=x")).unwrap_err().path(), Some("page"));
+        let e = TransactionQuery::parse(Some(
+            "fromBookingDateTime=2026-02-01T00:00:00Z&toBookingDateTime=2026-01-01T00:00:00Z",
+        ))
+        .unwrap_err();
+        assert_eq!(e.error_code(), "UK.OBIE.Field.InvalidDate");
+    }
+
+    #[test]
+    fn window_is_narrowed_never_widened() {
+        let a = OffsetDateTime::UNIX_EPOCH;
+        let b = a + time::Duration::days(1);
+        assert_eq!(later(Some(a), Some(b)), Some(b));
+        assert_eq!(later(None, Some(a)), Some(a));
+        assert_eq!(earlier(Some(a), Some(b)), Some(a));
+        assert_eq!(earlier(Some(b), None), Some(b));
+    }
+}

@@ -1,0 +1,416 @@
+//! The accounts API over a real socket: what a TPP reads under a consent, and what it never sees.
+//! A bank on 127.0.0.1:0 serves the authorization server, the consent API and the accounts API
+//! over seeded data (dates relative to the bank's manual clock), with the guard checking the
+//! token's consent on every call.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestBank, TestClient};
+use openbanking_core::client::GrantType;
+use openbanking_core::clock::{Clock, ManualClock};
+use openbanking_core::consent::{ConsentRequest, Permission};
+use openbanking_core::token::{TokenIssuer, TokenRequest};
+use openbanking_core::{AccountId, ConsentId, ConsentProvider, LocalConsentProvider, MemoryConsentStore, PsuId, Scope};
+use openbanking_server::accounts::{self, ACCOUNTS, MemoryAccountData};
+use openbanking_server::consent::api as consent_api;
+use openbanking_server::guard::TokenGuard;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use Permission::*;
+
+struct Env {
+    bank: TestBank,
+    provider: Arc<LocalConsentProvider>,
+    issuer: TokenIssuer,
+    tpp: TestClient,
+}
+
+async fn env() -> Env {
+    let clock = Arc::new(ManualClock::starting_now());
+    let provider = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), clock.clone()));
+    let data = Arc::new(MemoryAccountData::seeded_at(clock.now()));
+    let for_api = provider.clone();
+    let bank = common::start_bank_with(
+        clock,
+        |b| b.consents(provider.clone()),
+        move |server| {
+            let guard = TokenGuard::for_server(server, server.issuer().as_str().parse().unwrap()).build().unwrap();
+            consent_api::router(for_api, guard.clone()).merge(accounts::router(data, guard))
+        },
+    )
+    .await;
+    let issuer = TokenIssuer::builder(bank.server.issuer().clone(), bank.server.keys().clone())
+        .clock(bank.clock.clone())
+        .build()
+        .unwrap();
+    let tpp = bank.client(&[GrantType::ClientCredentials, GrantType::AuthorizationCode]).await;
+    Env { bank, provider, issuer, tpp }
+}
+
+impl Env {
+    fn now(&self) -> OffsetDateTime {
+        self.bank.clock.now()
+    }
+
+    /// A consent for `permissions` (expiring in 30 days, with an optional transaction window)
+    /// that alice authorised for `accounts`.
+    async fn consent_with(
+        &self,
+        permissions: &[Permission],
+        window: (Option<OffsetDateTime>, Option<OffsetDateTime>),
+        accounts: &[&str],
+    ) -> ConsentId {
+        let request = ConsentRequest::new(permissions.iter().copied())
+            .with_expiration(self.now() + Duration::days(30))
+            .with_transaction_window(window.0, window.1);
+        let consent = self.provider.create(&self.tpp.client_id, &request).await.unwrap();
+        let accounts: Vec<AccountId> = accounts.iter().map(|a| AccountId::parse(*a).unwrap()).collect();
+        self.provider.authorise(consent.consent_id(), &PsuId::parse("alice").unwrap(), &accounts).await.unwrap();
+        consent.consent_id().clone()
+    }
+
+    async fn consent(&self, permissions: &[Permission], accounts: &[&str]) -> ConsentId {
+        self.consent_with(permissions, (None, None), accounts).await
+    }
+
+    fn token(&self, consent: Option<&ConsentId>) -> String {
+        let subject = if consent.is_some() { "alice".to_owned() } else { self.tpp.client_id.as_str().to_owned() };
+        self.issuer
+            .issue(TokenRequest {
+                subject,
+                client_id: self.tpp.client_id.clone(),
+                audience: vec![self.bank.server.audience().clone()],
+                scope: Scope::parse("accounts").unwrap(),
+                consent_id: consent.cloned(),
+                dpop_jkt: Some(self.tpp.dpop.jkt().clone()),
+            })
+            .unwrap()
+            .token()
+            .to_owned()
+    }
+
+    /// `GET path` (with query) under `consent` (or a client-credentials token).
+    async fn get(&self, path: &str, consent: Option<&ConsentId>) -> reqwest::Response {
+        let token = self.token(consent);
+        let url = self.bank.url(path);
+        let proof = self.tpp.dpop.proof("GET", &url, Some(&token), None, self.bank.now()).unwrap();
+        self.bank
+            .http
+            .get(&url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get_json(&self, path: &str, consent: &ConsentId) -> Value {
+        let response = self.get(path, Some(consent)).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["Links"]["Self"], self.bank.url(path), "{path}");
+        assert!(body["Meta"]["TotalPages"].as_u64().unwrap() >= 1);
+        body
+    }
+
+    async fn transactions(&self, consent: &ConsentId, account: &str, query: &str) -> Value {
+        self.get_json(&format!("{ACCOUNTS}/{account}/transactions{query}"), consent).await
+    }
+}
+
+/// Asserts a 403 in the UK Open Banking error shape, without data, and returns `Errors[0]`.
+async fn forbidden(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("Data").is_none(), "no data in a refusal: {body}");
+    assert_eq!(body["Code"], "403 Forbidden");
+    assert_eq!(body["Errors"][0]["ErrorCode"], "UK.OBIE.Resource.ConsentMismatch");
+    body["Errors"][0].clone()
+}
+
+fn all_transactions(body: &Value) -> &Vec<Value> {
+    body["Data"]["Transaction"].as_array().unwrap()
+}
+
+fn booked(t: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(t["BookingDateTime"].as_str().unwrap(), &Rfc3339).unwrap()
+}
+
+#[tokio::test]
+async fn lists_only_the_consented_accounts_with_details() {
+    let env = env().await;
+    let consent = env.consent(&[ReadAccountsDetail], &["alice-ahorro"]).await;
+    let body = env.get_json(ACCOUNTS, &consent).await;
+    let accounts = body["Data"]["Account"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "alice-cc exists but is not consented");
+    let a = &accounts[0];
+    assert_eq!(a["AccountId"], "alice-ahorro");
+    assert_eq!(a["Currency"], "ARS");
+    assert_eq!(a["AccountType"], "Personal");
+    assert_eq!(a["AccountSubType"], "Savings");
+    assert!(a["Nickname"].is_string());
+    let id = &a["Account"][0];
+    assert_eq!(id["SchemeName"], "AR.CBU");
+    let cbu = id["Identification"].as_str().unwrap();
+    assert!(cbu.len() == 22 && cbu.bytes().all(|b| b.is_ascii_digit()), "{cbu}");
+    assert_eq!(id["SecondaryIdentification"], "alice.ahorro.ars");
+    assert!(id["Name"].is_string());
+
+    let one = env.get_json(&format!("{ACCOUNTS}/alice-ahorro"), &consent).await;
+    assert_eq!(one["Data"]["Account"][0], *a);
+}
+
+#[tokio::test]
+async fn basic_permission_hides_account_identification() {
+    let env = env().await;
+    let consent = env.consent(&[ReadAccountsBasic], &["alice-ahorro", "alice-cc"]).await;
+    let body = env.get_json(ACCOUNTS, &consent).await;
+    let accounts = body["Data"]["Account"].as_array().unwrap();
+    assert_eq!(accounts.len(), 2);
+    for a in accounts {
+        assert!(a.get("Account").is_none(), "{a}");
+        assert!(a["Nickname"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn other_accounts_are_403_without_data() {
+    let env = env().await;
+    let consent = env
+        .consent(
+            &[ReadAccountsDetail, ReadBalances, ReadTransactionsDetail, ReadTransactionsCredits],
+            &["alice-ahorro"],
+        )
+        .await;
+    // alice's other account, bob's account, an unknown one: all the same answer.
+    let mut errors = Vec::new();
+    for account in ["alice-cc", "bob-ahorro", "no-such-account"] {
+        for suffix in ["", "/balances", "/transactions"] {
+            errors.push(forbidden(env.get(&format!("{ACCOUNTS}/{account}{suffix}"), Some(&consent)).await).await);
+        }
+    }
+    assert!(errors.windows(2).all(|w| w[0] == w[1]), "no hint whether an account exists: {errors:?}");
+}
+
+#[tokio::test]
+async fn a_token_without_a_consent_is_refused() {
+    let env = env().await;
+    let error = forbidden(env.get(ACCOUNTS, None).await).await;
+    assert!(error["Message"].as_str().unwrap().contains("consent"));
+    forbidden(env.get(&format!("{ACCOUNTS}/alice-ahorro/balances"), None).await).await;
+}
+
+#[tokio::test]
+async fn permissions_gate_each_resource() {
+    let env = env().await;
+    let no_balances = env.consent(&[ReadAccountsBasic], &["alice-ahorro"]).await;
+    let error = forbidden(env.get(&format!("{ACCOUNTS}/alice-ahorro/balances"), Some(&no_balances)).await).await;
+    assert!(error["Message"].as_str().unwrap().contains("ReadBalances"));
+    let error = forbidden(env.get(&format!("{ACCOUNTS}/alice-ahorro/transactions"), Some(&no_balances)).await).await;
+    assert!(error["Message"].as_str().unwrap().contains("ReadTransactionsBasic"));
+
+    let balances_only = env.consent(&[ReadBalances], &["alice-ahorro"]).await;
+    forbidden(env.get(ACCOUNTS, Some(&balances_only)).await).await;
+    let body = env.get_json(&format!("{ACCOUNTS}/alice-ahorro/balances"), &balances_only).await;
+    let balances = body["Data"]["Balance"].as_array().unwrap();
+    assert_eq!(balances.len(), 2);
+    let types: Vec<&str> = balances.iter().map(|b| b["Type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"InterimAvailable") && types.contains(&"InterimBooked"));
+    for b in balances {
+        assert_eq!(b["AccountId"], "alice-ahorro");
+        assert_eq!(b["Amount"]["Currency"], "ARS");
+        let amount = b["Amount"]["Amount"].as_str().unwrap();
+        assert!(amount.split_once('.').is_some_and(|(_, cents)| cents.len() == 2), "{amount}");
+        assert_eq!(b["CreditDebitIndicator"], "Credit");
+    }
+}
+
+#[tokio::test]
+async fn transactions_basic_omits_what_detail_shows() {
+    let env = env().await;
+    let basic =
+        env.consent(&[ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits], &["alice-cc"]).await;
+    let detail =
+        env.consent(&[ReadTransactionsDetail, ReadTransactionsCredits, ReadTransactionsDebits], &["alice-cc"]).await;
+    let b = env.transactions(&basic, "alice-cc", "").await;
+    let d = env.transactions(&detail, "alice-cc", "").await;
+    for t in all_transactions(&b) {
+        for field in ["TransactionInformation", "MerchantDetails", "CreditorAccount", "DebtorAccount", "Balance"] {
+            assert!(t.get(field).is_none(), "{field} in Basic: {t}");
+        }
+        for field in ["TransactionId", "TransactionReference", "Amount", "CreditDebitIndicator", "BookingDateTime"] {
+            assert!(t.get(field).is_some(), "{field} missing: {t}");
+        }
+        assert_eq!(t["Status"], "Booked");
+    }
+    let detailed = all_transactions(&d);
+    assert!(detailed.iter().all(|t| t["TransactionInformation"].is_string()));
+    assert!(detailed.iter().all(|t| t["Balance"]["Amount"]["Amount"].is_string()));
+    assert!(detailed.iter().any(|t| t["MerchantDetails"]["MerchantName"].is_string()));
+    assert!(detailed.iter().any(|t| t["DebtorAccount"]["Name"].is_string()));
+    // The same transactions, in the same order.
+    let ids = |v: &Value| all_transactions(v).iter().map(|t| t["TransactionId"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&b), ids(&d));
+}
+
+#[tokio::test]
+async fn credits_only_hides_debits_and_debits_only_hides_credits() {
+    let env = env().await;
+    let credits = env.consent(&[ReadTransactionsDetail, ReadTransactionsCredits], &["alice-ahorro"]).await;
+    let debits = env.consent(&[ReadTransactionsDetail, ReadTransactionsDebits], &["alice-ahorro"]).await;
+    let c = env.transactions(&credits, "alice-ahorro", "").await;
+    let d = env.transactions(&debits, "alice-ahorro", "?page=2").await;
+    assert!(!all_transactions(&c).is_empty());
+    assert!(all_transactions(&c).iter().all(|t| t["CreditDebitIndicator"] == "Credit"));
+    assert_eq!(c["Meta"]["TotalPages"], 1);
+    assert!(!all_transactions(&d).is_empty());
+    assert!(all_transactions(&d).iter().all(|t| t["CreditDebitIndicator"] == "Debit"));
+}
+
+#[tokio::test]
+async fn transactions_stay_inside_the_consent_window_and_the_query_narrows_it() {
+    let env = env().await;
+    let now = env.now();
+    let (from, to) = (now - Duration::days(60), now - Duration::days(20));
+    let consent = env
+        .consent_with(
+            &[ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits],
+            (Some(from), Some(to)),
+            &["alice-ahorro"],
+        )
+        .await;
+    let body = env.transactions(&consent, "alice-ahorro", "").await;
+    let in_window = all_transactions(&body).clone();
+    assert!(!in_window.is_empty() && in_window.len() < 20);
+    assert!(in_window.iter().all(|t| (from..=to).contains(&booked(t))));
+
+    // A query wider than the consent is clamped to it.
+    let wide = format!(
+        "?fromBookingDateTime={}&toBookingDateTime={}",
+        (now - Duration::days(365)).format(&Rfc3339).unwrap().replace('+', "%2B"),
+        now.format(&Rfc3339).unwrap().replace('+', "%2B"),
+    );
+    let body = env.transactions(&consent, "alice-ahorro", &wide).await;
+    assert_eq!(all_transactions(&body), &in_window);
+
+    // A narrower query narrows: offset-less dates are UTC.
+    let narrow_from = (now - Duration::days(40)).to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let query = format!("?fromBookingDateTime={}", narrow_from.format(&fmt).unwrap());
+    let body = env.transactions(&consent, "alice-ahorro", &query).await;
+    let narrowed = all_transactions(&body);
+    assert!(!narrowed.is_empty() && narrowed.len() < in_window.len());
+    let floor = narrow_from.replace_nanosecond(0).unwrap();
+    assert!(narrowed.iter().all(|t| booked(t) >= floor && booked(t) <= to));
+
+    // A query entirely outside the window gives nothing.
+    let outside =
+        format!("?toBookingDateTime={}", (now - Duration::days(80)).format(&Rfc3339).unwrap().replace('+', "%2B"));
+    let body = env.transactions(&consent, "alice-ahorro", &outside).await;
+    assert!(all_transactions(&body).is_empty());
+
+    // Malformed query dates are a 400 naming the parameter.
+    let response =
+        env.get(&format!("{ACCOUNTS}/alice-ahorro/transactions?toBookingDateTime=soon"), Some(&consent)).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["Errors"][0]["Path"], "toBookingDateTime");
+}
+
+#[tokio::test]
+async fn transactions_are_paginated_with_links() {
+    let env = env().await;
+    let consent =
+        env.consent(&[ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits], &["bob-ahorro"]).await;
+    // bob's account is not alice's: the consent is alice's, so it is not visible.
+    forbidden(env.get(&format!("{ACCOUNTS}/bob-ahorro/transactions"), Some(&consent)).await).await;
+
+    let consent =
+        env.consent(&[ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits], &["alice-ahorro"]).await;
+    let path = format!("{ACCOUNTS}/alice-ahorro/transactions");
+    let first = env.transactions(&consent, "alice-ahorro", "").await;
+    assert_eq!(first["Meta"]["TotalPages"], 2);
+    assert_eq!(all_transactions(&first).len(), accounts::PAGE_SIZE);
+    assert_eq!(first["Links"]["Next"], env.bank.url(&format!("{path}?page=2")));
+    assert!(first["Links"].get("Prev").is_none());
+    assert_eq!(first["Links"]["First"], env.bank.url(&format!("{path}?page=1")));
+    assert_eq!(first["Links"]["Last"], env.bank.url(&format!("{path}?page=2")));
+
+    let second = env.transactions(&consent, "alice-ahorro", "?page=2").await;
+    assert_eq!(all_transactions(&second).len(), 20 - accounts::PAGE_SIZE);
+    assert_eq!(second["Links"]["Prev"], env.bank.url(&format!("{path}?page=1")));
+    assert!(second["Links"].get("Next").is_none());
+    let ids: Vec<&Value> =
+        all_transactions(&first).iter().chain(all_transactions(&second)).map(|t| &t["TransactionId"]).collect();
+    let unique: std::collections::HashSet<String> = ids.iter().map(|v| v.to_string()).collect();
+    assert_eq!(unique.len(), 20, "pages do not overlap");
+
+    // Query parameters survive in the links.
+    let query = "?fromBookingDateTime=2000-01-01T00:00:00Z&page=1";
+    let body = env.transactions(&consent, "alice-ahorro", query).await;
+    let next = body["Links"]["Next"].as_str().unwrap();
+    assert!(next.contains("fromBookingDateTime=2000-01-01T00%3A00%3A00Z") && next.ends_with("page=2"), "{next}");
+
+    for bad in ["?page=3", "?page=0", "?page=two"] {
+        let response = env.get(&format!("{path}{bad}"), Some(&consent)).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["Errors"][0]["Path"], "page");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_consent_stops_the_next_call_with_401() {
+    let env = env().await;
+    let consent = env.consent(&[ReadAccountsBasic], &["alice-ahorro"]).await;
+    assert_eq!(env.get(ACCOUNTS, Some(&consent)).await.status(), 200);
+    env.provider.revoke(&consent).await.unwrap();
+    let response = env.get(ACCOUNTS, Some(&consent)).await;
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("invalid_token") && challenge.contains("revoked"), "{challenge}");
+}
+
+#[tokio::test]
+async fn an_expired_consent_is_401() {
+    let env = env().await;
+    let request = ConsentRequest::new([ReadAccountsBasic]).with_expiration(env.now() + Duration::hours(1));
+    let consent = env.provider.create(&env.tpp.client_id, &request).await.unwrap();
+    let consent = consent.consent_id().clone();
+    let alice = PsuId::parse("alice").unwrap();
+    env.provider.authorise(&consent, &alice, &[AccountId::parse("alice-ahorro").unwrap()]).await.unwrap();
+    assert_eq!(env.get(ACCOUNTS, Some(&consent)).await.status(), 200);
+
+    env.bank.clock.advance(Duration::hours(1) + Duration::seconds(1));
+    // A fresh token (valid on its own): only the consent has expired.
+    let response = env.get(ACCOUNTS, Some(&consent)).await;
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("expired"), "{challenge}");
+}
+
+#[tokio::test]
+async fn echoes_the_interaction_id() {
+    let env = env().await;
+    let consent = env.consent(&[ReadAccountsBasic], &["alice-ahorro"]).await;
+    let token = env.token(Some(&consent));
+    let url = env.bank.url(ACCOUNTS);
+    let proof = env.tpp.dpop.proof("GET", &url, Some(&token), None, env.bank.now()).unwrap();
+    let response = env
+        .bank
+        .http
+        .get(&url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .header("x-fapi-interaction-id", "f3b1c2d4-0000-4000-8000-000000000001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-fapi-interaction-id"], "f3b1c2d4-0000-4000-8000-000000000001");
+}
