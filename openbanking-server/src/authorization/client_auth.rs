@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
-use openbanking_core::clock::Clock;
 use openbanking_core::client::TokenEndpointAuthMethod;
+use openbanking_core::clock::Clock;
 use openbanking_core::jose::{Jwks, JwsVerifyError, SigningAlgorithm, verify_jws};
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
@@ -74,7 +74,8 @@ impl ClientKeyCache {
             match remotes.get(&uri) {
                 Some(r) => r.clone(),
                 None => {
-                    let url = uri.parse().map_err(|_| OAuthError::invalid_client("the client's jwks_uri is invalid"))?;
+                    let url =
+                        uri.parse().map_err(|_| OAuthError::invalid_client("the client's jwks_uri is invalid"))?;
                     let remote = RemoteJwks::builder(url)
                         .clock(self.clock.clone())
                         .build()
@@ -85,9 +86,10 @@ impl ClientKeyCache {
                 }
             }
         };
-        remote.jwks().await.map_err(|_| {
-            OAuthError::new(OAuthErrorCode::InvalidClient, "the client's jwks_uri could not be fetched")
-        })
+        remote
+            .jwks()
+            .await
+            .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidClient, "the client's jwks_uri could not be fetched"))
     }
 }
 
@@ -188,7 +190,8 @@ impl AuthorizationServer {
         let claims = verified.claims();
         let now = self.inner().clock.unix_now();
         let id = client_id.as_str();
-        if claims.get("iss").and_then(Value::as_str) != Some(id) || claims.get("sub").and_then(Value::as_str) != Some(id)
+        if claims.get("iss").and_then(Value::as_str) != Some(id)
+            || claims.get("sub").and_then(Value::as_str) != Some(id)
         {
             return Err(fail("client assertion iss and sub must both be the client_id"));
         }
@@ -246,4 +249,3 @@ fn percent_decode(s: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
     pairs.into_iter().next().map(|(_, v)| v)
 }
-

@@ -37,10 +37,10 @@ use time::Duration;
 
 pub use client_auth::{AuthenticatedClient, JWT_BEARER_ASSERTION_TYPE};
 pub use interaction::{AutoApprove, Interaction, InteractionOutcome};
+pub use introspect::{IntrospectedToken, IntrospectedTokenType, Introspection, TokenTypeHint};
 pub use params::Params;
 pub use register::RegistrationResponse;
 pub use token::TokenResponse;
-pub use introspect::{IntrospectedToken, IntrospectedTokenType, Introspection, TokenTypeHint};
 
 use crate::paths;
 use crate::store::{
@@ -267,10 +267,7 @@ impl AuthorizationServer {
             .route(paths::OPENID_CONFIGURATION, get(metadata::metadata))
             .route(paths::JWKS, get(metadata::jwks))
             .route(paths::REGISTER, post(register::register))
-            .route(
-                paths::REGISTER_CLIENT,
-                get(register::read).put(register::update).delete(register::delete),
-            )
+            .route(paths::REGISTER_CLIENT, get(register::read).put(register::update).delete(register::delete))
             .route(paths::PAR, post(par::par))
             .route(paths::AUTHORIZE, get(authorize::authorize))
             .route(paths::TOKEN, post(token::token))
@@ -457,9 +454,10 @@ impl AuthorizationServerBuilder {
             .lifetime(self.access_token_lifetime)
             .clock(self.clock.clone())
             .build()?;
-        let validator = TokenValidator::builder(KeySource::Local(self.keys.clone()), self.issuer.clone(), audience.clone())
-            .clock(self.clock.clone())
-            .build()?;
+        let validator =
+            TokenValidator::builder(KeySource::Local(self.keys.clone()), self.issuer.clone(), audience.clone())
+                .clock(self.clock.clone())
+                .build()?;
         let replay: Arc<dyn ReplayCache> = match self.replay {
             Some(r) => r,
             None => Arc::new(MemoryReplayCache::new().with_clock(self.clock.clone())),

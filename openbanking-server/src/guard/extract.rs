@@ -9,10 +9,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     type Rejection = GuardError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Authorized>()
-            .cloned()
-            .ok_or_else(|| GuardError::server_error("Authorized extracted on a route without GuardLayer: add the layer"))
+        parts.extensions.get::<Authorized>().cloned().ok_or_else(|| {
+            GuardError::server_error("Authorized extracted on a route without GuardLayer: add the layer")
+        })
     }
 }

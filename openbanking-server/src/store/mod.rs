@@ -222,8 +222,13 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// Presents `token` and, if acceptable, makes `next` the family's current token, atomically.
     /// The previous token keeps working only until `next` is first used or `grace` seconds pass;
     /// any other reuse revokes the family.
-    async fn rotate(&self, token: &TokenHash, next: &TokenHash, now: i64, grace: i64)
-    -> Result<RefreshRotation, StoreError>;
+    async fn rotate(
+        &self,
+        token: &TokenHash,
+        next: &TokenHash,
+        now: i64,
+        grace: i64,
+    ) -> Result<RefreshRotation, StoreError>;
 
     /// The family of a token, with whether that token is usable now (for introspection).
     async fn find(&self, token: &TokenHash, now: i64) -> Result<Option<(RefreshFamily, bool)>, StoreError>;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::client::{ClientMetadata, ClientSecret, GrantType, TokenEndpointAuthMethod};
+use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
 use openbanking_core::{ClientId, Issuer, PsuId, random_token};
