@@ -332,3 +332,21 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
 }
+
+#[tokio::test]
+async fn a_forged_token_never_reaches_the_replay_cache() {
+    // Proof verification remembers the proof's jti; the token is checked first so that requests
+    // with bad tokens can't fill the shared cache (a DoS on every DPoP and client-assertion user).
+    let cache = Arc::new(openbanking_core::dpop::MemoryReplayCache::new());
+    let bank = start(|b| b.replay_cache(cache.clone())).await;
+    let key = signer();
+    let garbage = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6Im5vcGUifQ.e30.AAAA";
+    for _ in 0..5 {
+        let (status, error, _) = refusal(bank.dpop_call(&key, garbage).await).await;
+        assert_eq!((status, error.as_str()), (401, "invalid_token"));
+    }
+    assert_eq!(cache.len(), 0, "no proof of a request with a bad token was remembered");
+    let token = bank.token(Some(&key), "accounts");
+    assert_eq!(bank.dpop_call(&key, &token).await.status(), 200);
+    assert_eq!(cache.len(), 1);
+}

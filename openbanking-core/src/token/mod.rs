@@ -430,7 +430,48 @@ pub enum Presentation<'a> {
     Introspection,
 }
 
-/// A token that passed every check. Only [`TokenValidator::validate`] makes one.
+/// A DPoP-bound token that passed every check but the binding: the result of
+/// [`TokenValidator::validate_dpop_bound`]. [`confirm`](Self::confirm) it with the key of the
+/// verified DPoP proof to get a [`ValidatedToken`].
+#[derive(Debug, Clone)]
+pub struct BoundToken {
+    claims: AccessTokenClaims,
+}
+
+impl BoundToken {
+    /// The thumbprint the token is bound to (`cnf.jkt`).
+    pub fn jkt(&self) -> Option<&Jkt> {
+        self.claims.cnf.as_ref().map(|c| &c.jkt)
+    }
+
+    /// Checks that the proof's key is the one the token is bound to (RFC 9449 §7.1), in constant
+    /// time.
+    pub fn confirm(self, proof_jkt: &Jkt) -> Result<ValidatedToken, TokenError> {
+        match &self.claims.cnf {
+            Some(cnf) => confirm_binding(&cnf.jkt, proof_jkt)?,
+            None => return Err(TokenError::NotDpopBound),
+        }
+        Ok(ValidatedToken { claims: self.claims })
+    }
+}
+
+fn confirm_binding(bound: &Jkt, presented: &Jkt) -> Result<(), TokenError> {
+    use subtle::ConstantTimeEq as _;
+    if bool::from(bound.as_str().as_bytes().ct_eq(presented.as_str().as_bytes())) {
+        Ok(())
+    } else {
+        Err(TokenError::KeyBindingMismatch)
+    }
+}
+
+/// Attacker-chosen header values are kept to 64 characters (and printable ASCII) in errors, which
+/// may reach logs and `WWW-Authenticate` headers.
+fn truncated(value: &str) -> String {
+    value.chars().take(64).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+}
+
+/// A token that passed every check. Only [`TokenValidator::validate`] (or
+/// [`BoundToken::confirm`]) makes one.
 #[derive(Debug, Clone)]
 pub struct ValidatedToken {
     claims: AccessTokenClaims,
@@ -516,6 +557,35 @@ impl TokenValidator {
     /// that signs with that `alg`; signature; required claims; `iss`; `aud`; `exp`, `nbf`, `iat`
     /// with leeway; and the DPoP binding (except for [`Presentation::Introspection`]).
     pub async fn validate(&self, token: &str, presentation: Presentation<'_>) -> Result<ValidatedToken, TokenError> {
+        let claims = self.verified_claims(token).await?;
+        match (presentation, &claims.cnf) {
+            // The binding is the caller's to report (introspection), not to enforce.
+            (Presentation::Introspection, _) => {}
+            (Presentation::Bearer, None) => {}
+            (Presentation::Bearer, Some(_)) => return Err(TokenError::BoundTokenAsBearer),
+            (Presentation::Dpop { .. }, None) => return Err(TokenError::NotDpopBound),
+            (Presentation::Dpop { jkt }, Some(cnf)) => confirm_binding(&cnf.jkt, jkt)?,
+        }
+        Ok(ValidatedToken { claims })
+    }
+
+    /// Validates a token presented with `Authorization: DPoP` *before* its proof is checked:
+    /// every check of [`validate`](Self::validate), and the token must be DPoP-bound; what is
+    /// left is [`BoundToken::confirm`] with the key of the verified proof.
+    ///
+    /// A gateway calls this first so that requests with forged or expired tokens are refused
+    /// before their proof is verified: proof verification records the proof's `jti` in the
+    /// replay cache, and an attacker without a valid token must not be able to fill it.
+    pub async fn validate_dpop_bound(&self, token: &str) -> Result<BoundToken, TokenError> {
+        let claims = self.verified_claims(token).await?;
+        if claims.cnf.is_none() {
+            return Err(TokenError::NotDpopBound);
+        }
+        Ok(BoundToken { claims })
+    }
+
+    /// Signature, header and claim checks: everything but the key binding.
+    async fn verified_claims(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
         let jws = UnverifiedJws::parse(token).map_err(TokenError::from_jws)?;
         if !self.algorithms.contains(&jws.alg) {
             return Err(TokenError::AlgorithmNotAllowed { alg: jws.alg.as_str().to_owned() });
@@ -523,12 +593,12 @@ impl TokenValidator {
         // RFC 9068 §4: the resource server MUST verify typ is at+jwt (or application/at+jwt).
         match jws.header.typ.as_deref() {
             Some(t) if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt") => {}
-            other => return Err(TokenError::WrongType { typ: other.map(str::to_owned) }),
+            other => return Err(TokenError::WrongType { typ: other.map(truncated) }),
         }
         let kid = jws.header.kid.as_deref().ok_or(TokenError::MissingKid)?;
-        let key = self.keys.find(kid).await?.ok_or_else(|| TokenError::UnknownKid { kid: kid.to_owned() })?;
+        let key = self.keys.find(kid).await?.ok_or_else(|| TokenError::UnknownKid { kid: truncated(kid) })?;
         if !key.accepts(jws.alg) {
-            return Err(TokenError::AlgorithmKeyMismatch { alg: jws.alg, kid: kid.to_owned() });
+            return Err(TokenError::AlgorithmKeyMismatch { alg: jws.alg, kid: truncated(kid) });
         }
         // Fast path: the claims as issued. Only if they don't fit is the payload read again,
         // member by member, to name what is missing.
@@ -541,20 +611,7 @@ impl TokenValidator {
             Err(e) => return Err(TokenError::from_jws(e)),
         };
         self.check_claims(&claims)?;
-        match (presentation, &claims.cnf) {
-            // The binding is the caller's to report (introspection), not to enforce.
-            (Presentation::Introspection, _) => {}
-            (Presentation::Bearer, None) => {}
-            (Presentation::Bearer, Some(_)) => return Err(TokenError::BoundTokenAsBearer),
-            (Presentation::Dpop { .. }, None) => return Err(TokenError::NotDpopBound),
-            (Presentation::Dpop { jkt }, Some(cnf)) => {
-                use subtle::ConstantTimeEq as _;
-                if !bool::from(cnf.jkt.as_str().as_bytes().ct_eq(jkt.as_str().as_bytes())) {
-                    return Err(TokenError::KeyBindingMismatch);
-                }
-            }
-        }
-        Ok(ValidatedToken { claims })
+        Ok(claims)
     }
 
     fn check_claims(&self, claims: &AccessTokenClaims) -> Result<(), TokenError> {

@@ -212,13 +212,13 @@ impl TokenGuard {
                 (None, _) => return Err(GuardError::invalid_dpop_proof("a DPoP proof is required")),
                 (Some(_), Some(_)) => return Err(GuardError::invalid_dpop_proof("more than one DPoP proof")),
             };
+            // The token first: a request with a forged or expired token is refused before its
+            // proof is verified, so that it can't fill the (shared) DPoP replay cache.
+            let bound = g.validator.validate_dpop_bound(token).await.map_err(GuardError::from_token)?;
             let htu = format!("{}{}", g.base, path);
             let request = DpopRequest::new(method.as_str(), &htu).with_access_token(token);
             let proof = g.dpop.verify(proof, &request).await.map_err(GuardError::from_dpop)?;
-            g.validator
-                .validate(token, Presentation::Dpop { jkt: proof.jkt() })
-                .await
-                .map_err(GuardError::from_token)?
+            bound.confirm(proof.jkt()).map_err(GuardError::from_token)?
         } else if scheme.eq_ignore_ascii_case("Bearer") {
             if !g.allow_bearer {
                 return Err(GuardError::invalid_token("Bearer tokens are not accepted here; use DPoP").bearer());
