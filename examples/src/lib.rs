@@ -2,3 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod sandbox;
+
+/// The README's code blocks, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

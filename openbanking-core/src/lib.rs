@@ -47,8 +47,3 @@ pub use types::{
     AccountId, Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Kid, MAX_IDENTIFIER_LEN, PsuId, Scope, is_loopback,
     random_token,
 };
-
-/// The README's code blocks, compiled as doctests so that they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
