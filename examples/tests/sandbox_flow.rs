@@ -74,8 +74,51 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned()
 }
 
+/// Everything up to a consent-bound access token: what each test starts from.
+struct Authorised {
+    tpp: Tpp,
+    base: String,
+    browser: reqwest::Client,
+    consent_id: String,
+    cc_token: String,
+    access: String,
+}
+
 #[tokio::test]
-async fn register_consent_authorise_call_and_revoke() {
+async fn register_consent_authorise_call_and_psu_revokes_on_the_dashboard() {
+    let Authorised { tpp, base, browser, consent_id, cc_token, access } = authorised().await;
+
+    // 7. The PSU revokes the consent on the dashboard; the very next data call gets 401.
+    let dashboard = browser.get(format!("{base}/consents")).send().await.unwrap().text().await.unwrap();
+    assert!(dashboard.contains(&consent_id) && dashboard.contains("Revoke"));
+    let response = browser
+        .post(format!("{base}/consents/revoke"))
+        .form(&[("csrf", csrf(&dashboard).as_str()), ("consent_id", consent_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let refused = tpp.api(reqwest::Method::GET, ACCOUNTS, &access, None).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    let path = format!("/open-banking/v3.1/aisp/account-access-consents/{consent_id}");
+    let consent: Value = tpp.api(reqwest::Method::GET, &path, &cc_token, None).await.json().await.unwrap();
+    assert_eq!(consent["Data"]["Status"], "Revoked");
+}
+
+#[tokio::test]
+async fn the_tpp_deletes_the_consent_and_the_next_call_is_refused() {
+    let Authorised { tpp, consent_id, cc_token, access, .. } = authorised().await;
+    assert_eq!(tpp.api(reqwest::Method::GET, ACCOUNTS, &access, None).await.status(), StatusCode::OK);
+    let path = format!("/open-banking/v3.1/aisp/account-access-consents/{consent_id}");
+    assert_eq!(tpp.api(reqwest::Method::DELETE, &path, &cc_token, None).await.status(), StatusCode::NO_CONTENT);
+    let refused = tpp.api(reqwest::Method::GET, ACCOUNTS, &access, None).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let consent: Value = tpp.api(reqwest::Method::GET, &path, &cc_token, None).await.json().await.unwrap();
+    assert_eq!(consent["Data"]["Status"], "Revoked");
+}
+
+async fn authorised() -> Authorised {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let bank = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone()).unwrap())).unwrap();
@@ -234,29 +277,5 @@ async fn register_consent_authorise_call_and_revoke() {
     let other = tpp.api(reqwest::Method::GET, &format!("{ACCOUNTS}/{}", accounts[1]), &access, None).await;
     assert!(matches!(other.status().as_u16(), 403 | 404), "the other account is not visible");
 
-    // 7. The PSU revokes the consent on the dashboard; the very next data call gets 401.
-    let dashboard = browser.get(format!("{base}/consents")).send().await.unwrap().text().await.unwrap();
-    assert!(dashboard.contains(&consent_id) && dashboard.contains("Revoke"));
-    let response = browser
-        .post(format!("{base}/consents/revoke"))
-        .form(&[("csrf", csrf(&dashboard).as_str()), ("consent_id", consent_id.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let refused = tpp.api(reqwest::Method::GET, ACCOUNTS, &access, None).await;
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
-    let consent: Value = tpp
-        .api(
-            reqwest::Method::GET,
-            &format!("/open-banking/v3.1/aisp/account-access-consents/{consent_id}"),
-            cc_token,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(consent["Data"]["Status"], "Revoked");
+    Authorised { tpp, base, browser, consent_id, cc_token: cc_token.to_owned(), access }
 }
