@@ -64,6 +64,14 @@ impl Tpp {
     }
 }
 
+/// With `OPENBANKING_SNAPSHOT_DIR` set, the pages the browser saw are saved there (to look at them
+/// as a person would, e.g. with a headless browser's screenshot).
+fn snapshot(name: &str, html: &str) {
+    if let Ok(dir) = std::env::var("OPENBANKING_SNAPSHOT_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.html")), html).unwrap();
+    }
+}
+
 fn csrf(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a CSRF field") + marker.len();
@@ -91,6 +99,7 @@ async fn register_consent_authorise_call_and_psu_revokes_on_the_dashboard() {
     // 7. The PSU revokes the consent on the dashboard; the very next data call gets 401.
     let dashboard = browser.get(format!("{base}/consents")).send().await.unwrap().text().await.unwrap();
     assert!(dashboard.contains(&consent_id) && dashboard.contains("Revoke"));
+    snapshot("dashboard", &dashboard);
     let response = browser
         .post(format!("{base}/consents/revoke"))
         .form(&[("csrf", csrf(&dashboard).as_str()), ("consent_id", consent_id.as_str())])
@@ -209,6 +218,7 @@ async fn authorised() -> Authorised {
     // 4. Log in as alice, see the consent page, approve one of her two accounts.
     let login_page = browser.get(format!("{base}{login_path}")).send().await.unwrap().text().await.unwrap();
     assert!(login_page.contains("name=\"username\"") && login_page.contains("Log in"));
+    snapshot("login", &login_page);
     let response = browser
         .post(format!("{base}{login_path}"))
         .form(&[("csrf", csrf(&login_page).as_str()), ("username", "alice"), ("password", "alice-password")])
@@ -219,6 +229,7 @@ async fn authorised() -> Authorised {
     let consent_path = location(&response);
     let page = browser.get(format!("{base}{consent_path}")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Billetera Feliz"));
+    snapshot("consent", &page);
     let accounts: Vec<String> = page
         .match_indices("name=\"account\" value=\"")
         .map(|(i, m)| {

@@ -87,8 +87,8 @@ macro_rules! permissions {
 permissions! {
     /// Basic account information: type, currency, nickname (no account numbers).
     ReadAccountsBasic => "Your account types, currencies and nicknames",
-    /// Account information including account names and identifiers (sort code, number).
-    ReadAccountsDetail => "Your account names, numbers and sort codes",
+    /// Account information including account names and identifiers (for example CBU and alias).
+    ReadAccountsDetail => "Your account names and account numbers",
     /// Account balances.
     ReadBalances => "Your account balances",
     /// Beneficiaries without their account identification.
