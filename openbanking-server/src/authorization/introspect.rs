@@ -20,7 +20,7 @@ use openbanking_core::token::{AccessTokenClaims, Confirmation, Presentation};
 use openbanking_core::{Audience, ClientId, ConsentId, Issuer, Jti, Scope};
 use serde::{Serialize, Serializer};
 
-use super::{AuthenticatedClient, AuthorizationServer, Params};
+use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
 use crate::store::{RefreshFamily, TokenHash};
@@ -236,7 +236,9 @@ impl AuthorizationServer {
                 }
                 TokenTypeHint::RefreshToken => {
                     let now = self.inner().clock.unix_now();
-                    if let Some((family, usable)) = self.inner().refresh.find(&TokenHash::of(token), now).await? {
+                    if let Some((family, usable)) =
+                        self.inner().refresh.find(&TokenHash::of(token), now, REFRESH_GRACE).await?
+                    {
                         return Ok(Some(Found::Refresh(family, usable)));
                     }
                 }

@@ -483,11 +483,21 @@ impl AuthorizationServerBuilder {
                 profile: self.profile,
                 registration: self.registration,
                 clients: self.clients.unwrap_or_else(|| Arc::new(MemoryClientStore::new())),
-                pushed: self.pushed.unwrap_or_else(|| Arc::new(MemoryArtifactStore::new())),
-                interactions: self.interactions.unwrap_or_else(|| Arc::new(MemoryArtifactStore::new())),
-                codes: self.codes.unwrap_or_else(|| Arc::new(MemoryAuthorizationCodeStore::new())),
-                refresh: self.refresh.unwrap_or_else(|| Arc::new(MemoryRefreshTokenStore::new())),
-                revocations: self.revocations.unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
+                pushed: self
+                    .pushed
+                    .unwrap_or_else(|| Arc::new(MemoryArtifactStore::new().with_clock(self.clock.clone()))),
+                interactions: self
+                    .interactions
+                    .unwrap_or_else(|| Arc::new(MemoryArtifactStore::new().with_clock(self.clock.clone()))),
+                codes: self
+                    .codes
+                    .unwrap_or_else(|| Arc::new(MemoryAuthorizationCodeStore::new().with_clock(self.clock.clone()))),
+                refresh: self
+                    .refresh
+                    .unwrap_or_else(|| Arc::new(MemoryRefreshTokenStore::new().with_clock(self.clock.clone()))),
+                revocations: self
+                    .revocations
+                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new().with_clock(self.clock.clone()))),
                 replay,
                 dpop: Arc::new(dpop),
                 require_dpop_nonce: self.require_dpop_nonce,

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::dpop::{DpopError, DpopRequest};
+use openbanking_core::provider::StoreError;
 use openbanking_core::token::{IssuedToken, TokenRequest};
 use openbanking_core::{ConsentCheck, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
 use serde::Serialize;
@@ -419,7 +420,7 @@ impl AuthorizationServer {
     ) -> Result<TokenResponse, OAuthError> {
         let presented = TokenHash::of(params.require("refresh_token")?);
         let now = self.inner().clock.unix_now();
-        let Some((family, _current)) = self.inner().refresh.find(&presented, now).await? else {
+        let Some((family, _current)) = self.inner().refresh.find(&presented, now, REFRESH_GRACE).await? else {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
         };
         // Checks that must not rotate (or revoke) anything: a client presenting another
@@ -476,10 +477,14 @@ impl AuthorizationServer {
             })
             .map_err(OAuthError::server_error)?;
         let jti = &issued.claims().jti;
-        self.inner().refresh.add_access_token(&family.id, jti, issued.claims().exp).await?;
+        match self.inner().refresh.add_access_token(&family.id, jti, issued.claims().exp).await {
+            // Not found: revoked and forgotten meanwhile; the look below refuses the token.
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
         // A concurrent reuse may have revoked the family after our rotation and before the new
         // access token was recorded: its revocation list would miss it. Look again.
-        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now).await? {
+        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now, REFRESH_GRACE).await? {
             Some((f, _)) => f.revoked,
             None => true,
         };

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use argon2::Argon2;
@@ -26,6 +27,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
 use openbanking_core::PsuId;
 use openbanking_core::provider::StoreError;
+use tokio::sync::Semaphore;
 
 /// Longest username looked up, in bytes; longer ones are refused without a lookup.
 pub const MAX_USERNAME_BYTES: usize = 256;
@@ -35,10 +37,14 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Checks a PSU's username and password. The bank implements it over its customer directory.
 ///
-/// Implementations must not log the password, should take the same time whether or not the
-/// username exists (so timing does not reveal which usernames exist), and may throttle
-/// per username or per source: the consent pages bound the attempts per session and
-/// interaction, not per username.
+/// Implementations must not log the password, and should take the same time whether or not the
+/// username exists (so timing does not reveal which usernames exist).
+///
+/// Throttling online password guessing per username (and per source) is the implementation's
+/// job, that is the bank's authenticator's: the consent pages bound the attempts per session and
+/// interaction only, and an attacker can open as many sessions as they like. An implementation
+/// that hashes passwords itself should also bound how many hashes run at once, as
+/// [`MemoryPsuDirectory`] does, so that parallel logins can't exhaust memory or CPU.
 #[async_trait]
 pub trait PsuAuthenticator: Send + Sync + fmt::Debug {
     /// The PSU these credentials belong to, or `None` if they are wrong (unknown username and
@@ -57,7 +63,10 @@ struct Entry {
 /// 19 MiB, 2 passes, 1 lane, a 16-byte salt from aws-lc-rs), verified in constant time by the
 /// crate. For an unknown username it verifies the password against a dummy hash of the same
 /// parameters, so the answer takes as long as for a known one. Hashing runs on tokio's blocking
-/// pool, off the async workers.
+/// pool, off the async workers, and at most [`max_concurrent_hashes`](Self::max_concurrent_hashes)
+/// verifications run at once (by default one per CPU the process may use): further logins wait
+/// for a turn without allocating, so parallel logins cost at most that many times 19 MiB. It
+/// does not throttle guessing per username (see [`PsuAuthenticator`]).
 ///
 /// For sandboxes and tests: the bank's real directory implements [`PsuAuthenticator`] itself.
 #[derive(Clone)]
@@ -67,12 +76,22 @@ pub struct MemoryPsuDirectory {
     /// construction (it does not with the fixed parameters); unknown usernames then hash the
     /// presented password instead, which costs the same.
     dummy: Option<PasswordHash>,
+    /// One permit per verification allowed to run at once.
+    hashing: Arc<Semaphore>,
+    /// The number of permits `hashing` was created with.
+    max_hashes: usize,
+    /// Verifications running now and the most seen at once, to check the bound in tests.
+    #[cfg(test)]
+    running: Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>,
 }
 
 impl fmt::Debug for MemoryPsuDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let users = self.users.read().unwrap_or_else(PoisonError::into_inner).len();
-        f.debug_struct("MemoryPsuDirectory").field("users", &users).finish_non_exhaustive()
+        f.debug_struct("MemoryPsuDirectory")
+            .field("users", &users)
+            .field("max_concurrent_hashes", &self.max_hashes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,12 +103,35 @@ impl Default for MemoryPsuDirectory {
 
 impl MemoryPsuDirectory {
     /// An empty directory. Computes one Argon2 hash (the dummy for unknown usernames), so it
-    /// takes a few tens of milliseconds.
+    /// takes a few tens of milliseconds. At most one verification per available CPU
+    /// ([`std::thread::available_parallelism`], or one if that is unknown) runs at once.
     pub fn new() -> Self {
         let dummy = hash_password(&openbanking_core::random_token(32))
             .inspect_err(|e| tracing::error!(error = %e, "could not prepare the dummy PSU password hash"))
             .ok();
-        Self { users: Arc::new(RwLock::new(HashMap::new())), dummy }
+        let max_hashes = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        Self {
+            users: Arc::new(RwLock::new(HashMap::new())),
+            dummy,
+            hashing: Arc::new(Semaphore::new(max_hashes)),
+            max_hashes,
+            #[cfg(test)]
+            running: Arc::default(),
+        }
+    }
+
+    /// Allows at most `max` password verifications to run at once (at least one); the others
+    /// wait. Each costs 19 MiB while it runs.
+    pub fn with_max_concurrent_hashes(mut self, max: usize) -> Self {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS);
+        self.hashing = Arc::new(Semaphore::new(max));
+        self.max_hashes = max;
+        self
+    }
+
+    /// How many password verifications may run at once.
+    pub fn max_concurrent_hashes(&self) -> usize {
+        self.max_hashes
     }
 
     /// The demo directory: `alice` / `alice-password` (PSU `alice`) and `bob` / `bob-password`
@@ -142,24 +184,55 @@ impl PsuAuthenticator for MemoryPsuDirectory {
         if username.len() > MAX_USERNAME_BYTES || password.len() > MAX_PASSWORD_BYTES {
             return Ok(None);
         }
+        // Wait for a turn before anything is allocated for the hash. The permit moves into the
+        // blocking task, so it is held until the hash is done even if this future is dropped.
+        let permit = self.hashing.clone().acquire_owned().await.map_err(StoreError::backend)?;
         let entry = self.users.read().unwrap_or_else(PoisonError::into_inner).get(username).cloned();
         let dummy = self.dummy.clone();
         let password = password.to_owned();
-        let verified = tokio::task::spawn_blocking(move || match (&entry, &dummy) {
-            (Some(entry), _) => verify(&password, &entry.hash).then(|| entry.psu.clone()),
-            (None, Some(dummy)) => {
-                // Same work as for a known user; the result is ignored.
-                let _ = verify(&password, dummy);
-                None
-            }
-            (None, None) => {
-                let _ = hash_password(&password);
-                None
+        #[cfg(test)]
+        let running = self.running.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            #[cfg(test)]
+            let _running = RunningGuard::enter(running);
+            match (&entry, &dummy) {
+                (Some(entry), _) => verify(&password, &entry.hash).then(|| entry.psu.clone()),
+                (None, Some(dummy)) => {
+                    // Same work as for a known user; the result is ignored.
+                    let _ = verify(&password, dummy);
+                    None
+                }
+                (None, None) => {
+                    let _ = hash_password(&password);
+                    None
+                }
             }
         })
         .await
         .map_err(StoreError::backend)?;
         Ok(verified)
+    }
+}
+
+/// Counts a running verification (tests only): the count now, and the most seen at once.
+#[cfg(test)]
+struct RunningGuard(Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>);
+
+#[cfg(test)]
+impl RunningGuard {
+    fn enter(counts: Arc<(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicUsize)>) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = counts.0.fetch_add(1, SeqCst) + 1;
+        counts.1.fetch_max(now, SeqCst);
+        Self(counts)
+    }
+}
+
+#[cfg(test)]
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -213,6 +286,41 @@ mod tests {
         assert!(d.insert("dave", PsuId::parse("dave").unwrap(), &long).is_err());
         assert_eq!(d.authenticate("carol", &long).await.unwrap(), None);
         assert_eq!(d.authenticate(&"u".repeat(MAX_USERNAME_BYTES + 1), "pw").await.unwrap(), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_logins_never_run_more_hashes_than_permits() {
+        let d = MemoryPsuDirectory::seeded().unwrap().with_max_concurrent_hashes(2);
+        assert_eq!(d.max_concurrent_hashes(), 2);
+        let logins: Vec<_> = (0..16)
+            .map(|i| {
+                let d = d.clone();
+                tokio::spawn(async move {
+                    let (user, password) = match i % 3 {
+                        0 => ("alice", "alice-password"),
+                        1 => ("bob", "wrong"),
+                        _ => ("mallory", "guess"),
+                    };
+                    (i, d.authenticate(user, password).await.unwrap())
+                })
+            })
+            .collect();
+        for login in logins {
+            let (i, psu) = login.await.unwrap();
+            assert_eq!(psu.is_some(), i % 3 == 0, "login {i}");
+        }
+        let (running, peak) = &*d.running;
+        assert_eq!(running.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=2).contains(&peak), "{peak} hashes ran at once");
+    }
+
+    #[tokio::test]
+    async fn defaults_to_one_hash_per_cpu() {
+        let d = MemoryPsuDirectory::new();
+        let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert_eq!(d.max_concurrent_hashes(), cpus);
+        assert_eq!(d.with_max_concurrent_hashes(0).max_concurrent_hashes(), 1);
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ pub use memory::{
 /// The SHA-256 of a high-entropy opaque credential, base64url: how codes, refresh tokens and
 /// registration access tokens are stored and looked up. A fast hash is right here because the
 /// credentials are 256-bit random values the server made, not passwords.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TokenHash(String);
 
 impl TokenHash {
@@ -214,6 +214,10 @@ pub enum RefreshRotation {
 }
 
 /// Refresh tokens, with rotation.
+///
+/// A store may forget a family (and its tokens) once it has expired or been revoked and every
+/// access token issued from it has expired: its tokens are then unknown, which is answered as an
+/// expired or revoked family is.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// Starts a family whose current token is `token`.
@@ -230,8 +234,11 @@ pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
         grace: i64,
     ) -> Result<RefreshRotation, StoreError>;
 
-    /// The family of a token, with whether that token is usable now (for introspection).
-    async fn find(&self, token: &TokenHash, now: i64) -> Result<Option<(RefreshFamily, bool)>, StoreError>;
+    /// The family of a token, with whether that token is usable now (for introspection): exactly
+    /// when [`rotate`](Self::rotate) with the same `now` and `grace` would accept it, that is the
+    /// family is neither revoked nor expired and the token is its current one, or the one the
+    /// current token replaced, at most `grace` seconds ago and before the current one was used.
+    async fn find(&self, token: &TokenHash, now: i64, grace: i64) -> Result<Option<(RefreshFamily, bool)>, StoreError>;
 
     /// Records an access token issued from a family.
     async fn add_access_token(&self, family_id: &str, jti: &Jti, exp: i64) -> Result<(), StoreError>;
