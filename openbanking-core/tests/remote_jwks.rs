@@ -169,3 +169,93 @@ fn refuses_a_plain_http_jwks_url_off_loopback() {
             .is_err()
     );
 }
+
+/// Accepts connections on 127.0.0.1:0 and answers each with `respond(socket)` after reading the
+/// request head; returns the base URL.
+async fn serve_raw<F, Fut>(respond: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let respond = Arc::new(respond);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let respond = respond.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                respond(socket).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_chunked_body_past_the_cap_is_refused_without_reading_it_all() {
+    // 1 MiB in 16 KiB chunks with no Content-Length, and then the server stalls: the final
+    // zero-length chunk never comes. Reading the whole body first would wait for the 10 s timeout;
+    // reading chunk by chunk gives up as soon as 256 KiB are passed.
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    let base = serve_raw(move |mut socket| {
+        let counter = counter.clone();
+        async move {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = vec![b' '; 16 * 1024];
+            for _ in 0..64 {
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                if socket.write_all(&framed).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(chunk.len(), Ordering::SeqCst);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    })
+    .await;
+    let remote = RemoteJwks::builder(format!("{base}/jwks").parse().unwrap()).build().unwrap();
+    let started = std::time::Instant::now();
+    let err = tokio::time::timeout(std::time::Duration::from_secs(5), remote.jwks())
+        .await
+        .expect("the fetch must stop at the cap, not wait for the end of the body")
+        .unwrap_err();
+    match &err {
+        TokenError::KeysUnavailable(reason) => assert!(reason.contains("too large"), "{reason}"),
+        other => panic!("unexpected error: {other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(remote.fetch_count(), 1);
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    // The real keys are on another host (port); the JWKS URL answers 302 to it.
+    let ring = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
+    let target_hits = Arc::new(AtomicUsize::new(0));
+    let target = serve(ring, target_hits.clone()).await;
+    let base = serve_raw(move |mut socket| {
+        let target = target.clone();
+        async move {
+            let response =
+                format!("HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    })
+    .await;
+    let remote = RemoteJwks::builder(format!("{base}/jwks").parse().unwrap()).build().unwrap();
+    let err = remote.jwks().await.unwrap_err();
+    match &err {
+        TokenError::KeysUnavailable(reason) => assert!(reason.contains("302"), "{reason}"),
+        other => panic!("unexpected error: {other:?}"),
+    }
+    assert_eq!(target_hits.load(Ordering::SeqCst), 0, "the redirect target was never fetched");
+}

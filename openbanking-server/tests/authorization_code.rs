@@ -272,3 +272,46 @@ async fn approved_narrower_scope_reaches_the_token() {
     assert_eq!(body["scope"], "payments");
     assert_eq!(jwt_claims(body["access_token"].as_str().unwrap())["sub"], "bob");
 }
+
+#[tokio::test]
+async fn a_narrowing_that_drops_the_consent_scope_drops_the_consent() {
+    let consents = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock)));
+    let provider = consents.clone();
+    let recorder = Arc::new(Recorder::default());
+    let interaction = recorder.clone();
+    let bank = start_bank(move |b| b.consents(provider).interaction(interaction)).await;
+    let client = bank.client(CODE_GRANTS).await;
+
+    // Narrowed to `accounts`: the consent:<id> token is gone, so is the consent.
+    let consent =
+        consents.create(&client.client_id, &ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+    let consent_scope = format!("consent:{}", consent.consent_id());
+    let narrowed = |scope: &str| InteractionOutcome::Approve {
+        subject: PsuId::parse("bob").unwrap(),
+        scope: Some(Scope::parse(scope).unwrap()),
+    };
+    let (challenge, verifier) = openbanking_core::pkce::PkceChallenge::new_random_s256();
+    let requested = format!("accounts {consent_scope}");
+    let response = flow::push(&bank, &client, &challenge, &[("scope", Some(&requested))], None).await;
+    let body: Value = response.json().await.unwrap();
+    flow::authorize(&bank, client.client_id.as_str(), body["request_uri"].as_str().unwrap()).await;
+    let id = recorder.0.lock().unwrap().pop().unwrap();
+    let url = url::Url::parse(&bank.server.complete_interaction(&id, narrowed("accounts")).await.unwrap()).unwrap();
+    let code = Code { code: query_param(&url, "code").unwrap(), verifier: verifier.secret().to_owned(), redirect: url };
+    let body: Value = exchange(&bank, &client, &code).await.json().await.unwrap();
+    assert_eq!(body["scope"], "accounts");
+    let claims = jwt_claims(body["access_token"].as_str().unwrap());
+    assert!(claims.get("consent_id").is_none(), "{claims}");
+
+    // Narrowed to the consent alone: it stays.
+    let (challenge, verifier) = openbanking_core::pkce::PkceChallenge::new_random_s256();
+    let response = flow::push(&bank, &client, &challenge, &[("scope", Some(&requested))], None).await;
+    let body: Value = response.json().await.unwrap();
+    flow::authorize(&bank, client.client_id.as_str(), body["request_uri"].as_str().unwrap()).await;
+    let id = recorder.0.lock().unwrap().pop().unwrap();
+    let url = url::Url::parse(&bank.server.complete_interaction(&id, narrowed(&consent_scope)).await.unwrap()).unwrap();
+    let code = Code { code: query_param(&url, "code").unwrap(), verifier: verifier.secret().to_owned(), redirect: url };
+    let body: Value = exchange(&bank, &client, &code).await.json().await.unwrap();
+    let claims = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["consent_id"], consent.consent_id().as_str(), "{claims}");
+}

@@ -230,5 +230,6 @@ async fn nothing_is_issued_for_an_unknown_client() {
     let bank = start_bank(|b| b).await;
     let form = pairs(&[("grant_type", "client_credentials"), ("client_id", "nobody")]);
     let response = bank.post_form("/token", &form, None).await;
-    assert_error(response, 401, "invalid_client").await;
+    // RFC 6749 §5.2: no client authentication, FAPI 2.0 accepts no HTTP scheme: 400.
+    assert_error(response, 400, "invalid_client").await;
 }

@@ -11,6 +11,7 @@ use openbanking_core::client::GrantType;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
 use openbanking_core::token::{IssuedToken, TokenIssuer, TokenRequest};
 use openbanking_core::{ConsentId, Scope, random_token};
+use openbanking_server::authorization::REFRESH_GRACE;
 use openbanking_server::paths;
 use openbanking_server::store::{MemoryRefreshTokenStore, RefreshFamily, RefreshTokenStore, TokenHash};
 use reqwest::StatusCode;
@@ -220,12 +221,14 @@ async fn expired_revoked_or_superseded_refresh_tokens_are_inactive() {
     let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
 
-    // Superseded by rotation.
+    // Superseded by rotation, and its successor used.
     let (old, _) = refresh_token(&store, &bank, &tpp).await;
     let next = random_token(32);
-    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.now(), 60).await.unwrap();
+    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.now(), REFRESH_GRACE).await.unwrap();
+    let after = random_token(32);
+    store.rotate(&TokenHash::of(&next), &TokenHash::of(&after), bank.now(), REFRESH_GRACE).await.unwrap();
     assert_eq!(introspect(&bank, &tpp, &old).await, json!({ "active": false }));
-    assert_eq!(introspect(&bank, &tpp, &next).await["active"], true);
+    assert_eq!(introspect(&bank, &tpp, &after).await["active"], true);
 
     // Family revoked.
     let (revoked, family) = refresh_token(&store, &bank, &tpp).await;
@@ -234,7 +237,27 @@ async fn expired_revoked_or_superseded_refresh_tokens_are_inactive() {
 
     // Family expired.
     bank.clock.advance(Duration::seconds(3600));
-    assert_eq!(introspect(&bank, &tpp, &next).await, json!({ "active": false }));
+    assert_eq!(introspect(&bank, &tpp, &after).await, json!({ "active": false }));
+}
+
+#[tokio::test]
+async fn a_superseded_refresh_token_is_active_while_the_token_endpoint_would_take_it() {
+    let store = Arc::new(MemoryRefreshTokenStore::new());
+    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
+    let (old, _) = refresh_token(&store, &bank, &tpp).await;
+    let next = random_token(32);
+    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.now(), REFRESH_GRACE).await.unwrap();
+
+    // Within the grace period (its successor unused) the old token still refreshes (RFC 9700
+    // §4.14.2 allows this for lost responses), so introspection calls it active.
+    bank.clock.advance(Duration::seconds(REFRESH_GRACE));
+    assert_eq!(introspect(&bank, &tpp, &old).await["active"], true);
+    assert_eq!(introspect(&bank, &tpp, &next).await["active"], true);
+
+    bank.clock.advance(Duration::seconds(1));
+    assert_eq!(introspect(&bank, &tpp, &old).await, json!({ "active": false }));
+    assert_eq!(introspect(&bank, &tpp, &next).await["active"], true);
 }
 
 #[tokio::test]
@@ -244,7 +267,9 @@ async fn introspection_without_client_authentication_is_invalid_client() {
     let token = mint(&bank, &tpp, true, None);
 
     let response = bank.post_form(paths::INTROSPECT, &pairs(&[("token", token.token())]), None).await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // RFC 6749 §5.2: no Authorization header and no HTTP scheme accepted under FAPI 2.0: 400.
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get("www-authenticate").is_none());
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
@@ -274,7 +299,7 @@ async fn introspection_with_a_bad_assertion_is_invalid_client() {
             ("token", token.token()),
         ]);
         let response = bank.post_form(paths::INTROSPECT, &form, None).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_client");
         assert!(body.get("active").is_none());

@@ -75,7 +75,8 @@ async fn par_requires_client_authentication() {
     let bank = start_bank(|b| b).await;
     let client = bank.client(CODE_GRANTS).await;
     let form = common::pairs(&[("client_id", client.client_id.as_str()), ("response_type", "code")]);
-    assert_error(bank.post_form("/par", &form, None).await, 401, "invalid_client").await;
+    // RFC 6749 §5.2: no Authorization header and no HTTP scheme accepted under FAPI 2.0: 400.
+    assert_error(bank.post_form("/par", &form, None).await, 400, "invalid_client").await;
 }
 
 #[tokio::test]

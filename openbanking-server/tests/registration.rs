@@ -318,16 +318,24 @@ fn sign(key: &SigningKey, claims: &Value) -> String {
 }
 
 async fn directory_bank(dir: &Directory) -> Bank {
+    directory_bank_with(dir, |b| b).await
+}
+
+async fn directory_bank_with(
+    dir: &Directory,
+    configure: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder,
+) -> Bank {
     let jwks = dir.jwks.clone();
     start(move |b| {
-        b.registration_policy(RegistrationPolicy::SoftwareStatement {
+        configure(b.registration_policy(RegistrationPolicy::SoftwareStatement {
             directory_keys: jwks,
             issuer: Some(DIRECTORY_ISS.into()),
-        })
+        }))
     })
     .await
 }
 
+/// A statement for the TPP "Budget Buddy": its keys (a fresh key) and redirect URI.
 fn statement_claims(bank: &Bank) -> Value {
     let now = bank.bank.now();
     json!({
@@ -338,6 +346,7 @@ fn statement_claims(bank: &Bank) -> Value {
         "software_id": "budget-buddy",
         "client_name": "Budget Buddy Ltd (verified)",
         "redirect_uris": ["https://verified.tpp.example/cb"],
+        "jwks": { "keys": [tpp_key().1] },
     })
 }
 
@@ -358,8 +367,16 @@ async fn software_statement_claims_override_the_request() {
     assert_eq!(a.body["redirect_uris"], json!(["https://verified.tpp.example/cb"]));
     assert_eq!(a.body["software_id"], "budget-buddy");
     assert_eq!(a.body["software_statement"], json!(statement));
+    // The keys are the statement's, never the request's.
+    let claims: Value = {
+        let payload = statement.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    assert_eq!(a.body["jwks"], claims["jwks"]);
+    assert_ne!(a.body["jwks"], request["jwks"]);
     // Members the statement does not assert come from the request.
-    assert_eq!(a.body["jwks"], request["jwks"]);
+    assert_eq!(a.body["scope"], request["scope"]);
+    assert_eq!(a.body["token_endpoint_auth_signing_alg"], request["token_endpoint_auth_signing_alg"]);
     let stored = bank.stored(a.body["client_id"].as_str().unwrap()).await.unwrap();
     assert!(stored.metadata.allows_redirect_uri("https://verified.tpp.example/cb"));
     assert!(!stored.metadata.allows_redirect_uri("https://attacker.example/cb"));
@@ -434,6 +451,115 @@ async fn software_statement_policy_refuses_bad_statements() {
     assert_eq!(a.status, 201, "{}", a.body);
     let a = bank.register(&with(Some(sign(&dir.key, &claims)))).await;
     assert_eq!(a.status, 201, "{}", a.body);
+}
+
+/// Drops `names` from a JSON object.
+fn without(mut value: Value, names: &[&str]) -> Value {
+    for name in names {
+        value.as_object_mut().unwrap().remove(*name);
+    }
+    value
+}
+
+#[tokio::test]
+async fn a_copied_statement_cannot_bring_its_own_keys_or_redirect_uris() {
+    // The statement is not a secret: an attacker with a copy sends their own keys and redirect
+    // URI along with it.
+    let dir = directory();
+    let bank = directory_bank(&dir).await;
+    let (_, attacker_jwk) = tpp_key();
+    let attacker_request = |statement: &Value| {
+        let mut request = pkjwt_metadata(&attacker_jwk);
+        request["redirect_uris"] = json!(["https://attacker.example/cb"]);
+        request["software_statement"] = json!(sign(&dir.key, statement));
+        request
+    };
+
+    // A statement that asserts no keys: refused, naming the claim.
+    let no_keys = without(statement_claims(&bank), &["jwks"]);
+    let a = bank.refused(&attacker_request(&no_keys), 400, "invalid_software_statement").await;
+    assert!(a.body["error_description"].as_str().unwrap().contains("jwks"), "{}", a.body);
+    // A statement that asserts no redirect URIs, for a client of the code grant: refused.
+    let no_redirects = without(statement_claims(&bank), &["redirect_uris"]);
+    let a = bank.refused(&attacker_request(&no_redirects), 400, "invalid_software_statement").await;
+    assert!(a.body["error_description"].as_str().unwrap().contains("redirect_uris"), "{}", a.body);
+    // Neither: refused.
+    let neither = without(statement_claims(&bank), &["jwks", "redirect_uris"]);
+    bank.refused(&attacker_request(&neither), 400, "invalid_software_statement").await;
+
+    // A statement with both: the request's keys and redirect URI are ignored.
+    let claims = statement_claims(&bank);
+    let a = bank.register(&attacker_request(&claims)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["jwks"], claims["jwks"]);
+    assert_eq!(a.body["redirect_uris"], claims["redirect_uris"]);
+    let stored = bank.stored(a.body["client_id"].as_str().unwrap()).await.unwrap();
+    assert!(!stored.metadata.allows_redirect_uri("https://attacker.example/cb"));
+    assert_eq!(stored.metadata.jwks().unwrap().keys.len(), 1);
+    assert_ne!(serde_json::to_value(&stored.metadata).unwrap()["jwks"]["keys"][0], attacker_jwk);
+
+    // A client_credentials-only client needs no redirect URIs in the statement; the request's
+    // redirect URIs are dropped all the same.
+    let mut request = attacker_request(&no_redirects);
+    request["grant_types"] = json!(["client_credentials"]);
+    request["response_types"] = json!([]);
+    let a = bank.register(&request).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["jwks"], no_redirects["jwks"]);
+    let stored = bank.stored(a.body["client_id"].as_str().unwrap()).await.unwrap();
+    assert!(stored.metadata.metadata().redirect_uris.is_empty());
+}
+
+#[tokio::test]
+async fn uk_directory_claims_are_mapped_to_client_metadata() {
+    let dir = directory();
+    let bank = directory_bank(&dir).await;
+    let now = bank.bank.now();
+    let claims = json!({
+        "iss": DIRECTORY_ISS,
+        "iat": now - 10,
+        "jti": "ssa-ob",
+        "software_id": "budget-buddy",
+        "software_client_name": "Budget Buddy Ltd",
+        "software_client_uri": "https://budgetbuddy.example",
+        "software_logo_uri": "https://budgetbuddy.example/logo.png",
+        "software_redirect_uris": ["https://budgetbuddy.example/cb"],
+        "software_jwks_endpoint": "https://keystore.directory.example/org/budget-buddy.jwks",
+    });
+    let (_, attacker_jwk) = tpp_key();
+    let mut request = pkjwt_metadata(&attacker_jwk);
+    request["client_name"] = json!("Someone Else");
+    request["software_statement"] = json!(sign(&dir.key, &claims));
+    let a = bank.register(&request).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["client_name"], "Budget Buddy Ltd");
+    assert_eq!(a.body["client_uri"], "https://budgetbuddy.example");
+    assert_eq!(a.body["logo_uri"], "https://budgetbuddy.example/logo.png");
+    assert_eq!(a.body["redirect_uris"], json!(["https://budgetbuddy.example/cb"]));
+    assert_eq!(a.body["jwks_uri"], "https://keystore.directory.example/org/budget-buddy.jwks");
+    assert!(a.body.get("jwks").is_none(), "the request's keys were dropped: {}", a.body);
+
+    // The RFC 7591 name wins over the directory's when a statement has both.
+    let mut both = claims.clone();
+    both["redirect_uris"] = json!(["https://rfc7591.example/cb"]);
+    both["jwks"] = json!({ "keys": [tpp_key().1] });
+    request["software_statement"] = json!(sign(&dir.key, &both));
+    let a = bank.register(&request).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["redirect_uris"], json!(["https://rfc7591.example/cb"]));
+    assert_eq!(a.body["jwks"], both["jwks"]);
+    assert!(a.body.get("jwks_uri").is_none(), "{}", a.body);
+}
+
+#[tokio::test]
+async fn client_secret_basic_is_refused_under_a_statement() {
+    // Even where the profile allows it: the secret would authenticate whoever registered.
+    let dir = directory();
+    let bank = directory_bank_with(&dir, |b| b.profile(Profile::dangerous_relaxed())).await;
+    let mut request = without(default_metadata(), &["token_endpoint_auth_signing_alg"]);
+    request["token_endpoint_auth_method"] = json!("client_secret_basic");
+    request["software_statement"] = json!(sign(&dir.key, &statement_claims(&bank)));
+    bank.refused(&request, 400, "invalid_client_metadata").await;
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
     assert!(!active(&bank, &tpp, &rt).await);
     assert!(!active(&bank, &tpp, first.token()).await);
     assert!(!active(&bank, &tpp, second.token()).await);
-    let (revoked_family, usable) = store.find(&TokenHash::of(&rt), bank.now()).await.unwrap().unwrap();
+    let (revoked_family, usable) = store.find(&TokenHash::of(&rt), bank.now(), 60).await.unwrap().unwrap();
     assert!(revoked_family.revoked && !usable);
     assert_eq!(revoked_family.id, family_id);
     // The other family and its token are untouched.
@@ -239,7 +239,8 @@ async fn revocation_requires_client_authentication() {
     let token = mint(&bank, &tpp, true);
 
     let response = bank.post_form(paths::REVOKE, &pairs(&[("token", token.token())]), None).await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // RFC 6749 §5.2: no Authorization header and no HTTP scheme accepted under FAPI 2.0: 400.
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client");
 
     let bad = bank.assertion_with(&tpp, json!({ "aud": "https://elsewhere.example" }));
@@ -250,7 +251,7 @@ async fn revocation_requires_client_authentication() {
         ("token", token.token()),
     ]);
     let response = bank.post_form(paths::REVOKE, &form, None).await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client");
 
     // Nothing was revoked by the refused calls.

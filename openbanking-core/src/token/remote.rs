@@ -1,4 +1,9 @@
 //! A remote JWKS (RFC 8414 `jwks_uri`) fetched with reqwest over rustls and cached.
+//!
+//! The fetch is hardened against a hostile or compromised JWKS host (SSRF / DoS): the default
+//! HTTP client follows no redirects (a `3xx` is a failed fetch, so an `https` URL can't be bent
+//! to `http` or to an internal host), times out after 10 s, and the body is read chunk by chunk
+//! and abandoned as soon as it passes 256 KiB, whether or not the server sent a `Content-Length`.
 
 use std::sync::{Arc, RwLock};
 
@@ -12,6 +17,9 @@ use crate::jose::{Jwks, PublicJwk};
 
 /// Largest JWKS document accepted (256 KiB).
 const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Timeout of the default HTTP client, for the whole request.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The keys behind a JWKS URL, cached.
 ///
@@ -48,6 +56,21 @@ impl RemoteJwks {
             max_age: Duration::minutes(5),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The HTTP client [`RemoteJwksBuilder`] uses by default: rustls, a 10 s timeout, and no
+    /// redirects followed ([`reqwest::redirect::Policy::none`]), so a `3xx` answer is a failed
+    /// fetch rather than a request to wherever the `Location` points (another scheme, an internal
+    /// host).
+    ///
+    /// Build one and pass it to every [`RemoteJwksBuilder::http_client`] to share its connection
+    /// pool between many JWKS URLs.
+    pub fn default_http_client() -> Result<reqwest::Client, ConfigError> {
+        reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConfigError::Invalid { setting: "http_client", reason: e.to_string() })
     }
 
     /// How many times the document has been fetched (successfully or not): for tests and metrics.
@@ -126,19 +149,31 @@ impl RemoteJwks {
             .send()
             .await
             .map_err(|e| format!("request failed: {e}"))?;
+        // With the default client a redirect arrives here as a 3xx: it is not followed.
         if !response.status().is_success() {
             return Err(format!("status {}", response.status()));
         }
-        if response.content_length().is_some_and(|l| l > MAX_JWKS_BYTES as u64) {
-            return Err("document too large".into());
-        }
-        let body = response.bytes().await.map_err(|e| format!("body: {e}"))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err("document too large".into());
-        }
+        let body = read_capped(response, MAX_JWKS_BYTES).await?;
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
         Jwks::from_json(&value).map_err(|e| format!("bad JWKS: {e}"))
     }
+}
+
+/// Reads the body chunk by chunk, giving up as soon as it passes `cap` bytes: a chunked answer
+/// (no `Content-Length`) can't make us buffer more than `cap` plus one chunk.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
+    const TOO_LARGE: &str = "document too large";
+    if response.content_length().is_some_and(|l| l > cap as u64) {
+        return Err(TOO_LARGE.into());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("body: {e}"))? {
+        if body.len() + chunk.len() > cap {
+            return Err(TOO_LARGE.into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Builder for [`RemoteJwks`].
@@ -153,7 +188,14 @@ pub struct RemoteJwksBuilder {
 }
 
 impl RemoteJwksBuilder {
-    /// The HTTP client to reuse (default: a new rustls client with a 10 s timeout).
+    /// The HTTP client to reuse (default: [`RemoteJwks::default_http_client`], a new rustls client with a
+    /// 10 s timeout that follows no redirects).
+    ///
+    /// # Security Warning
+    ///
+    /// A client passed here is used as it is: build it with
+    /// `.redirect(reqwest::redirect::Policy::none())` (or use [`RemoteJwks::default_http_client`]), or a
+    /// JWKS host can redirect the fetch to plain `http` or to internal addresses.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -203,10 +245,7 @@ impl RemoteJwksBuilder {
         }
         let http = match self.http {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .map_err(|e| ConfigError::Invalid { setting: "http_client", reason: e.to_string() })?,
+            None => RemoteJwks::default_http_client()?,
         };
         Ok(RemoteJwks {
             url: self.url,

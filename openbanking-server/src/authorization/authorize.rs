@@ -17,7 +17,9 @@ use openbanking_core::client::GrantType;
 use openbanking_core::{ClientId, Jti, OAuthErrorCode, random_token};
 use url::Url;
 
+use super::par::CONSENT_SCOPE_PREFIX;
 use super::{AuthorizationServer, CODE_LIFETIME, INTERACTION_LIFETIME, InteractionOutcome, Params};
+use crate::consent::pages::escape_html;
 use crate::error::{OAuthError, no_store};
 use crate::store::{CodeGrant, PendingAuthorization, PushedRequest, TokenHash};
 
@@ -47,22 +49,6 @@ pub(crate) fn error_page(error: &OAuthError) -> Response {
         escape_html(error.description()),
     );
     (status, no_store(), Html(page)).into_response()
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl AuthorizationServer {
@@ -113,6 +99,11 @@ impl AuthorizationServer {
     ///
     /// An interaction ends once: an unknown, completed or expired id is `invalid_request`. An
     /// approval may narrow the scope ([`InteractionOutcome::Approve`]'s `scope`), never widen it.
+    ///
+    /// The code carries the request's consent only if the granted scope still holds its
+    /// `consent:<ConsentId>` token: a narrowing that drops that token grants no consent, and the
+    /// tokens minted from the code carry no `consent_id`. (Whatever the interaction did to the
+    /// consent itself, e.g. authorising it, is the interaction's business.)
     pub async fn complete_interaction(&self, id: &str, outcome: InteractionOutcome) -> Result<String, OAuthError> {
         let now = self.inner().clock.unix_now();
         let pending = self
@@ -133,6 +124,14 @@ impl AuthorizationServer {
                     }
                     None => request.scope.clone(),
                 };
+                // The consent goes with its scope token: dropped from the scope, dropped here.
+                let consent_id = request
+                    .consent_id
+                    .clone()
+                    .filter(|id| scope.contains(&format!("{CONSENT_SCOPE_PREFIX}{}", id.as_str())));
+                if consent_id.is_none() && request.consent_id.is_some() {
+                    tracing::info!(client_id = %request.client_id, "approved scope drops the consent; code carries none");
+                }
                 let client = self.inner().clients.get(&request.client_id).await?;
                 let client = client.ok_or_else(|| OAuthError::invalid_request("the client no longer exists"))?;
                 let refresh_family = client.metadata.allows_grant(GrantType::RefreshToken).then(|| random_token(16));
@@ -143,7 +142,7 @@ impl AuthorizationServer {
                     redirect_uri: request.redirect_uri.clone(),
                     scope,
                     subject: subject.into_inner(),
-                    consent_id: request.consent_id.clone(),
+                    consent_id,
                     code_challenge: request.code_challenge.clone(),
                     dpop_jkt: request.dpop_jkt.clone(),
                     access_jti,

@@ -1,18 +1,37 @@
 //! Client authentication at the token, PAR, introspection and revocation endpoints:
 //! `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9) and, where the profile allows it,
 //! `client_secret_basic` (RFC 6749 §2.3.1).
+//!
+//! Failures are `invalid_client` with the status RFC 6749 §5.2 gives it:
+//! - a client that tried HTTP Basic gets `401` with `WWW-Authenticate: Basic realm="<issuer>"`
+//!   (the scheme it used: a MUST of §5.2);
+//! - a client that did not use the `Authorization` header (a `client_assertion`, or no
+//!   authentication at all) gets `401` with that same `Basic` challenge when the profile accepts
+//!   `client_secret_basic` (§5.2's MAY: the challenge names the HTTP scheme the server supports),
+//!   and otherwise `400` (the §5.2 default). Under FAPI 2.0 no HTTP authentication scheme is
+//!   accepted, so there is no challenge to send, and a `401` without one would break
+//!   RFC 9110 §15.5.2.
+//!
+//! A `private_key_jwt` assertion is read before anything is fetched: it must be a compact JWS
+//! with an asymmetric `alg` the client may use, and its (not yet trusted) claims must pass every
+//! check that needs no key (`iss` = `sub` = the client, `aud`, `exp` in the future and at most
+//! 5 minutes away, `iat` / `nbf`). Only then are the client's keys looked up (fetched from its
+//! `jwks_uri` if needed), the signature verified, the same claims checked again on the verified
+//! payload, and the `jti` recorded against replay.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderMap, header};
+use std::collections::VecDeque;
+
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine as _;
 use openbanking_core::client::TokenEndpointAuthMethod;
 use openbanking_core::clock::Clock;
 use openbanking_core::jose::{Jwks, JwsVerifyError, SigningAlgorithm, verify_jws};
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::params::Params;
 use super::{AuthorizationServer, MAX_CLIENT_ASSERTION_LIFETIME};
@@ -24,6 +43,12 @@ pub const JWT_BEARER_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assert
 
 /// Clock skew tolerated on an assertion's `iat` / `nbf`.
 const ASSERTION_LEEWAY: i64 = 30;
+
+/// Longest client assertion read (16 KiB, as for every compact JWS the crate parses).
+const MAX_ASSERTION_LEN: usize = 16 * 1024;
+
+/// Most client `jwks_uri`s whose keys are cached at once (see [`ClientKeyCache`]).
+const MAX_REMOTE_JWKS: usize = 10_000;
 
 /// A client that proved who it is.
 #[derive(Debug, Clone)]
@@ -51,14 +76,70 @@ impl AuthenticatedClient {
 
 /// Remote client JWKS (`jwks_uri`), fetched and cached per URL with the refetch limit of
 /// [`RemoteJwks`].
+///
+/// Every URL is fetched with one shared HTTP client ([`RemoteJwks::default_http_client`]: no
+/// redirects followed, 10 s timeout). At most `max_entries` (10 000) URLs are cached; when a new
+/// one would pass the bound, the older half (in insertion order) is dropped, so the map can't grow
+/// with the number of clients ever registered. A dropped URL is simply fetched again on its next
+/// use.
 pub(crate) struct ClientKeyCache {
     clock: Arc<dyn Clock>,
-    remotes: Mutex<HashMap<String, Arc<RemoteJwks>>>,
+    /// `None` if the HTTP client could not be built (logged): every `jwks_uri` then fails.
+    http: Option<reqwest::Client>,
+    max_entries: usize,
+    remotes: Mutex<RemoteMap>,
+}
+
+/// The cached remotes and their insertion order (each URL appears once in both).
+#[derive(Default)]
+struct RemoteMap {
+    by_uri: HashMap<String, Arc<RemoteJwks>>,
+    order: VecDeque<String>,
 }
 
 impl ClientKeyCache {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, remotes: Mutex::new(HashMap::new()) }
+        Self::with_capacity(clock, MAX_REMOTE_JWKS)
+    }
+
+    fn with_capacity(clock: Arc<dyn Clock>, max_entries: usize) -> Self {
+        let http = match RemoteJwks::default_http_client() {
+            Ok(http) => Some(http),
+            Err(e) => {
+                tracing::error!(error = %e, "no HTTP client for client jwks_uri fetches");
+                None
+            }
+        };
+        Self { clock, http, max_entries: max_entries.max(2), remotes: Mutex::new(RemoteMap::default()) }
+    }
+
+    /// The cached remote for `uri`, created (and the oldest half evicted when full) if missing.
+    fn remote(&self, uri: &str) -> Result<Arc<RemoteJwks>, OAuthError> {
+        let mut remotes = self.remotes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(remote) = remotes.by_uri.get(uri) {
+            return Ok(remote.clone());
+        }
+        let http =
+            self.http.clone().ok_or_else(|| OAuthError::invalid_client("the client's jwks_uri is not usable"))?;
+        let url = uri.parse().map_err(|_| OAuthError::invalid_client("the client's jwks_uri is invalid"))?;
+        let remote = RemoteJwks::builder(url)
+            .http_client(http)
+            .clock(self.clock.clone())
+            .build()
+            .map_err(|_| OAuthError::invalid_client("the client's jwks_uri is not usable"))?;
+        let remote = Arc::new(remote);
+        if remotes.by_uri.len() >= self.max_entries {
+            let evict = remotes.by_uri.len() / 2;
+            for _ in 0..evict {
+                if let Some(old) = remotes.order.pop_front() {
+                    remotes.by_uri.remove(&old);
+                }
+            }
+            tracing::info!(evicted = evict, "client JWKS cache full; dropped the older half");
+        }
+        remotes.by_uri.insert(uri.to_owned(), remote.clone());
+        remotes.order.push_back(uri.to_owned());
+        Ok(remote)
     }
 
     async fn keys_for(&self, client: &RegisteredClient) -> Result<Arc<Jwks>, OAuthError> {
@@ -68,35 +149,71 @@ impl ClientKeyCache {
         let Some(uri) = client.metadata.metadata().jwks_uri.as_ref() else {
             return Err(OAuthError::invalid_client("the client has no registered keys"));
         };
-        let uri = uri.to_string();
-        let remote = {
-            let mut remotes = self.remotes.lock().unwrap_or_else(|p| p.into_inner());
-            match remotes.get(&uri) {
-                Some(r) => r.clone(),
-                None => {
-                    let url =
-                        uri.parse().map_err(|_| OAuthError::invalid_client("the client's jwks_uri is invalid"))?;
-                    let remote = RemoteJwks::builder(url)
-                        .clock(self.clock.clone())
-                        .build()
-                        .map_err(|_| OAuthError::invalid_client("the client's jwks_uri is not usable"))?;
-                    let remote = Arc::new(remote);
-                    remotes.insert(uri, remote.clone());
-                    remote
-                }
-            }
-        };
+        let remote = self.remote(uri)?;
         remote
             .jwks()
             .await
             .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidClient, "the client's jwks_uri could not be fetched"))
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.remotes.lock().unwrap_or_else(|p| p.into_inner()).by_uri.len()
+    }
+}
+
+/// A client assertion read without its keys: the header's algorithm and the (untrusted) claims.
+#[derive(Debug)]
+struct UnverifiedAssertion {
+    alg: SigningAlgorithm,
+    claims: Map<String, Value>,
+}
+
+impl UnverifiedAssertion {
+    /// Reads a compact JWS: three base64url parts, a JSON header whose `alg` is an asymmetric
+    /// algorithm this crate supports, and a JSON object payload. The signature is not looked at.
+    fn read(assertion: &str) -> Result<Self, OAuthError> {
+        const MALFORMED: &str = "client assertion is malformed";
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        if assertion.len() > MAX_ASSERTION_LEN {
+            return Err(OAuthError::invalid_client(MALFORMED));
+        }
+        let mut parts = assertion.split('.');
+        let (Some(header), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(OAuthError::invalid_client(MALFORMED));
+        };
+        let header: Map<String, Value> = b64
+            .decode(header)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| OAuthError::invalid_client(MALFORMED))?;
+        let alg = header.get("alg").and_then(Value::as_str).ok_or_else(|| OAuthError::invalid_client(MALFORMED))?;
+        let alg = match alg {
+            a if a.eq_ignore_ascii_case("none") => {
+                return Err(OAuthError::invalid_client("client assertion is unsigned (alg none)"));
+            }
+            a if a.starts_with("HS") => {
+                return Err(OAuthError::invalid_client("client assertion uses a symmetric algorithm"));
+            }
+            a => SigningAlgorithm::parse(a)
+                .ok_or_else(|| OAuthError::invalid_client("client assertion algorithm is not allowed"))?,
+        };
+        let claims: Map<String, Value> = b64
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| OAuthError::invalid_client(MALFORMED))?;
+        Ok(Self { alg, claims })
     }
 }
 
 impl AuthorizationServer {
     /// Authenticates the client calling `endpoint_path` (one of [`crate::paths`]): exactly one
     /// method, the one the client registered, and the profile must allow it. Every failure is
-    /// `invalid_client` (401), with a description that names the check.
+    /// `invalid_client`, with a description that names the check: `401` with
+    /// `WWW-Authenticate: Basic realm="<issuer>"` when the client used HTTP Basic or the profile
+    /// accepts it, `400` otherwise (RFC 6749 §5.2; see the module documentation).
     pub async fn authenticate_client(
         &self,
         headers: &HeaderMap,
@@ -113,14 +230,44 @@ impl AuthorizationServer {
                 Err(OAuthError::invalid_request("use exactly one client authentication method (RFC 6749 §2.3)"))
             }
             (Some(credentials), None) => self.authenticate_basic(credentials, params).await,
-            (None, Some(assertion)) => self.authenticate_assertion(assertion, params, endpoint_path).await,
-            (None, None) => Err(OAuthError::invalid_client("client authentication is required")),
+            (None, Some(assertion)) => self
+                .authenticate_assertion(assertion, params, endpoint_path)
+                .await
+                .map_err(|e| self.without_authorization_header(e)),
+            (None, None) => {
+                Err(self.without_authorization_header(OAuthError::invalid_client("client authentication is required")))
+            }
+        }
+    }
+
+    /// `WWW-Authenticate: Basic realm="<issuer>"`.
+    fn basic_challenge(&self) -> String {
+        format!("Basic realm=\"{}\"", self.issuer().as_str())
+    }
+
+    /// RFC 6749 §5.2 for an `invalid_client` answer to a client that did not use the
+    /// `Authorization` header: `401` naming the HTTP scheme the server accepts (`Basic`) when the
+    /// profile allows `client_secret_basic`; otherwise `400`, since there is no HTTP
+    /// authentication scheme to challenge with (RFC 9110 §15.5.2 forbids a `401` without one).
+    /// Other errors pass unchanged.
+    fn without_authorization_header(&self, error: OAuthError) -> OAuthError {
+        if error.code() != OAuthErrorCode::InvalidClient {
+            return error;
+        }
+        if self.inner().profile.allows_client_secret_basic() {
+            error.with_status(StatusCode::UNAUTHORIZED).with_header(header::WWW_AUTHENTICATE, &self.basic_challenge())
+        } else {
+            error.with_status(StatusCode::BAD_REQUEST)
         }
     }
 
     async fn authenticate_basic(&self, credentials: &str, params: &Params) -> Result<AuthenticatedClient, OAuthError> {
+        let challenge = self.basic_challenge();
         let fail = |why: &'static str| {
-            OAuthError::invalid_client(why).with_header(header::WWW_AUTHENTICATE, "Basic realm=\"token\"")
+            // RFC 6749 §5.2: the client used the Authorization header, so 401 with its scheme.
+            OAuthError::invalid_client(why)
+                .with_status(StatusCode::UNAUTHORIZED)
+                .with_header(header::WWW_AUTHENTICATE, &challenge)
         };
         if !self.inner().profile.allows_client_secret_basic() {
             return Err(fail("client_secret_basic is not allowed by the FAPI 2.0 profile; use private_key_jwt"));
@@ -159,22 +306,35 @@ impl AuthorizationServer {
         if params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION_TYPE) {
             return Err(fail("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
         }
+        // Everything that needs no key is checked before the client's keys are looked up (and
+        // maybe fetched from its jwks_uri): junk can't make the server fetch anything.
+        let unverified = UnverifiedAssertion::read(assertion)?;
         // Which client? The client_id parameter, or the assertion's (not yet trusted) `sub`:
         // it only chooses the keys; the signature then proves it.
         let claimed = match params.get("client_id") {
             Some(id) => id.to_owned(),
-            None => unverified_sub(assertion).ok_or_else(|| fail("the client assertion names no client"))?,
+            None => unverified
+                .claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| fail("the client assertion names no client"))?,
         };
         let client_id = ClientId::parse(claimed).map_err(|_| fail("malformed client id"))?;
+        let now = self.inner().clock.unix_now();
+        self.check_assertion_claims(&unverified.claims, &client_id, endpoint_path, now)?;
         let client = self.inner().clients.get(&client_id).await?.ok_or_else(|| fail("unknown client"))?;
         if client.metadata.metadata().token_endpoint_auth_method != TokenEndpointAuthMethod::PrivateKeyJwt {
             return Err(fail("the client is not registered for private_key_jwt"));
         }
-        let keys = self.inner().client_keys.keys_for(&client).await?;
         let allowed: Vec<SigningAlgorithm> = match client.metadata.metadata().token_endpoint_auth_signing_alg {
             Some(alg) => vec![alg],
             None => SigningAlgorithm::ALL.to_vec(),
         };
+        if !allowed.contains(&unverified.alg) {
+            return Err(fail("client assertion algorithm is not allowed"));
+        }
+        let keys = self.inner().client_keys.keys_for(&client).await?;
         let verified = verify_jws(assertion, &keys, &allowed, None).map_err(|e| {
             fail(match e {
                 JwsVerifyError::AlgNone => "client assertion is unsigned (alg none)",
@@ -187,41 +347,10 @@ impl AuthorizationServer {
                 _ => "client assertion is malformed",
             })
         })?;
+        // The verified payload is the one read above; checked again all the same.
         let claims = verified.claims();
-        let now = self.inner().clock.unix_now();
+        let exp = self.check_assertion_claims(claims, &client_id, endpoint_path, now)?;
         let id = client_id.as_str();
-        if claims.get("iss").and_then(Value::as_str) != Some(id)
-            || claims.get("sub").and_then(Value::as_str) != Some(id)
-        {
-            return Err(fail("client assertion iss and sub must both be the client_id"));
-        }
-        // RFC 7523 §3 and RFC 9126 §2: the issuer identifier is always a valid audience; the
-        // URL of the endpoint the assertion is sent to is accepted too.
-        let endpoint = self.endpoint(endpoint_path);
-        let audience_ok = |a: &str| a == self.issuer().as_str() || a == endpoint;
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => audience_ok(a),
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(audience_ok),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err(fail("client assertion aud must be the issuer identifier or this endpoint's URL"));
-        }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| fail("client assertion has no exp"))?;
-        if exp <= now {
-            return Err(fail("client assertion has expired"));
-        }
-        if exp > now + MAX_CLIENT_ASSERTION_LIFETIME {
-            return Err(fail("client assertion exp is too far in the future (at most 5 minutes)"));
-        }
-        for claim in ["iat", "nbf"] {
-            if let Some(t) = claims.get(claim) {
-                let t = t.as_i64().ok_or_else(|| fail("client assertion time claims must be numbers"))?;
-                if t > now + ASSERTION_LEEWAY {
-                    return Err(fail("client assertion is not valid yet"));
-                }
-            }
-        }
         let jti = claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty() && j.len() <= 512);
         let jti = jti.ok_or_else(|| fail("client assertion has no jti"))?;
         // Remembered until the assertion expires: a replay inside its lifetime is refused.
@@ -236,16 +365,112 @@ impl AuthorizationServer {
         }
         Ok(AuthenticatedClient { client, method: TokenEndpointAuthMethod::PrivateKeyJwt })
     }
-}
 
-fn unverified_sub(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("sub")?.as_str().map(str::to_owned)
+    /// The checks of a client assertion's claims that need no key: `iss` and `sub` are the
+    /// client id, `aud` the issuer identifier or this endpoint's URL (RFC 7523 §3, RFC 9126 §2),
+    /// `exp` a number in the future and at most 5 minutes away, `iat` / `nbf` (when present)
+    /// numbers not in the future. Returns `exp`.
+    fn check_assertion_claims(
+        &self,
+        claims: &Map<String, Value>,
+        client_id: &ClientId,
+        endpoint_path: &str,
+        now: i64,
+    ) -> Result<i64, OAuthError> {
+        let fail = OAuthError::invalid_client;
+        let id = client_id.as_str();
+        if claims.get("iss").and_then(Value::as_str) != Some(id)
+            || claims.get("sub").and_then(Value::as_str) != Some(id)
+        {
+            return Err(fail("client assertion iss and sub must both be the client_id"));
+        }
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| fail("client assertion has no exp"))?;
+        if exp <= now {
+            return Err(fail("client assertion has expired"));
+        }
+        if exp > now + MAX_CLIENT_ASSERTION_LIFETIME {
+            return Err(fail("client assertion exp is too far in the future (at most 5 minutes)"));
+        }
+        // RFC 7523 §3 and RFC 9126 §2: the issuer identifier is always a valid audience; the
+        // URL of the endpoint the assertion is sent to is accepted too.
+        let endpoint = self.endpoint(endpoint_path);
+        let audience_ok = |a: &str| a == self.issuer().as_str() || a == endpoint;
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => audience_ok(a),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(audience_ok),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(fail("client assertion aud must be the issuer identifier or this endpoint's URL"));
+        }
+        for claim in ["iat", "nbf"] {
+            if let Some(t) = claims.get(claim) {
+                let t = t.as_i64().ok_or_else(|| fail("client assertion time claims must be numbers"))?;
+                if t > now + ASSERTION_LEEWAY {
+                    return Err(fail("client assertion is not valid yet"));
+                }
+            }
+        }
+        Ok(exp)
+    }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
     pairs.into_iter().next().map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openbanking_core::clock::SystemClock;
+
+    fn uri(i: usize) -> String {
+        format!("https://tpp{i}.example/jwks")
+    }
+
+    #[test]
+    fn the_jwks_cache_is_bounded_and_drops_its_oldest_half() {
+        let cache = ClientKeyCache::with_capacity(Arc::new(SystemClock), 4);
+        let first = cache.remote(&uri(0)).unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.remote(&uri(0)).unwrap()), "one remote per URL");
+        for i in 1..4 {
+            cache.remote(&uri(i)).unwrap();
+        }
+        assert_eq!(cache.len(), 4);
+        // Full: the fifth URL drops the two oldest.
+        cache.remote(&uri(4)).unwrap();
+        assert_eq!(cache.len(), 3);
+        let remotes = cache.remotes.lock().unwrap();
+        assert!(!remotes.by_uri.contains_key(&uri(0)) && !remotes.by_uri.contains_key(&uri(1)));
+        assert!((2..5).all(|i| remotes.by_uri.contains_key(&uri(i))));
+        assert_eq!(remotes.order.len(), remotes.by_uri.len());
+        drop(remotes);
+        for i in 5..1000 {
+            cache.remote(&uri(i)).unwrap();
+            assert!(cache.len() <= 4);
+        }
+    }
+
+    #[test]
+    fn the_default_bound_is_ten_thousand() {
+        assert_eq!(ClientKeyCache::new(Arc::new(SystemClock)).max_entries, 10_000);
+    }
+
+    #[test]
+    fn an_assertion_is_read_without_keys() {
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let payload = b64(&serde_json::json!({ "iss": "a", "sub": "a", "exp": 1 }));
+        let read = |alg: &str| {
+            UnverifiedAssertion::read(&format!("{}.{payload}.sig", b64(&serde_json::json!({ "alg": alg }))))
+        };
+        assert_eq!(read("ES256").unwrap().alg, SigningAlgorithm::ES256);
+        assert!(read("none").unwrap_err().description().contains("alg none"));
+        assert!(read("NoNe").unwrap_err().description().contains("alg none"));
+        assert!(read("HS256").unwrap_err().description().contains("symmetric"));
+        assert!(read("RS1").is_err());
+        for junk in ["", "a.b", "a.b.c.d", "garbage", &"x".repeat(20_000)] {
+            assert!(UnverifiedAssertion::read(junk).is_err(), "{junk:.20}");
+        }
+    }
 }

@@ -24,9 +24,24 @@
 //!   so that the directory's assertions can't be edited away after registration. Under the other
 //!   policies a statement is refused (`unapproved_software_statement`): there is no directory to
 //!   verify it against.
-//! - A statement's claims override the request's for the RFC 7591 member names only
-//!   (`redirect_uris`, `jwks`, `client_name`, ...); directory-specific claims (the UK directory's
-//!   `software_redirect_uris`, ...) are not mapped.
+//! - A statement's claims override the request's (RFC 7591 §2.3) for the RFC 7591 member names
+//!   (`redirect_uris`, `jwks`, `client_name`, ...) and for the UK Open Banking directory's claims
+//!   `software_redirect_uris` (-> `redirect_uris`), `software_jwks_endpoint` (-> `jwks_uri`),
+//!   `software_client_name` (-> `client_name`), `software_client_uri` (-> `client_uri`) and
+//!   `software_logo_uri` (-> `logo_uri`). When a statement carries both names, the RFC 7591 one
+//!   wins; `software_jwks_endpoint` is used only when the statement has neither `jwks` nor
+//!   `jwks_uri`.
+//! - A statement is not a secret (the TPP hands it to every bank), so it binds a registration to
+//!   the TPP only through what it asserts. Under [`RegistrationPolicy::SoftwareStatement`] the
+//!   client's keys (`jwks` / `jwks_uri`) and its `redirect_uris` therefore come **only** from the
+//!   statement: the request's values for them are ignored, a statement without keys is refused,
+//!   and so is one without redirect URIs for a client that uses the authorization code grant
+//!   (`400 invalid_software_statement`, naming the missing claim). Otherwise anyone holding a
+//!   copy could register their own keys and redirect URIs under the TPP's name. For the same
+//!   reason `client_secret_basic` can't be registered under a statement (the secret would go to
+//!   whoever registered, not to the holder of the statement's keys).
+//! - A statement's `exp` is optional (directories issue long-lived statements, the UK one with
+//!   no `exp`); when present it must be in the future. `iat` and `nbf` must not be in the future.
 //! - Scopes a client registers must be ones the server offers (or `openid`).
 //! - Deleting a client makes its authentication fail from then on; access tokens already issued
 //!   to it stay valid until they expire (minutes), its refresh tokens are unusable without client
@@ -40,7 +55,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use openbanking_core::client::{ClientMetadata, ClientMetadataError, ClientSecret, TokenEndpointAuthMethod};
+use openbanking_core::client::{ClientMetadata, ClientMetadataError, ClientSecret, GrantType, TokenEndpointAuthMethod};
 use openbanking_core::jose::{JwsVerifyError, SigningAlgorithm, verify_jws};
 use openbanking_core::{ClientId, OAuthErrorCode, ValidatedClientMetadata, random_token};
 use serde_json::{Map, Value};
@@ -80,6 +95,21 @@ const STATEMENT_METADATA: [&str; 17] = [
     "token_endpoint_auth_signing_alg",
     "dpop_bound_access_tokens",
 ];
+
+/// Directory-specific statement claims (the UK Open Banking directory's software statement) and
+/// the RFC 7591 member each one stands for. Used only when the statement does not assert the
+/// RFC 7591 member itself.
+const DIRECTORY_CLAIMS: [(&str, &str); 5] = [
+    ("software_redirect_uris", "redirect_uris"),
+    ("software_jwks_endpoint", "jwks_uri"),
+    ("software_client_name", "client_name"),
+    ("software_client_uri", "client_uri"),
+    ("software_logo_uri", "logo_uri"),
+];
+
+/// The members that tie a registration to the TPP the statement was issued to: under the
+/// software statement policy they come only from the statement, never from the request.
+const STATEMENT_ONLY: [&str; 3] = ["redirect_uris", "jwks", "jwks_uri"];
 
 /// A client's registration as the registration endpoint (RFC 7591 §3.2.1) and the client
 /// configuration endpoint (RFC 7592 §3) return it.
@@ -348,7 +378,8 @@ impl AuthorizationServer {
             return Err(metadata_error("the request body must be a JSON object (RFC 7591 §3.1)"));
         };
         let statement = members.get("software_statement");
-        match &self.inner().registration {
+        // What a verified statement asserted (its metadata members), under the statement policy.
+        let asserted = match &self.inner().registration {
             RegistrationPolicy::SoftwareStatement { directory_keys, issuer } => {
                 let Some(statement) = statement else {
                     return Err(statement_error("a software_statement signed by the directory is required"));
@@ -357,12 +388,16 @@ impl AuthorizationServer {
                     return Err(statement_error("software_statement must be a string (a signed JWT)"));
                 };
                 let claims = self.verify_statement(statement, directory_keys, issuer.as_deref())?;
-                // RFC 7591 §2.3: the statement's values take precedence over the request's.
-                for (name, value) in claims {
-                    if STATEMENT_METADATA.contains(&name.as_str()) {
-                        members.insert(name, value);
-                    }
+                let asserted = statement_metadata(claims);
+                // The keys and redirect URIs come from the statement or not at all.
+                for name in STATEMENT_ONLY {
+                    members.remove(name);
                 }
+                // RFC 7591 §2.3: the statement's values take precedence over the request's.
+                for (name, value) in &asserted {
+                    members.insert(name.clone(), value.clone());
+                }
+                Some(asserted)
             }
             RegistrationPolicy::Open | RegistrationPolicy::InitialAccessToken(_) => {
                 if statement.is_some() {
@@ -371,9 +406,13 @@ impl AuthorizationServer {
                         "this server accepts no software statements: no directory is configured",
                     ));
                 }
+                None
             }
-        }
+        };
         let metadata = ClientMetadata::from_json(Value::Object(members)).map_err(client_metadata_error)?;
+        if let Some(asserted) = &asserted {
+            check_statement_binding(&metadata, asserted)?;
+        }
         let metadata = metadata.validate().map_err(client_metadata_error)?;
         let m = metadata.metadata();
         if m.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretBasic
@@ -439,6 +478,53 @@ impl AuthorizationServer {
         }
         Ok(claims)
     }
+}
+
+/// The client metadata a verified statement asserts: its RFC 7591 members, plus the directory
+/// claims of [`DIRECTORY_CLAIMS`] under their RFC 7591 names where the statement does not assert
+/// those itself (`software_jwks_endpoint` only when it asserts no keys at all).
+fn statement_metadata(mut claims: Map<String, Value>) -> Map<String, Value> {
+    let mut asserted = Map::new();
+    for name in STATEMENT_METADATA {
+        if let Some(value) = claims.remove(name) {
+            asserted.insert(name.to_owned(), value);
+        }
+    }
+    for (claim, member) in DIRECTORY_CLAIMS {
+        let has_keys = asserted.contains_key("jwks") || asserted.contains_key("jwks_uri");
+        if asserted.contains_key(member) || (member == "jwks_uri" && has_keys) {
+            continue;
+        }
+        if let Some(value) = claims.remove(claim) {
+            asserted.insert(member.to_owned(), value);
+        }
+    }
+    asserted
+}
+
+/// Under the software statement policy: the client's keys, and its redirect URIs when it uses
+/// the authorization code grant, must be the statement's; `client_secret_basic` is refused (its
+/// secret would authenticate whoever registered, not the statement's key holder).
+fn check_statement_binding(metadata: &ClientMetadata, asserted: &Map<String, Value>) -> Result<(), OAuthError> {
+    if !asserted.contains_key("jwks") && !asserted.contains_key("jwks_uri") {
+        return Err(statement_error(
+            "the software statement asserts no client keys (jwks, jwks_uri or software_jwks_endpoint); \
+             a client registered under a statement uses the statement's keys only",
+        ));
+    }
+    let uses_code = metadata.grant_types.contains(&GrantType::AuthorizationCode) || !metadata.response_types.is_empty();
+    if uses_code && !asserted.contains_key("redirect_uris") {
+        return Err(statement_error(
+            "the software statement asserts no redirect URIs (redirect_uris or software_redirect_uris); \
+             a client registered under a statement uses the statement's redirect URIs only",
+        ));
+    }
+    if metadata.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretBasic {
+        return Err(metadata_error(
+            "client_secret_basic can't be registered under a software statement; use private_key_jwt with the statement's keys",
+        ));
+    }
+    Ok(())
 }
 
 fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
