@@ -454,6 +454,16 @@ impl PagesState {
         Some((id.to_owned(), session))
     }
 
+    /// The session of a form POST whose CSRF token matches: every state-changing handler starts
+    /// here, so none can forget the check. Anything else is a 403 page, with nothing changed.
+    fn posted(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(FormData, String, Session), Response> {
+        let form = FormData::parse(body);
+        match self.current(headers, now) {
+            Some((id, session)) if session.csrf_matches(&form) => Ok((form, id, session)),
+            _ => Err(PageError::forbidden().into_response()),
+        }
+    }
+
     fn cookie(&self, id: &str) -> String {
         session_cookie(self.secure, id, self.inner().session_lifetime)
     }
@@ -541,13 +551,10 @@ async fn login_page(State(st): State<PagesState>, headers: HeaderMap) -> Respons
 
 async fn login_submit(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = st.now();
-    let form = FormData::parse(&body);
-    let Some((id, session)) = st.current(&headers, now) else {
-        return PageError::forbidden().into_response();
+    let (form, id, session) = match st.posted(&headers, &body, now) {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
-    if !session.csrf_matches(&form) {
-        return PageError::forbidden().into_response();
-    }
     if session.psu.is_some() {
         return see_other(&st.next(&session));
     }
@@ -636,13 +643,10 @@ async fn consent_page(State(st): State<PagesState>, headers: HeaderMap) -> Respo
 
 async fn consent_submit(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = st.now();
-    let form = FormData::parse(&body);
-    let Some((id, session)) = st.current(&headers, now) else {
-        return PageError::forbidden().into_response();
+    let (form, id, session) = match st.posted(&headers, &body, now) {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
-    if !session.csrf_matches(&form) {
-        return PageError::forbidden().into_response();
-    }
     // A decision needs a logged-in PSU; without an interaction there is nothing (left) to decide.
     let Some(psu) = session.psu.clone() else {
         return PageError::forbidden().into_response();
@@ -750,13 +754,10 @@ async fn dashboard(State(st): State<PagesState>, headers: HeaderMap) -> Response
 
 async fn revoke(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = st.now();
-    let form = FormData::parse(&body);
-    let Some((_, session)) = st.current(&headers, now) else {
-        return PageError::forbidden().into_response();
+    let (form, _, session) = match st.posted(&headers, &body, now) {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
-    if !session.csrf_matches(&form) {
-        return PageError::forbidden().into_response();
-    }
     let Some(psu) = &session.psu else {
         return PageError::forbidden().into_response();
     };
@@ -783,13 +784,10 @@ async fn revoke(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -
 
 async fn logout(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = st.now();
-    let form = FormData::parse(&body);
-    let Some((id, session)) = st.current(&headers, now) else {
-        return PageError::forbidden().into_response();
+    let (_, id, _) = match st.posted(&headers, &body, now) {
+        Ok(posted) => posted,
+        Err(refusal) => return refusal,
     };
-    if !session.csrf_matches(&form) {
-        return PageError::forbidden().into_response();
-    }
     st.inner().sessions.remove(&id);
     with_cookie(see_other(&st.pages.href(LOGIN_PATH)), &clear_cookie(st.secure))
 }
