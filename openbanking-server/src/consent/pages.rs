@@ -456,11 +456,11 @@ impl PagesState {
 
     /// The session of a form POST whose CSRF token matches: every state-changing handler starts
     /// here, so none can forget the check. Anything else is a 403 page, with nothing changed.
-    fn posted(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(FormData, String, Session), Response> {
+    fn posted(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(FormData, String, Session), PageError> {
         let form = FormData::parse(body);
         match self.current(headers, now) {
             Some((id, session)) if session.csrf_matches(&form) => Ok((form, id, session)),
-            _ => Err(PageError::forbidden().into_response()),
+            _ => Err(PageError::forbidden()),
         }
     }
 
@@ -553,7 +553,7 @@ async fn login_submit(State(st): State<PagesState>, headers: HeaderMap, body: By
     let now = st.now();
     let (form, id, session) = match st.posted(&headers, &body, now) {
         Ok(posted) => posted,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     if session.psu.is_some() {
         return see_other(&st.next(&session));
@@ -645,7 +645,7 @@ async fn consent_submit(State(st): State<PagesState>, headers: HeaderMap, body: 
     let now = st.now();
     let (form, id, session) = match st.posted(&headers, &body, now) {
         Ok(posted) => posted,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     // A decision needs a logged-in PSU; without an interaction there is nothing (left) to decide.
     let Some(psu) = session.psu.clone() else {
@@ -756,7 +756,7 @@ async fn revoke(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -
     let now = st.now();
     let (form, _, session) = match st.posted(&headers, &body, now) {
         Ok(posted) => posted,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let Some(psu) = &session.psu else {
         return PageError::forbidden().into_response();
@@ -786,7 +786,7 @@ async fn logout(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -
     let now = st.now();
     let (_, id, _) = match st.posted(&headers, &body, now) {
         Ok(posted) => posted,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     st.inner().sessions.remove(&id);
     with_cookie(see_other(&st.pages.href(LOGIN_PATH)), &clear_cookie(st.secure))
