@@ -34,7 +34,7 @@ fn answer(result: Result<String, (OAuthErrorCode, String)>) -> String {
     }
 }
 
-/// The bank's gateway: DPoP proof first, then the token bound to the proof's key, then the consent.
+/// The bank's gateway: the token, the DPoP proof and its key binding, then the consent.
 struct Gateway {
     dpop: DpopVerifier,
     tokens: TokenValidator,
@@ -46,12 +46,12 @@ impl Gateway {
         let fail = |code: OAuthErrorCode, e: &dyn Error| (code, e.to_string());
         let claims = match proof {
             Some(proof) => {
+                // The token first, so that requests with forged tokens never reach the replay
+                // cache; then the proof; then the binding between the two.
+                let bound = self.tokens.validate_dpop_bound(token).await.map_err(|e| fail(e.oauth_error(), &e))?;
                 let request = DpopRequest::new("GET", ACCOUNTS_URL).with_access_token(token);
                 let verified = self.dpop.verify(proof, &request).await.map_err(|e| fail(e.oauth_error(), &e))?;
-                self.tokens
-                    .validate(token, Presentation::Dpop { jkt: verified.jkt() })
-                    .await
-                    .map_err(|e| fail(e.oauth_error(), &e))?
+                bound.confirm(verified.jkt()).map_err(|e| fail(e.oauth_error(), &e))?
             }
             None => self.tokens.validate(token, Presentation::Bearer).await.map_err(|e| fail(e.oauth_error(), &e))?,
         }
