@@ -77,3 +77,19 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
         (**self).now()
     }
 }
+
+/// The instant `seconds` after the Unix epoch (a JWT `NumericDate`), saturating at the limits of
+/// [`OffsetDateTime`] for values it can't represent.
+///
+/// ```
+/// use openbanking_core::clock::from_unix;
+/// assert_eq!(from_unix(0), time::OffsetDateTime::UNIX_EPOCH);
+/// assert_eq!(from_unix(1_767_225_600), time::macros::datetime!(2026-01-01 0:00 UTC));
+/// ```
+pub fn from_unix(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(if seconds < 0 {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
+}

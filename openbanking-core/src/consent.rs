@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::OAuthErrorCode;
-use crate::provider::StoreError;
+use crate::store::StoreError;
 use crate::types::{AccountId, ClientId, ConsentId, PsuId};
 
 /// The JSON path of the permissions in a consent request.
@@ -327,6 +327,13 @@ pub enum ConsentError {
     /// The consent store failed or refused the write (a concurrent update wins: `Conflict`).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The consent authority can't be reached (a hub outage, a store out of reach). Callers fail
+    /// closed: the guard serves no data, the consent API answers 503 with `Retry-After`.
+    #[error("the consent authority is unavailable")]
+    Unavailable {
+        /// When to try again, if the authority said.
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 impl ConsentError {
@@ -343,6 +350,7 @@ impl ConsentError {
             | Self::NotFound => OAuthErrorCode::InvalidRequest,
             Self::InconsistentRecord { .. } => OAuthErrorCode::ServerError,
             Self::Store(e) => e.oauth_error(),
+            Self::Unavailable { .. } => OAuthErrorCode::TemporarilyUnavailable,
         }
     }
 
@@ -356,7 +364,7 @@ impl ConsentError {
             Self::InconsistentRecord { .. } => "UK.OBIE.UnexpectedError",
             Self::Store(StoreError::NotFound) => "UK.OBIE.Resource.NotFound",
             Self::Store(StoreError::Conflict { .. }) => "UK.OBIE.Resource.InvalidConsentStatus",
-            Self::Store(_) => "UK.OBIE.UnexpectedError",
+            Self::Store(_) | Self::Unavailable { .. } => "UK.OBIE.UnexpectedError",
         }
     }
 

@@ -13,7 +13,7 @@ use crate::consent::ConsentError;
 use crate::dpop::DpopError;
 use crate::jose::KeyError;
 use crate::pkce::PkceError;
-use crate::provider::StoreError;
+use crate::store::StoreError;
 use crate::token::TokenError;
 
 /// The error codes of the OAuth family of specifications, as they appear in the `error` member of

@@ -5,8 +5,11 @@
 //!
 //! - [`consent`]: [`Consent`], its [`ConsentStatus`] state machine, UK Open Banking v3.1
 //!   [`Permission`] codes and their combination rules.
-//! - [`provider`]: the [`ConsentStore`] (persistence, optimistic versions) and [`ConsentProvider`]
-//!   (the consent authority a bank asks: local or a hub) traits, and an in-memory store.
+//! - [`provider`]: the [`ConsentProvider`] trait (the consent authority a bank asks: local or a
+//!   hub), its request and outcome types, and consent events.
+//! - [`store`]: every store trait in one room (consents, clients, PAR requests, codes, refresh
+//!   families, revocations, replay, PSU sessions), their in-memory implementations, and
+//!   [`Stores`], the bundle that configures a server.
 //! - [`token`]: JWT access tokens per RFC 9068: [`TokenIssuer`] and [`TokenValidator`].
 //! - [`jose`]: signing keys (ES256, PS256, EdDSA), JWKS, thumbprints, rotation.
 //! - [`dpop`]: DPoP proofs (RFC 9449), client and server side, with replay detection and nonces.
@@ -27,6 +30,7 @@ pub mod jose;
 mod jwt;
 pub mod pkce;
 pub mod provider;
+pub mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -39,9 +43,10 @@ pub use dpop::{DpopSigner, DpopVerifier, VerifiedProof};
 pub use error::{Error, OAuthErrorCode, Result};
 pub use pkce::{PkceChallenge, PkceVerifier};
 pub use provider::{
-    AuthorisedConsent, ConsentCheck, ConsentProvider, ConsentStore, DenialReason, LocalConsentProvider,
-    MemoryConsentStore, StoreError,
+    Actor, AuthoriseConsent, AuthorisedConsent, CheckConsent, ConsentCheck, ConsentProvider, CreateConsent,
+    DenialReason, LocalConsentProvider, RejectConsent, RevokeConsent,
 };
+pub use store::{ConsentStore, MemoryConsentStore, StoreError, Stores};
 pub use token::{AccessTokenClaims, TokenIssuer, TokenValidator};
 pub use types::{
     AccountId, Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Kid, MAX_IDENTIFIER_LEN, PsuId, Scope, is_loopback,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use crate::consent::{Consent, ConsentParts, ConsentStatus, Permission};
-use crate::provider::{ConsentStore, StoreError};
+use crate::store::{ConsentQuery, ConsentStore, StoreError};
 use crate::types::{AccountId, ClientId, ConsentId, PsuId, random_token};
 
 /// How many writers race in the concurrency contract.
@@ -39,7 +39,7 @@ const RACERS: usize = 8;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use openbanking_core::provider::MemoryConsentStore;
+/// use openbanking_core::store::MemoryConsentStore;
 /// use openbanking_core::testing::consent_store_conformance;
 ///
 /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)] async fn main() {
@@ -288,9 +288,9 @@ impl Kit {
         for consent in [&newest, &others, &oldest, &middle] {
             c.ok("insert", self.store.insert(consent).await);
         }
-        let listed = c.ok("list_by_psu", self.store.list_by_psu(&psu).await);
+        let listed = c.ok("list_by_psu", self.store.list(&ConsentQuery::by_psu(psu.clone())).await.map(|p| p.consents));
         expect_ids(c, "list_by_psu", &listed, &[&oldest, &middle, &newest]);
-        let listed = c.ok("list_by_psu", self.store.list_by_psu(&psu_id()).await);
+        let listed = c.ok("list_by_psu", self.store.list(&ConsentQuery::by_psu(psu_id())).await.map(|p| p.consents));
         expect_ids(c, "list_by_psu of an unknown PSU", &listed, &[]);
     }
 
@@ -304,9 +304,11 @@ impl Kit {
         for consent in [&middle, &others, &newest, &oldest] {
             c.ok("insert", self.store.insert(consent).await);
         }
-        let listed = c.ok("list_by_client", self.store.list_by_client(&client).await);
+        let listed =
+            c.ok("list_by_client", self.store.list(&ConsentQuery::by_client(client.clone())).await.map(|p| p.consents));
         expect_ids(c, "list_by_client", &listed, &[&oldest, &middle, &newest]);
-        let listed = c.ok("list_by_client", self.store.list_by_client(&client_id()).await);
+        let listed =
+            c.ok("list_by_client", self.store.list(&ConsentQuery::by_client(client_id())).await.map(|p| p.consents));
         expect_ids(c, "list_by_client of an unknown client", &listed, &[]);
     }
 }

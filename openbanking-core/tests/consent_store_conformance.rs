@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use openbanking_core::ConsentId;
 use openbanking_core::consent::Consent;
-use openbanking_core::provider::{ConsentStore, MemoryConsentStore, StoreError};
+use openbanking_core::store::{ConsentPage, ConsentQuery, ConsentStore, MemoryConsentStore, StoreError};
 use openbanking_core::testing::consent_store_conformance;
-use openbanking_core::{ClientId, ConsentId, PsuId};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_passes_the_conformance_kit() {
@@ -90,25 +90,21 @@ impl ConsentStore for BrokenStore {
         }
     }
 
-    async fn list_by_psu(&self, psu_id: &PsuId) -> Result<Vec<Consent>, StoreError> {
-        if self.fault == Fault::ListsEveryPsu {
-            let mut all = self.inner.list_by_psu(psu_id).await?;
-            // A consent of someone else: the newest one of any PSU this store has seen.
-            if let Some(first) = all.first().cloned() {
-                let others = self.inner.list_by_client(first.client_id()).await?;
-                all.extend(others.into_iter().filter(|c| c.psu_id() != Some(psu_id) && c.psu_id().is_some()));
-            }
-            return Ok(all);
+    async fn list(&self, query: &ConsentQuery) -> Result<ConsentPage, StoreError> {
+        let mut page = self.inner.list(query).await?;
+        if self.fault == Fault::ListsEveryPsu
+            && let Some(psu_id) = &query.psu_id
+            && let Some(first) = page.consents.first().cloned()
+        {
+            // Consents of someone else: any other PSU's consent of the same client.
+            let others = self.inner.list(&ConsentQuery::by_client(first.client_id().clone())).await?;
+            page.consents
+                .extend(others.consents.into_iter().filter(|c| c.psu_id() != Some(psu_id) && c.psu_id().is_some()));
         }
-        self.inner.list_by_psu(psu_id).await
-    }
-
-    async fn list_by_client(&self, client_id: &ClientId) -> Result<Vec<Consent>, StoreError> {
-        let mut listed = self.inner.list_by_client(client_id).await?;
-        if self.fault == Fault::ListsNewestFirst {
-            listed.reverse();
+        if self.fault == Fault::ListsNewestFirst && query.client_id.is_some() {
+            page.consents.reverse();
         }
-        Ok(listed)
+        Ok(page)
     }
 }
 

@@ -102,7 +102,7 @@ async fn a_stolen_token_and_proof_are_useless_elsewhere() {
 async fn two_instances_share_nonces_and_replay_cache() {
     let clock = clock();
     let secret = [42u8; 32];
-    let cache: Arc<dyn ReplayCache> = Arc::new(MemoryReplayCache::new().with_clock(clock.clone()));
+    let cache: Arc<dyn ReplayCache> = Arc::new(MemoryReplayCache::new());
     let instance = || {
         DpopVerifier::builder()
             .clock(clock.clone())

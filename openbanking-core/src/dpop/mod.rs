@@ -30,7 +30,6 @@
 //! ```
 
 mod nonce;
-mod replay;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -47,8 +46,8 @@ use crate::jose::{KeyError, PublicJwk, SigningAlgorithm, SigningKey};
 use crate::jwt::{JwsError, UnverifiedJws, sha256_b64url};
 use crate::types::{Jkt, Jti, random_token};
 
+pub use crate::store::{DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache, ReplayError};
 pub use nonce::{DEFAULT_NONCE_WINDOW, DpopNonces, MAX_NONCE_WINDOW};
-pub use replay::{DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache, ReplayError};
 
 /// The `typ` header value of a DPoP proof (RFC 9449 §4.2).
 pub const DPOP_JWT_TYPE: &str = "dpop+jwt";
@@ -622,7 +621,7 @@ impl DpopVerifierBuilder {
         }
         let replay = match self.replay {
             Some(cache) => cache,
-            None => Arc::new(MemoryReplayCache::new().with_clock(self.clock.clone())),
+            None => Arc::new(MemoryReplayCache::new()),
         };
         Ok(DpopVerifier {
             algorithms: self.algorithms.into_iter().collect(),
@@ -760,8 +759,8 @@ impl DpopVerifier {
         // 12. Replay: last, once everything else holds. The proof is refused by its iat once
         // now > iat + max_age, so the key needs remembering until then.
         let key = format!("dpop:{}:{}", jwk.thumbprint(), jti);
-        let expires_at = iat.saturating_add(self.max_age);
-        match self.replay.first_use(&key, expires_at).await {
+        let expires_at = crate::clock::from_unix(iat.saturating_add(self.max_age));
+        match self.replay.first_use(&key, expires_at, crate::clock::from_unix(now)).await {
             Ok(true) => {}
             Ok(false) => return Err(DpopError::Replay { jti }),
             Err(e) => return Err(DpopError::ReplayCache(e)),
@@ -1118,7 +1117,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_proof_takes_no_room_in_the_replay_cache() {
-        let cache = Arc::new(MemoryReplayCache::with_capacity(1).with_clock(clock()));
+        let cache = Arc::new(MemoryReplayCache::with_capacity(1));
         let v = DpopVerifier::builder().clock(clock()).replay_cache(cache.clone()).build().unwrap();
         let s = signer(SigningAlgorithm::ES256);
         let proof = s.proof("POST", URL, None, None, T0).unwrap();
@@ -1136,7 +1135,12 @@ mod tests {
 
     #[async_trait::async_trait]
     impl ReplayCache for BrokenCache {
-        async fn first_use(&self, _key: &str, _expires_at: i64) -> Result<bool, ReplayError> {
+        async fn first_use(
+            &self,
+            _key: &str,
+            _expires_at: time::OffsetDateTime,
+            _now: time::OffsetDateTime,
+        ) -> Result<bool, ReplayError> {
             Err(ReplayError::Backend("connection refused".into()))
         }
     }

@@ -4,10 +4,14 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::{
+    Actor, AuthoriseConsent, CheckConsent, ConsentCheck, ConsentEvent, ConsentEvents, ConsentProvider, CreateConsent,
+    DenialReason, RejectConsent, RevokeConsent,
+};
 use crate::clock::Clock;
-use crate::consent::{Consent, ConsentError, ConsentRequest};
-use crate::provider::{ConsentCheck, ConsentProvider, ConsentStore, DenialReason, StoreError};
-use crate::types::{AccountId, ClientId, ConsentId, PsuId, random_token};
+use crate::consent::{Consent, ConsentError};
+use crate::store::{ConsentPage, ConsentQuery, ConsentStore, StoreError};
+use crate::types::{ConsentId, random_token};
 
 /// How many times a transition re-reads the consent after losing a race, before giving up with
 /// the store's `Conflict`.
@@ -32,38 +36,40 @@ const MAX_ATTEMPTS: usize = 3;
 /// use std::sync::Arc;
 /// use openbanking_core::clock::SystemClock;
 /// use openbanking_core::consent::{ConsentRequest, Permission};
-/// use openbanking_core::provider::{ConsentProvider, LocalConsentProvider, MemoryConsentStore};
+/// use openbanking_core::provider::{AuthoriseConsent, CheckConsent, ConsentProvider, CreateConsent, LocalConsentProvider};
+/// use openbanking_core::store::MemoryConsentStore;
 /// use openbanking_core::{AccountId, ClientId, PsuId};
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let provider = LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock));
 /// let tpp = ClientId::parse("tpp-1")?;
-/// let consent = provider.create(&tpp, &ConsentRequest::new([Permission::ReadBalances])).await?;
-/// assert!(!provider.check(consent.consent_id(), &tpp).await?.is_allowed());
+/// let consent = provider.create(CreateConsent::new(tpp.clone(), ConsentRequest::new([Permission::ReadBalances]))).await?;
+/// assert!(!provider.check(CheckConsent::new(consent.consent_id().clone(), tpp.clone())).await?.is_allowed());
 ///
-/// provider.authorise(consent.consent_id(), &PsuId::parse("alice")?, &[AccountId::parse("acc-1")?]).await?;
-/// assert!(provider.check(consent.consent_id(), &tpp).await?.is_allowed());
+/// provider.authorise(AuthoriseConsent::new(consent.consent_id().clone(), PsuId::parse("alice")?, vec![AccountId::parse("acc-1")?])).await?;
+/// assert!(provider.check(CheckConsent::new(consent.consent_id().clone(), tpp.clone())).await?.is_allowed());
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct LocalConsentProvider {
     store: Arc<dyn ConsentStore>,
     clock: Arc<dyn Clock>,
+    events: ConsentEvents,
 }
 
 impl LocalConsentProvider {
-    /// A provider over `store`, taking time from `clock`.
+    /// A provider over `store`, taking time from `clock`, with no event subscribers yet.
     pub fn new(store: Arc<dyn ConsentStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self { store, clock, events: ConsentEvents::new() }
     }
 
-    /// The store (for the PSU dashboard's listings, which the provider trait does not cover).
+    /// The store.
     pub fn store(&self) -> &Arc<dyn ConsentStore> {
         &self.store
     }
 
     /// Reads, applies `transition` at the clock's time, and writes at the version read; re-reads
-    /// after a lost race.
-    async fn transition<F>(&self, consent_id: &ConsentId, transition: F) -> Result<Consent, ConsentError>
+    /// after a lost race. Publishes the change as `actor`'s.
+    async fn transition<F>(&self, consent_id: &ConsentId, actor: Actor, transition: F) -> Result<Consent, ConsentError>
     where
         F: Fn(&mut Consent, OffsetDateTime) -> Result<(), ConsentError> + Send + Sync,
     {
@@ -79,7 +85,10 @@ impl LocalConsentProvider {
                 return Err(error);
             }
             match self.store.update(&consent, expected).await {
-                Ok(stored) => return Ok(stored),
+                Ok(stored) => {
+                    self.events.publish(&ConsentEvent::of(&stored, actor)).await;
+                    return Ok(stored);
+                }
                 Err(conflict @ StoreError::Conflict { .. }) => last_conflict = Some(conflict),
                 Err(other) => return Err(other.into()),
             }
@@ -88,14 +97,17 @@ impl LocalConsentProvider {
     }
 
     /// Marks `consent` expired in the store if it is due, best-effort, and returns it as of `now`
-    /// (the stored version if the write succeeded).
+    /// (the stored version if the write succeeded, which is published as the bank's change).
     async fn persist_expiry(&self, mut consent: Consent, now: OffsetDateTime) -> Consent {
         let expected = consent.version();
         if !consent.expire_if_due(now) {
             return consent;
         }
         match self.store.update(&consent, expected).await {
-            Ok(stored) => stored,
+            Ok(stored) => {
+                self.events.publish(&ConsentEvent::of(&stored, Actor::Bank)).await;
+                stored
+            }
             Err(error) => {
                 tracing::debug!(consent_id = %consent.consent_id(), %error, "could not record consent expiry");
                 consent
@@ -106,12 +118,12 @@ impl LocalConsentProvider {
 
 #[async_trait::async_trait]
 impl ConsentProvider for LocalConsentProvider {
-    async fn create(&self, client_id: &ClientId, request: &ConsentRequest) -> Result<Consent, ConsentError> {
+    async fn create(&self, request: CreateConsent) -> Result<Consent, ConsentError> {
         let now = self.clock.now();
-        let request = request.validate(now)?;
+        let validated = request.request.validate(now)?;
         let consent_id = ConsentId::parse(random_token(16))
             .map_err(|_| ConsentError::InconsistentRecord { reason: "a generated ConsentId was refused" })?;
-        let consent = Consent::new(consent_id, client_id.clone(), &request, now);
+        let consent = Consent::new(consent_id, request.client_id, &validated, now);
         self.store.insert(&consent).await?;
         Ok(consent)
     }
@@ -123,32 +135,49 @@ impl ConsentProvider for LocalConsentProvider {
         }
     }
 
-    async fn authorise(
-        &self,
-        consent_id: &ConsentId,
-        psu_id: &PsuId,
-        accounts: &[AccountId],
-    ) -> Result<Consent, ConsentError> {
-        self.transition(consent_id, |c, now| c.authorise(psu_id.clone(), accounts.to_vec(), now)).await
+    async fn authorise(&self, request: AuthoriseConsent) -> Result<Consent, ConsentError> {
+        let actor = Actor::Psu(request.psu_id.clone());
+        self.transition(&request.consent_id, actor, |c, now| {
+            c.authorise(request.psu_id.clone(), request.accounts.clone(), now)
+        })
+        .await
     }
 
-    async fn reject(&self, consent_id: &ConsentId) -> Result<Consent, ConsentError> {
-        self.transition(consent_id, |c, now| c.reject(now)).await
+    async fn reject(&self, request: RejectConsent) -> Result<Consent, ConsentError> {
+        self.transition(&request.consent_id, request.actor, |c, now| c.reject(now)).await
     }
 
-    async fn revoke(&self, consent_id: &ConsentId) -> Result<Consent, ConsentError> {
-        self.transition(consent_id, |c, now| c.revoke(now)).await
+    async fn revoke(&self, request: RevokeConsent) -> Result<Consent, ConsentError> {
+        self.transition(&request.consent_id, request.actor, |c, now| c.revoke(now)).await
     }
 
-    async fn check(&self, consent_id: &ConsentId, client_id: &ClientId) -> Result<ConsentCheck, ConsentError> {
+    async fn check(&self, request: CheckConsent) -> Result<ConsentCheck, ConsentError> {
         let now = self.clock.now();
-        let found = self.store.get(consent_id).await?;
+        let found = self.store.get(&request.consent_id).await?;
         let stale = found.as_ref().filter(|c| !c.status().is_final() && c.is_expired_at(now)).cloned();
-        let check = ConsentCheck::evaluate(found, client_id, now);
+        let check = ConsentCheck::evaluate(found, &request.client_id, now);
         if let (ConsentCheck::Denied(DenialReason::Expired), Some(consent)) = (&check, stale) {
             self.persist_expiry(consent, now).await;
         }
         Ok(check)
+    }
+
+    async fn list(&self, query: ConsentQuery) -> Result<ConsentPage, ConsentError> {
+        let now = self.clock.now();
+        let mut page = self.store.list(&query).await?;
+        // Statuses as of now: a consent past its expiry reads `Expired` (not written back here:
+        // listing stays a read), and a status filter applies to what the caller will see.
+        for consent in &mut page.consents {
+            consent.expire_if_due(now);
+        }
+        if let Some(status) = query.status {
+            page.consents.retain(|c| c.status() == status);
+        }
+        Ok(page)
+    }
+
+    fn events(&self) -> Option<&ConsentEvents> {
+        Some(&self.events)
     }
 }
 
@@ -159,8 +188,9 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::consent::{ConsentRequestError, ConsentStatus, Permission};
-    use crate::provider::MemoryConsentStore;
+    use crate::consent::{ConsentRequest, ConsentRequestError, ConsentStatus, Permission};
+    use crate::store::MemoryConsentStore;
+    use crate::types::{AccountId, ClientId, PsuId};
 
     const START: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
 
@@ -198,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn full_lifecycle_create_authorise_check_revoke() {
         let f = fixture();
-        let created = f.provider.create(&f.tpp, &request()).await.unwrap();
+        let created = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap();
         assert_eq!(created.status(), ConsentStatus::AwaitingAuthorisation);
         assert_eq!(created.client_id(), &f.tpp);
         assert_eq!(created.consent_id().as_str().len(), 22);
@@ -206,26 +236,29 @@ mod tests {
         assert_eq!(f.provider.get(&id).await.unwrap().unwrap(), created);
 
         f.clock.advance(Duration::minutes(2));
-        let authorised = f.provider.authorise(&id, &alice(), &accounts()).await.unwrap();
+        let authorised = f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await.unwrap();
         assert_eq!(authorised.status(), ConsentStatus::Authorised);
         assert_eq!(authorised.version(), created.version() + 1);
         assert_eq!(authorised.status_update_date_time(), START + Duration::minutes(2));
         assert_eq!(f.store.get(&id).await.unwrap().unwrap(), authorised);
 
-        let allowed = f.provider.check(&id, &f.tpp).await.unwrap().allowed().unwrap();
+        let allowed = f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().allowed().unwrap();
         assert_eq!(allowed.psu_id(), &alice());
         assert_eq!(allowed.account_ids(), accounts().as_slice());
 
-        let revoked = f.provider.revoke(&id).await.unwrap();
+        let revoked = f.provider.revoke(RevokeConsent::new(id.clone(), Actor::Bank)).await.unwrap();
         assert_eq!(revoked.status(), ConsentStatus::Revoked);
-        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Revoked));
+        assert_eq!(
+            f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Revoked)
+        );
     }
 
     #[tokio::test]
     async fn create_refuses_an_invalid_request() {
         let f = fixture();
         let bad = ConsentRequest::new([Permission::ReadTransactionsCredits]);
-        let e = f.provider.create(&f.tpp, &bad).await.unwrap_err();
+        let e = f.provider.create(CreateConsent::new(f.tpp.clone(), bad.clone())).await.unwrap_err();
         assert!(matches!(
             e,
             ConsentError::InvalidRequest(ConsentRequestError::CreditsOrDebitsWithoutTransactions { .. })
@@ -237,38 +270,44 @@ mod tests {
     async fn create_validates_expiry_against_the_provider_clock() {
         let f = fixture();
         let late = ConsentRequest::new([Permission::ReadBalances]).with_expiration(START);
-        let e = f.provider.create(&f.tpp, &late).await.unwrap_err();
+        let e = f.provider.create(CreateConsent::new(f.tpp.clone(), late.clone())).await.unwrap_err();
         assert!(matches!(e, ConsentError::InvalidRequest(ConsentRequestError::ExpirationNotInFuture { .. })));
     }
 
     #[tokio::test]
     async fn create_generates_distinct_ids() {
         let f = fixture();
-        let a = f.provider.create(&f.tpp, &request()).await.unwrap();
-        let b = f.provider.create(&f.tpp, &request()).await.unwrap();
+        let a = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap();
+        let b = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap();
         assert_ne!(a.consent_id(), b.consent_id());
     }
 
     #[tokio::test]
     async fn reject_then_authorise_is_an_illegal_transition() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
-        assert_eq!(f.provider.reject(&id).await.unwrap().status(), ConsentStatus::Rejected);
-        let e = f.provider.authorise(&id, &alice(), &accounts()).await.unwrap_err();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        assert_eq!(
+            f.provider.reject(RejectConsent::new(id.clone(), Actor::Bank)).await.unwrap().status(),
+            ConsentStatus::Rejected
+        );
+        let e = f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await.unwrap_err();
         assert!(matches!(
             e,
             ConsentError::IllegalTransition { from: ConsentStatus::Rejected, to: ConsentStatus::Authorised }
         ));
-        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Rejected));
+        assert_eq!(
+            f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Rejected)
+        );
     }
 
     #[tokio::test]
     async fn revoke_twice_is_an_illegal_transition() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
-        f.provider.revoke(&id).await.unwrap();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        f.provider.revoke(RevokeConsent::new(id.clone(), Actor::Bank)).await.unwrap();
         assert!(matches!(
-            f.provider.revoke(&id).await,
+            f.provider.revoke(RevokeConsent::new(id.clone(), Actor::Bank)).await,
             Err(ConsentError::IllegalTransition { from: ConsentStatus::Revoked, to: ConsentStatus::Revoked })
         ));
     }
@@ -276,8 +315,11 @@ mod tests {
     #[tokio::test]
     async fn authorise_without_accounts_is_refused() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
-        assert!(matches!(f.provider.authorise(&id, &alice(), &[]).await, Err(ConsentError::NoAccounts)));
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        assert!(matches!(
+            f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), vec![])).await,
+            Err(ConsentError::NoAccounts)
+        ));
         assert_eq!(f.store.get(&id).await.unwrap().unwrap().status(), ConsentStatus::AwaitingAuthorisation);
     }
 
@@ -285,23 +327,38 @@ mod tests {
     async fn transitions_of_an_unknown_consent_are_not_found() {
         let f = fixture();
         let id = ConsentId::parse("nope").unwrap();
-        assert!(matches!(f.provider.authorise(&id, &alice(), &accounts()).await, Err(ConsentError::NotFound)));
-        assert!(matches!(f.provider.reject(&id).await, Err(ConsentError::NotFound)));
-        assert!(matches!(f.provider.revoke(&id).await, Err(ConsentError::NotFound)));
+        assert!(matches!(
+            f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await,
+            Err(ConsentError::NotFound)
+        ));
+        assert!(matches!(
+            f.provider.reject(RejectConsent::new(id.clone(), Actor::Bank)).await,
+            Err(ConsentError::NotFound)
+        ));
+        assert!(matches!(
+            f.provider.revoke(RevokeConsent::new(id.clone(), Actor::Bank)).await,
+            Err(ConsentError::NotFound)
+        ));
         assert!(f.provider.get(&id).await.unwrap().is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_authorise_has_exactly_one_winner() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
         let mut tasks = Vec::new();
         for i in 0..8 {
             let provider = f.provider.clone();
             let id = id.clone();
             tasks.push(tokio::spawn(async move {
                 let psu = PsuId::parse(format!("psu-{i}")).unwrap();
-                provider.authorise(&id, &psu, &[AccountId::parse(format!("acc-{i}")).unwrap()]).await
+                provider
+                    .authorise(AuthoriseConsent::new(
+                        id.clone(),
+                        psu.clone(),
+                        vec![AccountId::parse(format!("acc-{i}")).unwrap()],
+                    ))
+                    .await
             }));
         }
         let mut winners = Vec::new();
@@ -322,17 +379,18 @@ mod tests {
     #[tokio::test]
     async fn check_denies_an_unknown_consent_as_not_found() {
         let f = fixture();
-        let check = f.provider.check(&ConsentId::parse("nope").unwrap(), &f.tpp).await.unwrap();
+        let check =
+            f.provider.check(CheckConsent::new(ConsentId::parse("nope").unwrap(), f.tpp.clone())).await.unwrap();
         assert_eq!(check.denial(), Some(DenialReason::NotFound));
     }
 
     #[tokio::test]
     async fn check_denies_another_clients_consent_as_wrong_client() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
-        f.provider.authorise(&id, &alice(), &accounts()).await.unwrap();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await.unwrap();
         let other = ClientId::parse("tpp-2").unwrap();
-        let denial = f.provider.check(&id, &other).await.unwrap().denial().unwrap();
+        let denial = f.provider.check(CheckConsent::new(id.clone(), other.clone())).await.unwrap().denial().unwrap();
         assert_eq!(denial, DenialReason::WrongClient);
         assert_eq!(denial.public(), DenialReason::NotFound);
     }
@@ -340,21 +398,27 @@ mod tests {
     #[tokio::test]
     async fn check_denies_a_consent_awaiting_authorisation() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
-        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::AwaitingAuthorisation));
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        assert_eq!(
+            f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::AwaitingAuthorisation)
+        );
     }
 
     #[tokio::test]
     async fn check_denies_an_authorised_consent_exactly_at_expiry_and_records_it() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
-        f.provider.authorise(&id, &alice(), &accounts()).await.unwrap();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await.unwrap();
 
         f.clock.set(START + Duration::days(90) - Duration::nanoseconds(1));
-        assert!(f.provider.check(&id, &f.tpp).await.unwrap().is_allowed());
+        assert!(f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().is_allowed());
 
         f.clock.set(START + Duration::days(90));
-        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Expired));
+        assert_eq!(
+            f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Expired)
+        );
         let stored = f.store.get(&id).await.unwrap().unwrap();
         assert_eq!(stored.status(), ConsentStatus::Expired);
         assert_eq!(stored.status_update_date_time(), START + Duration::days(90));
@@ -375,11 +439,8 @@ mod tests {
             async fn update(&self, _: &Consent, _: u64) -> Result<Consent, StoreError> {
                 Err(StoreError::backend("read-only replica"))
             }
-            async fn list_by_psu(&self, p: &PsuId) -> Result<Vec<Consent>, StoreError> {
-                self.0.list_by_psu(p).await
-            }
-            async fn list_by_client(&self, c: &ClientId) -> Result<Vec<Consent>, StoreError> {
-                self.0.list_by_client(c).await
+            async fn list(&self, q: &ConsentQuery) -> Result<ConsentPage, StoreError> {
+                self.0.list(q).await
             }
         }
         let clock = Arc::new(ManualClock::new(START));
@@ -392,7 +453,10 @@ mod tests {
         let provider = LocalConsentProvider::new(Arc::new(ReadOnly(inner)), clock.clone());
 
         clock.advance(Duration::days(91));
-        assert_eq!(provider.check(consent.consent_id(), &tpp).await.unwrap().denial(), Some(DenialReason::Expired));
+        assert_eq!(
+            provider.check(CheckConsent::new(consent.consent_id().clone(), tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Expired)
+        );
         assert_eq!(provider.get(consent.consent_id()).await.unwrap().unwrap().status(), ConsentStatus::Expired);
         assert_eq!(
             provider.store().get(consent.consent_id()).await.unwrap().unwrap().status(),
@@ -403,17 +467,23 @@ mod tests {
     #[tokio::test]
     async fn authorising_after_expiry_is_refused_and_records_expiry() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
         f.clock.advance(Duration::days(90));
-        assert!(matches!(f.provider.authorise(&id, &alice(), &accounts()).await, Err(ConsentError::Expired { .. })));
+        assert!(matches!(
+            f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await,
+            Err(ConsentError::Expired { .. })
+        ));
         assert_eq!(f.store.get(&id).await.unwrap().unwrap().status(), ConsentStatus::Expired);
-        assert_eq!(f.provider.check(&id, &f.tpp).await.unwrap().denial(), Some(DenialReason::Expired));
+        assert_eq!(
+            f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Expired)
+        );
     }
 
     #[tokio::test]
     async fn get_reports_expiry_as_of_now() {
         let f = fixture();
-        let id = f.provider.create(&f.tpp, &request()).await.unwrap().consent_id().clone();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
         f.clock.advance(Duration::days(100));
         let got = f.provider.get(&id).await.unwrap().unwrap();
         assert_eq!(got.status(), ConsentStatus::Expired);

@@ -1,147 +1,31 @@
-//! The consent authority and its persistence.
+//! The consent authority: what a bank asks about consents, in either model.
 //!
-//! - [`ConsentStore`]: where consents live, with an optimistic version check so that two writers
-//!   can't both win. [`MemoryConsentStore`] is the in-memory implementation; SQL stores live in
-//!   `openbanking-server`. Every implementation should pass the conformance kit
-//!   `openbanking_core::testing::consent_store_conformance` (feature `testing`).
-//! - [`ConsentProvider`]: what a bank asks of "the consent authority" (create, get, authorise,
-//!   reject, revoke, check). [`LocalConsentProvider`] is the decentralized one, over the bank's own
-//!   store; a hub-backed provider implements the same trait.
-//! - [`ConsentCheck`]: the answer to "may this client read data under this consent, right now?",
-//!   decided by one plain function, [`ConsentCheck::evaluate`], that every provider uses.
+//! - [`ConsentProvider`]: create, read, authorise, reject, revoke, check and list consents.
+//!   [`LocalConsentProvider`] is the decentralized one, over the bank's own
+//!   [`ConsentStore`](crate::store::ConsentStore); a hub-backed provider implements the same trait.
+//! - Requests ([`CreateConsent`], [`AuthoriseConsent`], [`RejectConsent`], [`RevokeConsent`],
+//!   [`CheckConsent`]) are `#[non_exhaustive]` structs that can grow; status changes name their
+//!   [`Actor`] (PSU, TPP or bank).
+//! - Outcomes: [`ConsentCheck`] (allowed with the consent, or denied with a reason), or
+//!   [`ConsentError::Unavailable`] when the authority can't be reached: callers fail closed.
+//! - Every status change is a [`ConsentEvent`] that [`ConsentEventSink`]s subscribe to
+//!   ([`ConsentEvents`]).
 
-use std::error::Error as StdError;
+mod check;
+mod events;
+mod local;
+mod request;
+
 use std::fmt;
 
-use time::OffsetDateTime;
-
-use crate::consent::{Consent, ConsentError, ConsentRequest, ConsentStatus, Permission};
-use crate::error::OAuthErrorCode;
-use crate::types::{AccountId, ClientId, ConsentId, PsuId};
-
-mod local;
-mod memory;
-
+pub use check::{AuthorisedConsent, ConsentCheck, DenialReason};
+pub use events::{ConsentEvent, ConsentEventSink, ConsentEvents};
 pub use local::LocalConsentProvider;
-pub use memory::MemoryConsentStore;
+pub use request::{Actor, AuthoriseConsent, CheckConsent, CreateConsent, RejectConsent, RevokeConsent};
 
-/// Why a store refused a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConflictKind {
-    /// `insert` of an id that already exists.
-    AlreadyExists,
-    /// `update` with an expected version that is not the stored one: another writer won.
-    StaleVersion {
-        /// The version the writer expected.
-        expected: u64,
-    },
-}
-
-impl fmt::Display for ConflictKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::AlreadyExists => f.write_str("the record already exists"),
-            Self::StaleVersion { expected } => {
-                write!(f, "the record is no longer at version {expected}: another writer changed it")
-            }
-        }
-    }
-}
-
-/// A store failed or refused an operation.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The record does not exist.
-    #[error("record not found")]
-    NotFound,
-    /// The write lost a race or would overwrite an existing record (a unique violation in SQL).
-    #[error("write conflict: {kind}")]
-    Conflict {
-        /// What conflicted.
-        kind: ConflictKind,
-    },
-    /// The backend failed (connection, I/O, corrupt row). The `Display` says only that; the cause
-    /// is kept as the error's `source()` for logs, never for responses.
-    #[error("the storage backend failed")]
-    Backend(#[source] Box<dyn StdError + Send + Sync>),
-}
-
-impl StoreError {
-    /// A [`Backend`](Self::Backend) error wrapping `cause`.
-    pub fn backend(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        Self::Backend(cause.into())
-    }
-
-    /// A [`Conflict`](Self::Conflict) for an insert of an existing id.
-    pub const fn already_exists() -> Self {
-        Self::Conflict { kind: ConflictKind::AlreadyExists }
-    }
-
-    /// A [`Conflict`](Self::Conflict) for an update that expected `expected`.
-    pub const fn stale_version(expected: u64) -> Self {
-        Self::Conflict { kind: ConflictKind::StaleVersion { expected } }
-    }
-
-    /// Whether this is a [`Conflict`](Self::Conflict).
-    pub const fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict { .. })
-    }
-
-    /// Whether this is [`NotFound`](Self::NotFound).
-    pub const fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound)
-    }
-
-    /// The OAuth error code this error leaves the server as.
-    ///
-    /// `NotFound` and `Conflict` are `invalid_request`: a conflict means the request raced another
-    /// change of the same record (a double-clicked Approve, a TPP revoking while the PSU approves);
-    /// the server is healthy and the client may re-read and retry, so it is not a `server_error`.
-    /// `Backend` is `server_error`.
-    pub fn oauth_error(&self) -> OAuthErrorCode {
-        match self {
-            Self::NotFound | Self::Conflict { .. } => OAuthErrorCode::InvalidRequest,
-            Self::Backend(_) => OAuthErrorCode::ServerError,
-        }
-    }
-}
-
-/// Persistence of consents, with optimistic concurrency.
-///
-/// Object safe: a bank holds an `Arc<dyn ConsentStore>` chosen at start-up. The contract, which
-/// `openbanking_core::testing::consent_store_conformance` checks:
-///
-/// - `insert` stores the consent exactly as given (every field, version included) and refuses an
-///   existing id with [`StoreError::Conflict`].
-/// - `get` returns the stored consent, or `None`.
-/// - `update(consent, expected_version)` replaces the record only if its stored version is
-///   `expected_version`, stores it with version `expected_version + 1` (whatever
-///   `consent.version()` says) and returns what it stored; otherwise [`StoreError::Conflict`] (two
-///   writers holding the same version can't both win), or [`StoreError::NotFound`] if there is no
-///   such consent. The check and the write are one atomic step.
-/// - `list_by_psu` and `list_by_client` return only that PSU's or client's consents, sorted by
-///   `CreationDateTime` (ties by `ConsentId`).
-/// - Times are kept as instants (the offset may be normalised) to at least the microsecond.
-#[async_trait::async_trait]
-pub trait ConsentStore: Send + Sync + fmt::Debug {
-    /// Stores a new consent; [`StoreError::Conflict`] if its id exists.
-    async fn insert(&self, consent: &Consent) -> Result<(), StoreError>;
-
-    /// The consent with this id, if any.
-    async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, StoreError>;
-
-    /// Replaces the consent if its stored version is `expected_version`, storing it with version
-    /// `expected_version + 1`, and returns the stored consent.
-    async fn update(&self, consent: &Consent, expected_version: u64) -> Result<Consent, StoreError>;
-
-    /// The consents authorised by this PSU (any status), oldest first.
-    async fn list_by_psu(&self, psu_id: &PsuId) -> Result<Vec<Consent>, StoreError>;
-
-    /// The consents created by this client (any status), oldest first.
-    async fn list_by_client(&self, client_id: &ClientId) -> Result<Vec<Consent>, StoreError>;
-}
+use crate::consent::{Consent, ConsentError};
+use crate::store::{ConsentPage, ConsentQuery};
+use crate::types::ConsentId;
 
 /// What a bank asks of "the consent authority": the bank's own store
 /// ([`LocalConsentProvider`]) or a central hub.
@@ -150,304 +34,42 @@ pub trait ConsentStore: Send + Sync + fmt::Debug {
 /// clock, and apply expiry exactly (no leeway). They do not decide *who* may call them: the consent
 /// API checks that a TPP revokes only its own consents, and the PSU pages that a PSU acts only on
 /// consents shown to them.
+///
+/// Errors: [`ConsentError::Unavailable`] when the authority can't be reached (callers fail
+/// closed: no data, a 503 with `Retry-After` at the consent API); other errors as the operation
+/// says.
 #[async_trait::async_trait]
 pub trait ConsentProvider: Send + Sync + fmt::Debug {
-    /// Validates a TPP's request ([`ConsentRequest::validate`] at the provider's time) and records
-    /// a new consent in `AwaitingAuthorisation` for `client_id`.
-    async fn create(&self, client_id: &ClientId, request: &ConsentRequest) -> Result<Consent, ConsentError>;
+    /// Validates a TPP's request ([`ConsentRequest::validate`](crate::consent::ConsentRequest::validate)
+    /// at the provider's time) and records a new consent in `AwaitingAuthorisation`.
+    async fn create(&self, request: CreateConsent) -> Result<Consent, ConsentError>;
 
     /// The consent with this id, with its status as of now (a consent past its expiration is
     /// reported `Expired`).
     async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, ConsentError>;
 
     /// The PSU approves the consent for these accounts.
-    async fn authorise(
-        &self,
-        consent_id: &ConsentId,
-        psu_id: &PsuId,
-        accounts: &[AccountId],
-    ) -> Result<Consent, ConsentError>;
+    async fn authorise(&self, request: AuthoriseConsent) -> Result<Consent, ConsentError>;
 
-    /// The PSU denies the consent.
-    async fn reject(&self, consent_id: &ConsentId) -> Result<Consent, ConsentError>;
+    /// The PSU (or the bank, on an authorisation timeout) denies the consent.
+    async fn reject(&self, request: RejectConsent) -> Result<Consent, ConsentError>;
 
-    /// The PSU or the TPP withdraws the consent.
-    async fn revoke(&self, consent_id: &ConsentId) -> Result<Consent, ConsentError>;
+    /// The PSU, the TPP or the bank withdraws the consent.
+    async fn revoke(&self, request: RevokeConsent) -> Result<Consent, ConsentError>;
 
-    /// Whether `client_id` may read data under this consent right now, and if not, why.
+    /// Whether the client may read data under this consent right now, and if not, why.
     ///
     /// `Err` only for a failure to find out (a store or hub error), never for a denial.
-    async fn check(&self, consent_id: &ConsentId, client_id: &ClientId) -> Result<ConsentCheck, ConsentError>;
-}
+    async fn check(&self, request: CheckConsent) -> Result<ConsentCheck, ConsentError>;
 
-/// Why data access under a consent is denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DenialReason {
-    /// No consent has this id.
-    NotFound,
-    /// The consent belongs to another client. Callers must answer exactly as for
-    /// [`NotFound`](Self::NotFound), so that a client cannot probe other clients' consent ids:
-    /// [`public`](Self::public) and `Display` do that; the distinction is for logs.
-    WrongClient,
-    /// The PSU has not approved the consent yet.
-    AwaitingAuthorisation,
-    /// The PSU denied the consent.
-    Rejected,
-    /// The PSU or the TPP revoked the consent.
-    Revoked,
-    /// The consent is past its `ExpirationDateTime`.
-    Expired,
-}
+    /// One page of the consents matching `query` (by PSU, client, status), oldest first, each
+    /// with its status as of now.
+    async fn list(&self, query: ConsentQuery) -> Result<ConsentPage, ConsentError>;
 
-impl DenialReason {
-    /// The reason as a caller may see it: [`WrongClient`](Self::WrongClient) becomes
-    /// [`NotFound`](Self::NotFound).
-    pub const fn public(self) -> Self {
-        match self {
-            Self::WrongClient => Self::NotFound,
-            other => other,
-        }
-    }
-
-    /// A short name for logs (`"wrong_client"`, `"expired"`, ...). Not for responses: see
-    /// [`public`](Self::public).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::NotFound => "not_found",
-            Self::WrongClient => "wrong_client",
-            Self::AwaitingAuthorisation => "awaiting_authorisation",
-            Self::Rejected => "rejected",
-            Self::Revoked => "revoked",
-            Self::Expired => "expired",
-        }
-    }
-
-    /// The OAuth error code of a data call denied for this reason: `invalid_token` (RFC 6750
-    /// §3.1: the token's consent is not, or no longer, valid), answered with 401.
-    pub const fn oauth_error(self) -> OAuthErrorCode {
-        OAuthErrorCode::InvalidToken
-    }
-
-    fn for_status(status: ConsentStatus) -> Option<Self> {
-        match status {
-            ConsentStatus::Authorised => None,
-            ConsentStatus::AwaitingAuthorisation => Some(Self::AwaitingAuthorisation),
-            ConsentStatus::Rejected => Some(Self::Rejected),
-            ConsentStatus::Revoked => Some(Self::Revoked),
-            ConsentStatus::Expired => Some(Self::Expired),
-        }
-    }
-}
-
-impl fmt::Display for DenialReason {
-    /// The public wording: a wrong client reads as "consent not found".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.public() {
-            Self::NotFound | Self::WrongClient => "consent not found",
-            Self::AwaitingAuthorisation => "consent is awaiting authorisation",
-            Self::Rejected => "consent was rejected",
-            Self::Revoked => "consent was revoked",
-            Self::Expired => "consent has expired",
-        })
-    }
-}
-
-/// A consent that allowed data access at the time of a check: `Authorised`, not expired, and
-/// belonging to the client that asked. Only [`ConsentCheck::evaluate`] makes one, so a handler
-/// holding it knows the check was done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorisedConsent {
-    // Boxed so that `ConsentCheck::Denied` stays small.
-    consent: Box<Consent>,
-    psu_id: PsuId,
-}
-
-impl AuthorisedConsent {
-    /// The consent.
-    pub fn consent(&self) -> &Consent {
-        &self.consent
-    }
-
-    /// The consent's id.
-    pub fn consent_id(&self) -> &ConsentId {
-        self.consent.consent_id()
-    }
-
-    /// The TPP the consent belongs to (the one that asked).
-    pub fn client_id(&self) -> &ClientId {
-        self.consent.client_id()
-    }
-
-    /// The PSU who authorised the consent.
-    pub fn psu_id(&self) -> &PsuId {
-        &self.psu_id
-    }
-
-    /// The only accounts the TPP may read.
-    pub fn account_ids(&self) -> &[AccountId] {
-        self.consent.account_ids()
-    }
-
-    /// Whether the consent names this account.
-    pub fn covers_account(&self, account_id: &AccountId) -> bool {
-        self.consent.account_ids().contains(account_id)
-    }
-
-    /// Whether the consent grants `permission`.
-    pub fn has_permission(&self, permission: Permission) -> bool {
-        self.consent.has_permission(permission)
-    }
-
-    /// The consent, owned.
-    pub fn into_consent(self) -> Consent {
-        *self.consent
-    }
-}
-
-/// The answer of [`ConsentProvider::check`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConsentCheck {
-    /// Data access is allowed under this consent.
-    Allowed(AuthorisedConsent),
-    /// Data access is denied, for this reason.
-    Denied(DenialReason),
-}
-
-impl ConsentCheck {
-    /// The one decision every provider makes: given the consent as found (or `None`), the client
-    /// that asks, and the time, is access allowed?
-    ///
-    /// In order: no consent is `NotFound`; another client's consent is `WrongClient`; a consent at
-    /// or past its `ExpirationDateTime` is `Expired` whatever its stored status (unless already
-    /// `Rejected` or `Revoked`); otherwise the status decides, and only `Authorised` is allowed.
-    pub fn evaluate(consent: Option<Consent>, client_id: &ClientId, now: OffsetDateTime) -> Self {
-        let Some(consent) = consent else {
-            return Self::Denied(DenialReason::NotFound);
-        };
-        if consent.client_id() != client_id {
-            return Self::Denied(DenialReason::WrongClient);
-        }
-        let status = consent.status();
-        if !status.is_final() && consent.is_expired_at(now) {
-            return Self::Denied(DenialReason::Expired);
-        }
-        if let Some(reason) = DenialReason::for_status(status) {
-            return Self::Denied(reason);
-        }
-        match consent.psu_id().cloned() {
-            Some(psu_id) if !consent.account_ids().is_empty() => {
-                Self::Allowed(AuthorisedConsent { consent: Box::new(consent), psu_id })
-            }
-            // `Consent` refuses to exist in this state; deny rather than trust it.
-            _ => Self::Denied(DenialReason::AwaitingAuthorisation),
-        }
-    }
-
-    /// Whether access is allowed.
-    pub fn is_allowed(&self) -> bool {
-        matches!(self, Self::Allowed(_))
-    }
-
-    /// The consent, if allowed.
-    pub fn allowed(self) -> Option<AuthorisedConsent> {
-        match self {
-            Self::Allowed(c) => Some(c),
-            Self::Denied(_) => None,
-        }
-    }
-
-    /// The reason, if denied.
-    pub fn denial(&self) -> Option<DenialReason> {
-        match self {
-            Self::Allowed(_) => None,
-            Self::Denied(r) => Some(*r),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use time::Duration;
-    use time::macros::datetime;
-
-    use super::*;
-
-    const NOW: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
-
-    fn consent(expires_in: Duration) -> Consent {
-        let req =
-            ConsentRequest::new([Permission::ReadBalances]).with_expiration(NOW + expires_in).validate(NOW).unwrap();
-        Consent::new(ConsentId::parse("c-1").unwrap(), ClientId::parse("tpp-1").unwrap(), &req, NOW)
-    }
-
-    fn tpp() -> ClientId {
-        ClientId::parse("tpp-1").unwrap()
-    }
-
-    #[test]
-    fn traits_are_object_safe() {
-        fn takes(_: Option<Arc<dyn ConsentStore>>, _: Option<Arc<dyn ConsentProvider>>) {}
-        takes(None, None);
-    }
-
-    #[test]
-    fn store_error_maps_to_oauth_codes_and_hides_backend_details() {
-        assert_eq!(StoreError::NotFound.oauth_error(), OAuthErrorCode::InvalidRequest);
-        assert_eq!(StoreError::stale_version(3).oauth_error(), OAuthErrorCode::InvalidRequest);
-        let e = StoreError::backend("password=hunter2 at db.internal:5432");
-        assert_eq!(e.oauth_error(), OAuthErrorCode::ServerError);
-        assert_eq!(e.to_string(), "the storage backend failed");
-        assert!(e.source().is_some());
-        assert!(StoreError::already_exists().is_conflict());
-        assert!(StoreError::NotFound.is_not_found());
-    }
-
-    #[test]
-    fn evaluate_allows_an_authorised_consent_of_the_asking_client() {
-        let mut c = consent(Duration::hours(1));
-        c.authorise(PsuId::parse("alice").unwrap(), vec![AccountId::parse("a1").unwrap()], NOW).unwrap();
-        let allowed = ConsentCheck::evaluate(Some(c), &tpp(), NOW).allowed().unwrap();
-        assert_eq!(allowed.psu_id().as_str(), "alice");
-        assert!(allowed.covers_account(&AccountId::parse("a1").unwrap()));
-        assert!(!allowed.covers_account(&AccountId::parse("a2").unwrap()));
-        assert!(allowed.has_permission(Permission::ReadBalances));
-    }
-
-    #[test]
-    fn evaluate_denies_each_reason() {
-        assert_eq!(ConsentCheck::evaluate(None, &tpp(), NOW).denial(), Some(DenialReason::NotFound));
-        let other = ClientId::parse("tpp-2").unwrap();
-        assert_eq!(
-            ConsentCheck::evaluate(Some(consent(Duration::hours(1))), &other, NOW).denial(),
-            Some(DenialReason::WrongClient)
-        );
-        assert_eq!(
-            ConsentCheck::evaluate(Some(consent(Duration::hours(1))), &tpp(), NOW).denial(),
-            Some(DenialReason::AwaitingAuthorisation)
-        );
-        let mut rejected = consent(Duration::hours(1));
-        rejected.reject(NOW).unwrap();
-        assert_eq!(ConsentCheck::evaluate(Some(rejected), &tpp(), NOW).denial(), Some(DenialReason::Rejected));
-        let mut revoked = consent(Duration::hours(1));
-        revoked.revoke(NOW).unwrap();
-        let later = NOW + Duration::hours(2);
-        assert_eq!(ConsentCheck::evaluate(Some(revoked), &tpp(), later).denial(), Some(DenialReason::Revoked));
-        let mut authorised = consent(Duration::hours(1));
-        authorised.authorise(PsuId::parse("alice").unwrap(), vec![AccountId::parse("a1").unwrap()], NOW).unwrap();
-        assert_eq!(
-            ConsentCheck::evaluate(Some(authorised), &tpp(), NOW + Duration::hours(1)).denial(),
-            Some(DenialReason::Expired)
-        );
-    }
-
-    #[test]
-    fn wrong_client_looks_like_not_found_to_callers() {
-        assert_eq!(DenialReason::WrongClient.public(), DenialReason::NotFound);
-        assert_eq!(DenialReason::WrongClient.to_string(), DenialReason::NotFound.to_string());
-        assert_eq!(DenialReason::WrongClient.oauth_error(), DenialReason::NotFound.oauth_error());
-        assert_eq!(DenialReason::Expired.public(), DenialReason::Expired);
+    /// Where this provider publishes its status changes, for subscribers to join (the
+    /// authorization server subscribes to revoke a consent's refresh tokens). `None` if it
+    /// publishes none.
+    fn events(&self) -> Option<&ConsentEvents> {
+        None
     }
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::consent::Consent;
-use crate::provider::{ConsentStore, StoreError};
-use crate::types::{ClientId, ConsentId, PsuId};
+use crate::store::{ConsentCursor, ConsentPage, ConsentQuery, ConsentStore, StoreError};
+use crate::types::ConsentId;
 
 /// A [`ConsentStore`] in a process-local map: for tests, examples and single-instance
 /// development. Consents are lost when the process ends and are not shared between instances.
@@ -13,7 +13,7 @@ use crate::types::{ClientId, ConsentId, PsuId};
 /// A plain `std` lock is enough: no lock is held across an `.await`.
 ///
 /// ```
-/// use openbanking_core::provider::{ConsentStore, MemoryConsentStore};
+/// use openbanking_core::store::{ConsentStore, MemoryConsentStore};
 /// use openbanking_core::ConsentId;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let store = MemoryConsentStore::new();
@@ -50,14 +50,6 @@ impl MemoryConsentStore {
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<ConsentId, Consent>> {
         self.consents.write().unwrap_or_else(|p| p.into_inner())
     }
-
-    fn list(&self, keep: impl Fn(&Consent) -> bool) -> Vec<Consent> {
-        let mut found: Vec<Consent> = self.read().values().filter(|c| keep(c)).cloned().collect();
-        found.sort_by(|a, b| {
-            a.creation_date_time().cmp(&b.creation_date_time()).then_with(|| a.consent_id().cmp(b.consent_id()))
-        });
-        found
-    }
 }
 
 #[async_trait::async_trait]
@@ -90,12 +82,12 @@ impl ConsentStore for MemoryConsentStore {
         Ok(updated)
     }
 
-    async fn list_by_psu(&self, psu_id: &PsuId) -> Result<Vec<Consent>, StoreError> {
-        Ok(self.list(|c| c.psu_id() == Some(psu_id)))
-    }
-
-    async fn list_by_client(&self, client_id: &ClientId) -> Result<Vec<Consent>, StoreError> {
-        Ok(self.list(|c| c.client_id() == client_id))
+    async fn list(&self, query: &ConsentQuery) -> Result<ConsentPage, StoreError> {
+        let mut found: Vec<Consent> =
+            self.read().values().filter(|c| query.matches(c) && query.is_after_cursor(c)).cloned().collect();
+        found.sort_by_cached_key(ConsentCursor::of);
+        found.truncate(query.limit());
+        Ok(ConsentPage::new(found, query.limit()))
     }
 }
 
@@ -105,6 +97,7 @@ mod tests {
 
     use super::*;
     use crate::consent::{ConsentRequest, Permission};
+    use crate::types::ClientId;
 
     fn consent(id: &str) -> Consent {
         let now = datetime!(2026-01-01 0:00 UTC);

@@ -1,0 +1,71 @@
+//! One-time-use detection for identifiers that must never be accepted twice: DPoP proof `jti`s
+//! (RFC 9449 §11.1) and, later, the `jti` of `private_key_jwt` client assertions (RFC 7523 §3).
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::error::OAuthErrorCode;
+
+/// Remembers keys until they expire, and says whether a key is seen for the first time.
+///
+/// The contract every implementation must keep:
+///
+/// - [`first_use`](Self::first_use) is atomic: of two concurrent calls with the same key, at most
+///   one returns `Ok(true)` (a Redis `SET key 1 NX EXAT expires_at`, or a SQL insert on a unique
+///   column, gives this).
+/// - A key is remembered at least until `expires_at` (inclusive) has passed. Capacity
+///   is bounded by time, never by count: an implementation must not forget a live key to make
+///   room. When it can't remember a new key it returns an error, and the caller refuses whatever it
+///   was checking ([`MemoryReplayCache`] does this when full).
+///
+/// Keys are opaque strings that the caller scopes: [`DpopVerifier`](crate::dpop::DpopVerifier) uses
+/// `dpop:<jkt>:<jti>` (the RFC 7638 thumbprint of the proof's key and the proof's `jti`), so
+/// two clients can't collide, and other users of the same cache choose another prefix.
+///
+/// The trait is object safe (through `async-trait`), so a server holds an `Arc<dyn ReplayCache>`
+/// chosen at run time.
+///
+/// ```
+/// use openbanking_core::store::{MemoryReplayCache, ReplayCache};
+/// use time::{Duration, OffsetDateTime};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let cache = MemoryReplayCache::new();
+/// let now = OffsetDateTime::now_utc();
+/// let expires_at = now + Duration::minutes(5);
+/// assert!(cache.first_use("dpop:jkt:jti-1", expires_at, now).await.unwrap());
+/// assert!(!cache.first_use("dpop:jkt:jti-1", expires_at, now).await.unwrap()); // a replay
+/// # }
+/// ```
+#[async_trait::async_trait]
+pub trait ReplayCache: Send + Sync + fmt::Debug {
+    /// `Ok(true)` if `key` was not seen before (and is now remembered until `expires_at`);
+    /// `Ok(false)` if it was seen and has not expired by `now`; `Err` if the cache can't tell or
+    /// can't remember it, in which case the caller must refuse. `now` lets the cache drop what
+    /// has expired.
+    async fn first_use(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError>;
+}
+
+/// A [`ReplayCache`] could not answer or could not remember a key. The checked request must be
+/// refused: accepting it would let a replay through.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The cache holds its maximum number of live entries and won't forget any of them early.
+    #[error("replay cache is full ({capacity} live entries)")]
+    Full {
+        /// The configured capacity.
+        capacity: usize,
+    },
+    /// The backend (a database, Redis, ...) failed.
+    #[error("replay cache backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ReplayError {
+    /// The OAuth error code: `temporarily_unavailable` (the client may retry later with a new
+    /// proof or assertion).
+    pub fn oauth_error(&self) -> OAuthErrorCode {
+        OAuthErrorCode::TemporarilyUnavailable
+    }
+}
