@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
-use openbanking_core::{ConsentProvider, ConsentStore, Issuer, LocalConsentProvider, MemoryConsentStore};
+use openbanking_core::{ConsentProvider, Issuer, LocalConsentProvider, MemoryConsentStore};
 use openbanking_server::accounts::{self, AccountData, MemoryAccountData};
 use openbanking_server::authorization::{AuthorizationServer, RegistrationPolicy};
 use openbanking_server::consent::api as consent_api;
@@ -74,7 +74,6 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
     let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded());
     let pages = ConsentPages::builder(
         consents.clone() as Arc<dyn ConsentProvider>,
-        store as Arc<dyn ConsentStore>,
         Arc::new(MemoryPsuDirectory::seeded()?),
         data.clone(),
     )

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::OAuthErrorCode;
-use openbanking_core::provider::StoreError;
+use openbanking_core::store::StoreError;
 use serde::Serialize;
 
 /// An OAuth error response.

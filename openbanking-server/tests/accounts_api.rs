@@ -12,6 +12,7 @@ use common::{TestBank, TestClient};
 use openbanking_core::client::GrantType;
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::consent::{ConsentRequest, Permission};
+use openbanking_core::provider::{Actor, AuthoriseConsent, CreateConsent, RevokeConsent};
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{AccountId, ConsentId, ConsentProvider, LocalConsentProvider, MemoryConsentStore, PsuId, Scope};
 use openbanking_server::accounts::{self, ACCOUNTS, MemoryAccountData};
@@ -68,9 +69,17 @@ impl Env {
         let request = ConsentRequest::new(permissions.iter().copied())
             .with_expiration(self.now() + Duration::days(30))
             .with_transaction_window(window.0, window.1);
-        let consent = self.provider.create(&self.tpp.client_id, &request).await.unwrap();
+        let consent =
+            self.provider.create(CreateConsent::new(self.tpp.client_id.clone(), request.clone())).await.unwrap();
         let accounts: Vec<AccountId> = accounts.iter().map(|a| AccountId::parse(*a).unwrap()).collect();
-        self.provider.authorise(consent.consent_id(), &PsuId::parse("alice").unwrap(), &accounts).await.unwrap();
+        self.provider
+            .authorise(AuthoriseConsent::new(
+                consent.consent_id().clone(),
+                PsuId::parse("alice").unwrap(),
+                accounts.clone(),
+            ))
+            .await
+            .unwrap();
         consent.consent_id().clone()
     }
 
@@ -369,7 +378,7 @@ async fn a_revoked_consent_stops_the_next_call_with_401() {
     let env = env().await;
     let consent = env.consent(&[ReadAccountsBasic], &["alice-ahorro"]).await;
     assert_eq!(env.get(ACCOUNTS, Some(&consent)).await.status(), 200);
-    env.provider.revoke(&consent).await.unwrap();
+    env.provider.revoke(RevokeConsent::new(consent.clone(), Actor::Bank)).await.unwrap();
     let response = env.get(ACCOUNTS, Some(&consent)).await;
     assert_eq!(response.status(), 401);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
@@ -380,10 +389,17 @@ async fn a_revoked_consent_stops_the_next_call_with_401() {
 async fn an_expired_consent_is_401() {
     let env = env().await;
     let request = ConsentRequest::new([ReadAccountsBasic]).with_expiration(env.now() + Duration::hours(1));
-    let consent = env.provider.create(&env.tpp.client_id, &request).await.unwrap();
+    let consent = env.provider.create(CreateConsent::new(env.tpp.client_id.clone(), request.clone())).await.unwrap();
     let consent = consent.consent_id().clone();
     let alice = PsuId::parse("alice").unwrap();
-    env.provider.authorise(&consent, &alice, &[AccountId::parse("alice-ahorro").unwrap()]).await.unwrap();
+    env.provider
+        .authorise(AuthoriseConsent::new(
+            consent.clone(),
+            alice.clone(),
+            vec![AccountId::parse("alice-ahorro").unwrap()],
+        ))
+        .await
+        .unwrap();
     assert_eq!(env.get(ACCOUNTS, Some(&consent)).await.status(), 200);
 
     env.bank.clock.advance(Duration::hours(1) + Duration::seconds(1));

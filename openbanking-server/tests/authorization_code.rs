@@ -15,6 +15,7 @@ use openbanking_core::client::GrantType;
 use openbanking_core::clock::SystemClock;
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+use openbanking_core::provider::CreateConsent;
 use openbanking_core::{ConsentProvider as _, ConsentRequest, LocalConsentProvider, MemoryConsentStore, Permission};
 use openbanking_core::{PsuId, Scope};
 use openbanking_server::store::PendingAuthorization;
@@ -65,8 +66,10 @@ async fn consent_scope_puts_consent_id_in_the_token() {
     let provider = consents.clone();
     let bank = start_bank(move |b| b.consents(provider)).await;
     let client = bank.client(CODE_GRANTS).await;
-    let consent =
-        consents.create(&client.client_id, &ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+    let consent = consents
+        .create(CreateConsent::new(client.client_id.clone(), ConsentRequest::new([Permission::ReadAccountsBasic])))
+        .await
+        .unwrap();
     let scope = format!("accounts consent:{}", consent.consent_id());
     let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
     let body: Value = exchange(&bank, &client, &code).await.json().await.unwrap();
@@ -283,8 +286,10 @@ async fn a_narrowing_that_drops_the_consent_scope_drops_the_consent() {
     let client = bank.client(CODE_GRANTS).await;
 
     // Narrowed to `accounts`: the consent:<id> token is gone, so is the consent.
-    let consent =
-        consents.create(&client.client_id, &ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+    let consent = consents
+        .create(CreateConsent::new(client.client_id.clone(), ConsentRequest::new([Permission::ReadAccountsBasic])))
+        .await
+        .unwrap();
     let consent_scope = format!("consent:{}", consent.consent_id());
     let narrowed = |scope: &str| InteractionOutcome::Approve {
         subject: PsuId::parse("bob").unwrap(),

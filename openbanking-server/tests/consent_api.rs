@@ -11,6 +11,8 @@ use common::{TestBank, TestClient};
 use openbanking_core::client::GrantType;
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::consent::{ConsentRequest, ConsentStatus, Permission};
+use openbanking_core::provider::{AuthoriseConsent, CreateConsent};
+use openbanking_core::store::ConsentQuery;
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{AccountId, ConsentId, ConsentProvider, LocalConsentProvider, MemoryConsentStore, PsuId, Scope};
 use openbanking_server::accounts::{self, MemoryAccountData};
@@ -308,7 +310,10 @@ async fn refuses_every_invalid_body_with_400_in_the_ob_error_shape() {
         .await;
     assert_eq!(response.status(), 201);
     // Only that one was created.
-    assert_eq!(env.provider.store().list_by_client(&tpp.client_id).await.unwrap().len(), 1);
+    assert_eq!(
+        env.provider.store().list(&ConsentQuery::by_client(tpp.client_id.clone())).await.unwrap().consents.len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -324,7 +329,9 @@ async fn refuses_a_body_over_one_mebibyte() {
         .await;
     let status = response.status().as_u16();
     assert_eq!(status, 413);
-    assert!(env.provider.store().list_by_client(&tpp.client_id).await.unwrap().is_empty());
+    assert!(
+        env.provider.store().list(&ConsentQuery::by_client(tpp.client_id.clone())).await.unwrap().consents.is_empty()
+    );
 }
 
 #[tokio::test]
@@ -354,9 +361,13 @@ async fn a_token_acting_under_a_consent_is_refused_with_403() {
     let tpp = env.client().await;
     let request =
         ConsentRequest::new([Permission::ReadAccountsBasic]).with_expiration(env.bank.clock.now() + Duration::days(1));
-    let consent = env.provider.create(&tpp.client_id, &request).await.unwrap();
+    let consent = env.provider.create(CreateConsent::new(tpp.client_id.clone(), request.clone())).await.unwrap();
     env.provider
-        .authorise(consent.consent_id(), &PsuId::parse("alice").unwrap(), &[AccountId::parse("alice-cc").unwrap()])
+        .authorise(AuthoriseConsent::new(
+            consent.consent_id().clone(),
+            PsuId::parse("alice").unwrap(),
+            vec![AccountId::parse("alice-cc").unwrap()],
+        ))
         .await
         .unwrap();
     let token = env.token(&tpp, Some(consent.consent_id()), "accounts");

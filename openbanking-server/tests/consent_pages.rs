@@ -15,6 +15,7 @@ use flow::{Code, exchange, jwt_claims, push, query_param};
 use openbanking_core::client::{GrantType, TokenEndpointAuthMethod};
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::pkce::PkceChallenge;
+use openbanking_core::provider::{Actor, CreateConsent, RevokeConsent};
 use openbanking_core::{
     AccountId, ConsentId, ConsentProvider as _, ConsentRequest, ConsentStatus, LocalConsentProvider,
     MemoryConsentStore, Permission, PsuId,
@@ -47,7 +48,6 @@ async fn fixture_with(tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBui
     let provider = Arc::new(LocalConsentProvider::new(store.clone(), clock.clone()));
     let pages = tweak(ConsentPages::builder(
         provider.clone(),
-        store,
         Arc::new(MemoryPsuDirectory::seeded().unwrap()),
         Arc::new(MemoryAccountData::seeded()),
     ))
@@ -76,7 +76,12 @@ impl Fixture {
             Permission::ReadTransactionsCredits,
         ])
         .with_expiration(self.bank.clock.now() + Duration::days(90));
-        self.provider.create(&self.client.client_id, &request).await.unwrap().consent_id().clone()
+        self.provider
+            .create(CreateConsent::new(self.client.client_id.clone(), request.clone()))
+            .await
+            .unwrap()
+            .consent_id()
+            .clone()
     }
 
     async fn status(&self, id: &ConsentId) -> ConsentStatus {
@@ -582,7 +587,7 @@ async fn a_consent_decided_elsewhere_is_not_shown_for_approval() {
     let (consent, _) = f.at_consent_page(&browser, "alice").await;
     let page = browser.page("/psu/consent").await;
     // The TPP withdraws the consent while the PSU reads the page.
-    f.provider.revoke(&consent).await.unwrap();
+    f.provider.revoke(RevokeConsent::new(consent.clone(), Actor::Bank)).await.unwrap();
     let response = browser.decide(&page, "approve", &[ALICE_SAVINGS]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     assert_eq!(f.status(&consent).await, ConsentStatus::Revoked);

@@ -9,6 +9,7 @@ use axum::routing::get;
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::store::Stores;
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{Audience, ClientId, Issuer, PsuId, Scope};
 use openbanking_server::authorization::{AuthorizationServer, AuthorizationServerBuilder, AutoApprove, Profile};
@@ -227,7 +228,7 @@ async fn refuses_expired_revoked_and_foreign_tokens() {
             .unwrap(),
     )
     .unwrap();
-    bank.server.revocations().revoke(&jti, bank.clock.unix_now() + 300).await.unwrap();
+    bank.server.revocations().revoke(&jti, bank.clock.now() + Duration::minutes(5), bank.clock.now()).await.unwrap();
     let (status, error, _) = refusal(bank.dpop_call(&key, &token).await).await;
     assert_eq!((status, error.as_str()), (401, "invalid_token"));
 
@@ -338,7 +339,7 @@ async fn a_forged_token_never_reaches_the_replay_cache() {
     // Proof verification remembers the proof's jti; the token is checked first so that requests
     // with bad tokens can't fill the shared cache (a DoS on every DPoP and client-assertion user).
     let cache = Arc::new(openbanking_core::dpop::MemoryReplayCache::new());
-    let bank = start(|b| b.replay_cache(cache.clone())).await;
+    let bank = start(|b| b.stores(Stores { replay: cache.clone(), ..Stores::in_memory() })).await;
     let key = signer();
     let garbage = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6Im5vcGUifQ.e30.AAAA";
     for _ in 0..5 {

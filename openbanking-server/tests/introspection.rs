@@ -8,7 +8,11 @@ use std::sync::Arc;
 
 use common::{TestBank, TestClient, pairs, start_bank};
 use openbanking_core::client::GrantType;
+use openbanking_core::clock::Clock as _;
+use openbanking_core::clock::from_unix;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::provider::{Actor, AuthoriseConsent, CreateConsent, RevokeConsent};
+use openbanking_core::store::Stores;
 use openbanking_core::token::{IssuedToken, TokenIssuer, TokenRequest};
 use openbanking_core::{ConsentId, Scope, random_token};
 use openbanking_server::authorization::REFRESH_GRACE;
@@ -54,11 +58,11 @@ async fn refresh_token(store: &MemoryRefreshTokenStore, bank: &TestBank, client:
         scope: Scope::parse("accounts").unwrap(),
         consent_id: Some(ConsentId::parse("aac-123").unwrap()),
         dpop_jkt: Some(client.dpop.jkt().clone()),
-        expires_at: bank.now() + 3600,
+        expires_at: bank.clock.now() + Duration::hours(1),
         revoked: false,
         access_tokens: Vec::new(),
     };
-    store.create(family, &TokenHash::of(&token)).await.unwrap();
+    store.create(family, &TokenHash::of(&token), bank.clock.now()).await.unwrap();
     (token, family_id)
 }
 
@@ -168,7 +172,11 @@ async fn revoked_access_token_is_inactive() {
     let bank = start_bank(|b| b).await;
     let tpp = bank.client(&[GrantType::ClientCredentials]).await;
     let token = mint(&bank, &tpp, true, None);
-    bank.server.revocations().revoke(&token.claims().jti, token.claims().exp).await.unwrap();
+    bank.server
+        .revocations()
+        .revoke(&token.claims().jti, from_unix(token.claims().exp), bank.clock.now())
+        .await
+        .unwrap();
 
     assert_eq!(introspect(&bank, &tpp, token.token()).await, json!({ "active": false }));
 }
@@ -176,7 +184,7 @@ async fn revoked_access_token_is_inactive() {
 #[tokio::test]
 async fn refresh_token_is_active_for_its_client_only() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let other = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let (rt, _) = refresh_token(&store, &bank, &tpp).await;
@@ -202,7 +210,7 @@ async fn refresh_token_is_active_for_its_client_only() {
 #[tokio::test]
 async fn hints_only_order_the_search() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let (rt, _) = refresh_token(&store, &bank, &tpp).await;
     let at = mint(&bank, &tpp, true, None);
@@ -218,21 +226,21 @@ async fn hints_only_order_the_search() {
 #[tokio::test]
 async fn expired_revoked_or_superseded_refresh_tokens_are_inactive() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
 
     // Superseded by rotation, and its successor used.
     let (old, _) = refresh_token(&store, &bank, &tpp).await;
     let next = random_token(32);
-    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.now(), REFRESH_GRACE).await.unwrap();
+    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.clock.now(), REFRESH_GRACE).await.unwrap();
     let after = random_token(32);
-    store.rotate(&TokenHash::of(&next), &TokenHash::of(&after), bank.now(), REFRESH_GRACE).await.unwrap();
+    store.rotate(&TokenHash::of(&next), &TokenHash::of(&after), bank.clock.now(), REFRESH_GRACE).await.unwrap();
     assert_eq!(introspect(&bank, &tpp, &old).await, json!({ "active": false }));
     assert_eq!(introspect(&bank, &tpp, &after).await["active"], true);
 
     // Family revoked.
     let (revoked, family) = refresh_token(&store, &bank, &tpp).await;
-    store.revoke_family(&family).await.unwrap();
+    store.revoke_family(&family, bank.clock.now()).await.unwrap();
     assert_eq!(introspect(&bank, &tpp, &revoked).await, json!({ "active": false }));
 
     // Family expired.
@@ -243,15 +251,15 @@ async fn expired_revoked_or_superseded_refresh_tokens_are_inactive() {
 #[tokio::test]
 async fn a_superseded_refresh_token_is_active_while_the_token_endpoint_would_take_it() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let (old, _) = refresh_token(&store, &bank, &tpp).await;
     let next = random_token(32);
-    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.now(), REFRESH_GRACE).await.unwrap();
+    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.clock.now(), REFRESH_GRACE).await.unwrap();
 
     // Within the grace period (its successor unused) the old token still refreshes (RFC 9700
     // §4.14.2 allows this for lost responses), so introspection calls it active.
-    bank.clock.advance(Duration::seconds(REFRESH_GRACE));
+    bank.clock.advance(REFRESH_GRACE);
     assert_eq!(introspect(&bank, &tpp, &old).await["active"], true);
     assert_eq!(introspect(&bank, &tpp, &next).await["active"], true);
 
@@ -357,7 +365,8 @@ async fn oversized_body_is_refused_without_a_server_error() {
 
 #[tokio::test]
 async fn token_whose_consent_was_revoked_is_inactive() {
-    use openbanking_core::provider::{ConsentProvider, LocalConsentProvider, MemoryConsentStore};
+    use openbanking_core::provider::{ConsentProvider, LocalConsentProvider};
+    use openbanking_core::store::MemoryConsentStore;
     use openbanking_core::{AccountId, ConsentRequest, Permission, PsuId};
 
     // The consent authority keeps its own (system) time: the bank's manual clock starts now,
@@ -370,12 +379,19 @@ async fn token_whose_consent_was_revoked_is_inactive() {
     let tpp = bank.client(&[GrantType::ClientCredentials]).await;
     let request = ConsentRequest::new([Permission::ReadAccountsDetail])
         .with_expiration(time::OffsetDateTime::now_utc() + Duration::days(90));
-    let consent = consents.create(&tpp.client_id, &request).await.unwrap();
+    let consent = consents.create(CreateConsent::new(tpp.client_id.clone(), request.clone())).await.unwrap();
     let id = consent.consent_id().clone();
-    consents.authorise(&id, &PsuId::parse("alice").unwrap(), &[AccountId::parse("acc-1").unwrap()]).await.unwrap();
+    consents
+        .authorise(AuthoriseConsent::new(
+            id.clone(),
+            PsuId::parse("alice").unwrap(),
+            vec![AccountId::parse("acc-1").unwrap()],
+        ))
+        .await
+        .unwrap();
     let token = mint(&bank, &tpp, true, Some(id.as_str()));
     assert_eq!(introspect(&bank, &tpp, token.token()).await["consent_id"], id.as_str());
 
-    consents.revoke(&id).await.unwrap();
+    consents.revoke(RevokeConsent::new(id.clone(), Actor::Bank)).await.unwrap();
     assert_eq!(introspect(&bank, &tpp, token.token()).await, json!({ "active": false }));
 }

@@ -12,6 +12,7 @@ use flow::{assert_error, authorize, location, push, query_param, request_uri};
 use openbanking_core::client::GrantType;
 use openbanking_core::clock::SystemClock;
 use openbanking_core::pkce::PkceChallenge;
+use openbanking_core::provider::{Actor, CreateConsent, RejectConsent};
 use openbanking_core::{ConsentRequest, LocalConsentProvider, MemoryConsentStore, Permission};
 use serde_json::Value;
 use time::Duration;
@@ -120,10 +121,10 @@ async fn consent_scope_must_name_an_awaiting_consent_of_the_client() {
     let other = bank.client(CODE_GRANTS).await;
     let request = ConsentRequest::new([Permission::ReadAccountsBasic]);
     use openbanking_core::ConsentProvider as _;
-    let mine = consents.create(&client.client_id, &request).await.unwrap();
-    let theirs = consents.create(&other.client_id, &request).await.unwrap();
-    let revoked = consents.create(&client.client_id, &request).await.unwrap();
-    consents.reject(revoked.consent_id()).await.unwrap();
+    let mine = consents.create(CreateConsent::new(client.client_id.clone(), request.clone())).await.unwrap();
+    let theirs = consents.create(CreateConsent::new(other.client_id.clone(), request.clone())).await.unwrap();
+    let revoked = consents.create(CreateConsent::new(client.client_id.clone(), request.clone())).await.unwrap();
+    consents.reject(RejectConsent::new(revoked.consent_id().clone(), Actor::Bank)).await.unwrap();
 
     let (challenge, _) = PkceChallenge::new_random_s256();
     let scope = |id: &str| format!("accounts consent:{id}");

@@ -13,6 +13,7 @@ use openbanking_core::client::GrantType;
 use openbanking_core::clock::SystemClock;
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+use openbanking_core::provider::{Actor, AuthoriseConsent, CreateConsent, RevokeConsent};
 use openbanking_core::{
     AccountId, ConsentProvider as _, ConsentRequest, LocalConsentProvider, MemoryConsentStore, Permission, PsuId,
 };
@@ -176,18 +177,27 @@ async fn refresh_needs_a_consent_that_is_still_authorised() {
     let provider = consents.clone();
     let bank = start_bank(move |b| b.consents(provider)).await;
     let client = bank.client(GRANTS).await;
-    let consent =
-        consents.create(&client.client_id, &ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+    let consent = consents
+        .create(CreateConsent::new(client.client_id.clone(), ConsentRequest::new([Permission::ReadAccountsBasic])))
+        .await
+        .unwrap();
     let id = consent.consent_id().clone();
     let scope = format!("accounts consent:{id}");
     let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
     let first = tokens(exchange(&bank, &client, &code).await).await;
     // (AutoApprove does not touch consents; the consent pages would authorise it.)
-    consents.authorise(&id, &PsuId::parse("alice").unwrap(), &[AccountId::parse("acc-1").unwrap()]).await.unwrap();
+    consents
+        .authorise(AuthoriseConsent::new(
+            id.clone(),
+            PsuId::parse("alice").unwrap(),
+            vec![AccountId::parse("acc-1").unwrap()],
+        ))
+        .await
+        .unwrap();
     let second = tokens(refresh(&bank, &client, &first.refresh).await).await;
     assert_eq!(jwt_claims(&second.access)["consent_id"], id.as_str());
 
-    consents.revoke(&id).await.unwrap();
+    consents.revoke(RevokeConsent::new(id.clone(), Actor::Bank)).await.unwrap();
     let body = assert_error(refresh(&bank, &client, &second.refresh).await, 400, "invalid_grant").await;
     assert_eq!(body["error_description"], "consent was revoked");
     assert!(is_revoked(&bank, &second.access).await);

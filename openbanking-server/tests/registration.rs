@@ -12,7 +12,8 @@ use base64::Engine as _;
 use openbanking_core::client::TokenEndpointAuthMethod;
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{Jwks, SigningAlgorithm, SigningKey};
-use openbanking_core::provider::StoreError;
+use openbanking_core::store::StoreError;
+use openbanking_core::store::Stores;
 use openbanking_core::{ClientId, OAuthErrorCode};
 use openbanking_server::authorization::{AuthorizationServerBuilder, Params};
 use openbanking_server::store::{ClientStore, MemoryClientStore, RegisteredClient};
@@ -62,7 +63,7 @@ struct Bank {
 async fn start(configure: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder) -> Bank {
     let store = Arc::new(CountingStore::default());
     let clients = store.clone();
-    let bank = common::start_bank(move |b| configure(b.clients(clients))).await;
+    let bank = common::start_bank(move |b| configure(b.stores(Stores { clients, ..Stores::in_memory() }))).await;
     Bank { bank, store }
 }
 
@@ -196,7 +197,7 @@ async fn open_registration_of_a_private_key_jwt_client() {
     let stored = bank.stored(&client_id).await.unwrap();
     assert_eq!(stored.metadata.metadata().token_endpoint_auth_method, TokenEndpointAuthMethod::PrivateKeyJwt);
     assert!(stored.secret_hash.is_none());
-    assert_eq!(stored.issued_at, a.body["client_id_issued_at"].as_i64().unwrap());
+    assert_eq!(stored.issued_at.unix_timestamp(), a.body["client_id_issued_at"].as_i64().unwrap());
     // Only the hash of the registration access token is stored.
     let token = a.body["registration_access_token"].as_str().unwrap();
     assert_ne!(stored.registration_token_hash.as_str(), token);
@@ -840,7 +841,7 @@ async fn updates_replace_the_metadata() {
     assert_eq!(a.body["redirect_uris"], json!(["https://tpp.example/new-cb"]));
     assert_eq!(a.body["registration_access_token"], json!(c.token), "the token is kept");
     assert_eq!(a.body["registration_client_uri"], json!(c.uri));
-    assert_eq!(a.body["client_id_issued_at"], json!(issued_at));
+    assert_eq!(a.body["client_id_issued_at"], json!(issued_at.unix_timestamp()));
     // Omitted members are removed (RFC 7592 §2.2).
     assert!(a.body.get("scope").is_none());
     let stored = bank.stored(&c.client_id).await.unwrap();

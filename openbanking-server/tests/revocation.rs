@@ -10,11 +10,16 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, Method};
 use common::{TestBank, TestClient, pairs, start_bank};
 use openbanking_core::client::GrantType;
+use openbanking_core::clock::Clock as _;
+use openbanking_core::clock::from_unix;
+use openbanking_core::store::Stores;
 use openbanking_core::token::{IssuedToken, TokenIssuer, TokenRequest};
 use openbanking_core::{OAuthErrorCode, Scope, random_token};
 use openbanking_server::guard::TokenGuard;
 use openbanking_server::paths;
-use openbanking_server::store::{MemoryRefreshTokenStore, RefreshFamily, RefreshTokenStore, TokenHash};
+use openbanking_server::store::{
+    IssuedAccessToken, MemoryRefreshTokenStore, RefreshFamily, RefreshTokenStore, TokenHash,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
@@ -52,13 +57,20 @@ async fn family(
         scope: Scope::parse("accounts").unwrap(),
         consent_id: None,
         dpop_jkt: Some(client.dpop.jkt().clone()),
-        expires_at: bank.now() + 3600,
+        expires_at: bank.clock.now() + Duration::hours(1),
         revoked: false,
         access_tokens: Vec::new(),
     };
-    store.create(family, &TokenHash::of(&token)).await.unwrap();
+    store.create(family, &TokenHash::of(&token), bank.clock.now()).await.unwrap();
     for at in access {
-        store.add_access_token(&id, &at.claims().jti, at.claims().exp).await.unwrap();
+        store
+            .add_access_token(
+                &id,
+                IssuedAccessToken { jti: at.claims().jti.clone(), exp: from_unix(at.claims().exp) },
+                bank.clock.now(),
+            )
+            .await
+            .unwrap();
     }
     (token, id)
 }
@@ -154,7 +166,7 @@ async fn revoking_another_clients_access_token_changes_nothing() {
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let first = mint(&bank, &tpp, true);
     let second = mint(&bank, &tpp, true);
@@ -168,7 +180,8 @@ async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
     assert!(!active(&bank, &tpp, &rt).await);
     assert!(!active(&bank, &tpp, first.token()).await);
     assert!(!active(&bank, &tpp, second.token()).await);
-    let (revoked_family, usable) = store.find(&TokenHash::of(&rt), bank.now(), 60).await.unwrap().unwrap();
+    let (revoked_family, usable) =
+        store.find(&TokenHash::of(&rt), bank.clock.now(), Duration::seconds(60)).await.unwrap().unwrap();
     assert!(revoked_family.revoked && !usable);
     assert_eq!(revoked_family.id, family_id);
     // The other family and its token are untouched.
@@ -179,11 +192,11 @@ async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
 #[tokio::test]
 async fn revoking_a_superseded_refresh_token_still_revokes_the_family() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let (old, _) = family(&store, &bank, &tpp, &[]).await;
     let next = random_token(32);
-    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.now(), 60).await.unwrap();
+    store.rotate(&TokenHash::of(&old), &TokenHash::of(&next), bank.clock.now(), Duration::seconds(60)).await.unwrap();
     assert!(active(&bank, &tpp, &next).await);
 
     revoke(&bank, &tpp, &[("token", &old)]).await;
@@ -193,7 +206,7 @@ async fn revoking_a_superseded_refresh_token_still_revokes_the_family() {
 #[tokio::test]
 async fn revoking_another_clients_refresh_token_changes_nothing() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let owner = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let other = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let at = mint(&bank, &owner, true);
@@ -207,7 +220,7 @@ async fn revoking_another_clients_refresh_token_changes_nothing() {
 #[tokio::test]
 async fn wrong_or_unknown_hints_are_ignored() {
     let store = Arc::new(MemoryRefreshTokenStore::new());
-    let bank = start_bank(|b| b.refresh_tokens(store.clone())).await;
+    let bank = start_bank(|b| b.stores(Stores { refresh_tokens: store.clone(), ..Stores::in_memory() })).await;
     let tpp = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
     let at = mint(&bank, &tpp, true);
     let (rt, _) = family(&store, &bank, &tpp, &[]).await;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::dpop::{DpopRequest, DpopSigner, DpopVerifier, MemoryReplayCache};
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::provider::{Actor, AuthoriseConsent, CheckConsent, CreateConsent, RevokeConsent};
 use openbanking_core::token::{KeySource, Presentation, TokenIssuer, TokenRequest, TokenValidator};
 use openbanking_core::{
     AccountId, Audience, ClientId, ConsentCheck, ConsentProvider, ConsentRequest, LocalConsentProvider,
@@ -59,7 +60,12 @@ impl Gateway {
         let Some(consent_id) = &claims.consent_id else {
             return Err((OAuthErrorCode::InsufficientScope, "no consent in token".into()));
         };
-        match self.consents.check(consent_id, &claims.client_id).await.map_err(|e| fail(e.oauth_error(), &e))? {
+        match self
+            .consents
+            .check(CheckConsent::new(consent_id.clone(), claims.client_id.clone()))
+            .await
+            .map_err(|e| fail(e.oauth_error(), &e))?
+        {
             ConsentCheck::Allowed(consent) => {
                 let accounts: Vec<&str> = consent.account_ids().iter().map(|a| a.as_str()).collect();
                 Ok(format!("{} reads account {} of {}", claims.client_id, accounts.join(", "), consent.psu_id()))
@@ -77,7 +83,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
     println!("   {}", serde_json::to_string(&keys.jwks())?);
     let issuer = TokenIssuer::builder(ISSUER.parse()?, keys.clone()).clock(clock.clone()).build()?;
-    let replay = Arc::new(MemoryReplayCache::new().with_clock(clock.clone()));
+    let replay = Arc::new(MemoryReplayCache::new());
     let gateway = Gateway {
         dpop: DpopVerifier::builder().clock(clock.clone()).replay_cache(replay).build()?,
         tokens: TokenValidator::builder(KeySource::Local(keys.clone()), ISSUER.parse()?, Audience::parse(API)?)
@@ -95,15 +101,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Permission::ReadTransactionsCredits,
     ])
     .with_expiration(clock.now() + Duration::days(90));
-    let consent = gateway.consents.create(&tpp, &request).await?;
+    let consent = gateway.consents.create(CreateConsent::new(tpp.clone(), request.clone())).await?;
     println!("   created   {} -> {}", consent.consent_id(), consent.status());
     let consent = gateway
         .consents
-        .authorise(consent.consent_id(), &PsuId::parse("alice")?, &[AccountId::parse("acc-ars-001")?])
+        .authorise(AuthoriseConsent::new(
+            consent.consent_id().clone(),
+            PsuId::parse("alice")?,
+            vec![AccountId::parse("acc-ars-001")?],
+        ))
         .await?;
     println!("   authorised {} -> {}", consent.consent_id(), consent.status());
     let bad = ConsentRequest::new([Permission::ReadTransactionsDetail]);
-    if let Err(refusal) = gateway.consents.create(&tpp, &bad).await {
+    if let Err(refusal) = gateway.consents.create(CreateConsent::new(tpp.clone(), bad.clone())).await {
         println!("   a request breaking the v3.1 rules is refused: {refusal}");
     }
 
@@ -159,7 +169,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .to_owned();
     let proof = tpp_key.proof("GET", ACCOUNTS_URL, Some(&token), None, clock.unix_now())?;
     println!("   before revocation:                       {}", answer(gateway.call(&token, Some(&proof)).await));
-    gateway.consents.revoke(consent.consent_id()).await?;
+    gateway
+        .consents
+        .revoke(RevokeConsent::new(consent.consent_id().clone(), Actor::Psu(PsuId::parse("alice")?)))
+        .await?;
     let proof = tpp_key.proof("GET", ACCOUNTS_URL, Some(&token), None, clock.unix_now())?;
     println!("   after revocation:                        {}", answer(gateway.call(&token, Some(&proof)).await));
     Ok(())

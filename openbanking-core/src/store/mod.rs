@@ -97,17 +97,16 @@ impl fmt::Debug for TokenHash {
 /// authority and PSU pages, handed over as one value.
 ///
 /// Start from [`Stores::in_memory`] (or a durable constructor of `openbanking-server`) and replace
-/// the fields you keep elsewhere:
+/// the fields you keep elsewhere, with struct update syntax (a store kind added in a later version
+/// then keeps its default):
 ///
 /// ```
 /// use std::sync::Arc;
 /// use openbanking_core::store::{MemoryReplayCache, Stores};
 ///
-/// let mut stores = Stores::in_memory();
-/// stores.replay = Arc::new(MemoryReplayCache::with_capacity(10_000));
+/// let stores = Stores { replay: Arc::new(MemoryReplayCache::with_capacity(10_000)), ..Stores::in_memory() };
 /// ```
 #[derive(Clone, Debug)]
-#[non_exhaustive]
 pub struct Stores {
     /// Consents (the decentralized consent authority's records).
     pub consents: Arc<dyn ConsentStore>,

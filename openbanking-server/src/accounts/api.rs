@@ -30,7 +30,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use openbanking_core::provider::StoreError;
+use openbanking_core::store::StoreError;
 use openbanking_core::{AccountId, AuthorisedConsent, Permission};
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::{Iso8601, Rfc3339};

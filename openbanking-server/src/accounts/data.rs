@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use async_trait::async_trait;
-use openbanking_core::provider::StoreError;
+use openbanking_core::store::StoreError;
 use openbanking_core::{AccountId, PsuId};
 use time::{Duration, OffsetDateTime};
 

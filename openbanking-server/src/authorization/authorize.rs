@@ -62,7 +62,7 @@ impl AuthorizationServer {
             return Err(OAuthError::invalid_request("unknown client"));
         }
         let request_uri = params.require("request_uri")?;
-        let now = self.inner().clock.unix_now();
+        let now = self.inner().clock.now();
         // Look first, then consume: a request_uri presented with another client's id must stay
         // usable by its owner.
         let request: PushedRequest = self
@@ -82,7 +82,7 @@ impl AuthorizationServer {
             .await?
             .ok_or_else(|| invalid_request_uri("unknown, used or expired request_uri"))?;
         let pending = PendingAuthorization { id: random_token(32), request, started_at: now };
-        self.inner().interactions.put(&pending.id, pending.clone(), now + INTERACTION_LIFETIME).await?;
+        self.inner().interactions.put(&pending.id, pending.clone(), now + INTERACTION_LIFETIME, now).await?;
         tracing::debug!(client_id = %client_id, "authorization interaction started");
         Ok(pending)
     }
@@ -90,7 +90,7 @@ impl AuthorizationServer {
     /// The pending interaction with this id, for the PSU pages to show (it stays pending).
     /// `None` if unknown, completed or expired.
     pub async fn pending_interaction(&self, id: &str) -> Result<Option<PendingAuthorization>, OAuthError> {
-        Ok(self.inner().interactions.get(id, self.inner().clock.unix_now()).await?)
+        Ok(self.inner().interactions.get(id, self.inner().clock.now()).await?)
     }
 
     /// Ends the interaction `id` with the PSU's decision and returns the URL to redirect the
@@ -105,7 +105,7 @@ impl AuthorizationServer {
     /// tokens minted from the code carry no `consent_id`. (Whatever the interaction did to the
     /// consent itself, e.g. authorising it, is the interaction's business.)
     pub async fn complete_interaction(&self, id: &str, outcome: InteractionOutcome) -> Result<String, OAuthError> {
-        let now = self.inner().clock.unix_now();
+        let now = self.inner().clock.now();
         let pending = self
             .inner()
             .interactions
@@ -148,7 +148,7 @@ impl AuthorizationServer {
                     access_jti,
                     refresh_family,
                 };
-                self.inner().codes.insert(&TokenHash::of(&code), grant, now + CODE_LIFETIME).await?;
+                self.inner().codes.insert(&TokenHash::of(&code), grant, now + CODE_LIFETIME, now).await?;
                 tracing::info!(client_id = %request.client_id, "authorization approved; code issued");
                 Some(code)
             }

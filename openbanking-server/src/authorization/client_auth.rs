@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine as _;
 use openbanking_core::client::TokenEndpointAuthMethod;
-use openbanking_core::clock::Clock;
+use openbanking_core::clock::{Clock, from_unix};
 use openbanking_core::jose::{Jwks, JwsVerifyError, SigningAlgorithm, verify_jws};
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
@@ -355,7 +355,7 @@ impl AuthorizationServer {
         let jti = jti.ok_or_else(|| fail("client assertion has no jti"))?;
         // Remembered until the assertion expires: a replay inside its lifetime is refused.
         let key = format!("client-assertion:{id}:{jti}");
-        match self.inner().replay.first_use(&key, exp).await {
+        match self.inner().replay.first_use(&key, from_unix(exp), self.inner().clock.now()).await {
             Ok(true) => {}
             Ok(false) => return Err(fail("client assertion jti was already used")),
             Err(e) => {

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use openbanking_core::provider::ConsentCheck;
+use openbanking_core::provider::{CheckConsent, ConsentCheck};
 use openbanking_core::token::{AccessTokenClaims, Confirmation, Presentation};
 use openbanking_core::{Audience, ClientId, ConsentId, Issuer, Jti, Scope};
 use serde::{Serialize, Serializer};
@@ -154,7 +154,7 @@ impl IntrospectedToken {
             client_id: family.client_id,
             scope: family.scope,
             token_type: IntrospectedTokenType::RefreshToken,
-            exp: family.expires_at,
+            exp: family.expires_at.unix_timestamp(),
             iat: None,
             nbf: None,
             sub: family.subject,
@@ -235,7 +235,7 @@ impl AuthorizationServer {
                     }
                 }
                 TokenTypeHint::RefreshToken => {
-                    let now = self.inner().clock.unix_now();
+                    let now = self.inner().clock.now();
                     if let Some((family, usable)) =
                         self.inner().refresh.find(&TokenHash::of(token), now, REFRESH_GRACE).await?
                     {
@@ -253,7 +253,7 @@ impl AuthorizationServer {
         let (Some(consent_id), Some(consents)) = (consent_id, self.inner().consents.as_ref()) else {
             return Ok(true);
         };
-        match consents.check(consent_id, client_id).await {
+        match consents.check(CheckConsent::new(consent_id.clone(), client_id.clone())).await {
             Ok(ConsentCheck::Allowed(_)) => Ok(true),
             Ok(ConsentCheck::Denied(_)) => Ok(false),
             Err(e) => Err(OAuthError::server_error(format_args!("consent check at introspection: {e}"))),

@@ -12,6 +12,7 @@
 
 mod authorize;
 mod client_auth;
+mod consent_events;
 mod interaction;
 mod introspect;
 mod metadata;
@@ -28,7 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use openbanking_core::clock::{Clock, SystemClock};
-use openbanking_core::dpop::{DpopNonces, DpopVerifier, MemoryReplayCache, ReplayCache};
+use openbanking_core::dpop::{DpopNonces, DpopVerifier, ReplayCache};
 use openbanking_core::error::ConfigError;
 use openbanking_core::jose::{Jwks, KeyRing};
 use openbanking_core::token::{KeySource, TokenIssuer, TokenValidator};
@@ -44,22 +45,21 @@ pub use token::TokenResponse;
 
 use crate::paths;
 use crate::store::{
-    ArtifactStore, AuthorizationCodeStore, ClientStore, MemoryArtifactStore, MemoryAuthorizationCodeStore,
-    MemoryClientStore, MemoryRefreshTokenStore, MemoryRevocationStore, PendingAuthorization, PushedRequest,
-    RefreshTokenStore, RevocationStore,
+    ArtifactStore, AuthorizationCodeStore, ClientStore, PendingAuthorization, PushedRequest, RefreshTokenStore,
+    RevocationStore, SessionStore, Stores,
 };
 
 /// Largest request body any endpoint reads (1 MiB); larger ones are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Lifetime of a pushed request's `request_uri` (RFC 9126 §2.2; FAPI 2.0 requires < 600 s).
-pub const REQUEST_URI_LIFETIME: i64 = 60;
+pub const REQUEST_URI_LIFETIME: Duration = Duration::seconds(60);
 /// Lifetime of an authorization code (FAPI 2.0 SP §5.3.2.1: at most 60 s).
-pub const CODE_LIFETIME: i64 = 60;
+pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 /// How long a PSU has to log in and decide.
-pub const INTERACTION_LIFETIME: i64 = 600;
+pub const INTERACTION_LIFETIME: Duration = Duration::minutes(10);
 /// How long a superseded refresh token keeps working if its successor is not used
 /// (FAPI 2.0 SP §5.3.2.1 allows a short grace for lost responses).
-pub const REFRESH_GRACE: i64 = 60;
+pub const REFRESH_GRACE: Duration = Duration::seconds(60);
 /// Longest `exp - now` accepted in a client assertion (RFC 7523 §3 asks for a short lifetime).
 pub const MAX_CLIENT_ASSERTION_LIFETIME: i64 = 300;
 
@@ -160,13 +160,14 @@ pub(crate) struct Inner {
     pub(crate) refresh: Arc<dyn RefreshTokenStore>,
     pub(crate) revocations: Arc<dyn RevocationStore>,
     pub(crate) replay: Arc<dyn ReplayCache>,
+    pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) dpop: Arc<DpopVerifier>,
     pub(crate) require_dpop_nonce: bool,
     pub(crate) interaction: Arc<dyn Interaction>,
     pub(crate) consents: Option<Arc<dyn ConsentProvider>>,
     pub(crate) scopes: Vec<String>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) refresh_lifetime: i64,
+    pub(crate) refresh_lifetime: Duration,
     pub(crate) client_keys: client_auth::ClientKeyCache,
 }
 
@@ -180,13 +181,7 @@ impl AuthorizationServer {
             profile: Profile::fapi2(),
             registration: RegistrationPolicy::Open,
             registration_set: false,
-            clients: None,
-            pushed: None,
-            interactions: None,
-            codes: None,
-            refresh: None,
-            revocations: None,
-            replay: None,
+            stores: None,
             interaction: None,
             consents: None,
             scopes: vec!["accounts".into()],
@@ -258,6 +253,11 @@ impl AuthorizationServer {
         &self.inner.clients
     }
 
+    /// The PSU session store, for the consent pages.
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.sessions
+    }
+
     /// Every endpoint, as a router to nest or merge at the issuer's root (the paths in
     /// [`paths`] are what the metadata document publishes). Bodies over [`MAX_BODY_BYTES`] are
     /// refused before they are read.
@@ -288,13 +288,7 @@ pub struct AuthorizationServerBuilder {
     profile: Profile,
     registration: RegistrationPolicy,
     registration_set: bool,
-    clients: Option<Arc<dyn ClientStore>>,
-    pushed: Option<Arc<dyn ArtifactStore<PushedRequest>>>,
-    interactions: Option<Arc<dyn ArtifactStore<PendingAuthorization>>>,
-    codes: Option<Arc<dyn AuthorizationCodeStore>>,
-    refresh: Option<Arc<dyn RefreshTokenStore>>,
-    revocations: Option<Arc<dyn RevocationStore>>,
-    replay: Option<Arc<dyn ReplayCache>>,
+    stores: Option<Stores>,
     interaction: Option<Arc<dyn Interaction>>,
     consents: Option<Arc<dyn ConsentProvider>>,
     scopes: Vec<String>,
@@ -352,45 +346,11 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// The client store.
-    pub fn clients(mut self, store: Arc<dyn ClientStore>) -> Self {
-        self.clients = Some(store);
-        self
-    }
-
-    /// The pushed-request store.
-    pub fn pushed_requests(mut self, store: Arc<dyn ArtifactStore<PushedRequest>>) -> Self {
-        self.pushed = Some(store);
-        self
-    }
-
-    /// The pending-interaction store.
-    pub fn interactions(mut self, store: Arc<dyn ArtifactStore<PendingAuthorization>>) -> Self {
-        self.interactions = Some(store);
-        self
-    }
-
-    /// The authorization-code store.
-    pub fn codes(mut self, store: Arc<dyn AuthorizationCodeStore>) -> Self {
-        self.codes = Some(store);
-        self
-    }
-
-    /// The refresh-token store.
-    pub fn refresh_tokens(mut self, store: Arc<dyn RefreshTokenStore>) -> Self {
-        self.refresh = Some(store);
-        self
-    }
-
-    /// The revoked-access-token store.
-    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.revocations = Some(store);
-        self
-    }
-
-    /// The replay cache for DPoP proofs and client assertions (share one across instances).
-    pub fn replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
-        self.replay = Some(cache);
+    /// Where the server keeps its state (clients, pushed requests, interactions, codes, refresh
+    /// tokens, revocations, the replay cache, PSU sessions); default [`Stores::in_memory`], with a
+    /// warning. Several instances of one bank share one durable `Stores`.
+    pub fn stores(mut self, stores: Stores) -> Self {
+        self.stores = Some(stores);
         self
     }
 
@@ -458,10 +418,17 @@ impl AuthorizationServerBuilder {
             TokenValidator::builder(KeySource::Local(self.keys.clone()), self.issuer.clone(), audience.clone())
                 .clock(self.clock.clone())
                 .build()?;
-        let replay: Arc<dyn ReplayCache> = match self.replay {
-            Some(r) => r,
-            None => Arc::new(MemoryReplayCache::new().with_clock(self.clock.clone())),
-        };
+        let stores = self.stores.unwrap_or_else(|| {
+            tracing::warn!("no stores configured: everything is kept in memory (lost on restart, not shared)");
+            Stores::in_memory()
+        });
+        let replay: Arc<dyn ReplayCache> = stores.replay.clone();
+        if let Some(events) = self.consents.as_ref().and_then(|c| c.events()) {
+            events.subscribe(Arc::new(consent_events::RevokeConsentTokens::new(
+                stores.refresh_tokens.clone(),
+                stores.revocations.clone(),
+            )));
+        }
         let nonces = match self.nonces {
             Some(n) => n,
             None => DpopNonces::generate()
@@ -482,30 +449,21 @@ impl AuthorizationServerBuilder {
                 audience,
                 profile: self.profile,
                 registration: self.registration,
-                clients: self.clients.unwrap_or_else(|| Arc::new(MemoryClientStore::new())),
-                pushed: self
-                    .pushed
-                    .unwrap_or_else(|| Arc::new(MemoryArtifactStore::new().with_clock(self.clock.clone()))),
-                interactions: self
-                    .interactions
-                    .unwrap_or_else(|| Arc::new(MemoryArtifactStore::new().with_clock(self.clock.clone()))),
-                codes: self
-                    .codes
-                    .unwrap_or_else(|| Arc::new(MemoryAuthorizationCodeStore::new().with_clock(self.clock.clone()))),
-                refresh: self
-                    .refresh
-                    .unwrap_or_else(|| Arc::new(MemoryRefreshTokenStore::new().with_clock(self.clock.clone()))),
-                revocations: self
-                    .revocations
-                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new().with_clock(self.clock.clone()))),
+                clients: stores.clients,
+                pushed: stores.pushed_requests,
+                interactions: stores.interactions,
+                codes: stores.codes,
+                refresh: stores.refresh_tokens,
+                revocations: stores.revocations,
                 replay,
+                sessions: stores.sessions,
                 dpop: Arc::new(dpop),
                 require_dpop_nonce: self.require_dpop_nonce,
                 interaction,
                 consents: self.consents,
                 scopes: self.scopes,
                 clock: self.clock.clone(),
-                refresh_lifetime: self.refresh_lifetime.whole_seconds(),
+                refresh_lifetime: self.refresh_lifetime,
                 client_keys: client_auth::ClientKeyCache::new(self.clock),
             }),
         })

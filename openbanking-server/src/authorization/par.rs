@@ -48,7 +48,7 @@ pub(super) async fn par(
     // RFC 9449 §10: a proof at PAR is optional; when present it binds the code to its key.
     let proof = server.dpop_proof(&headers, paths::PAR).await?;
     let request_uri = server.push_authorization_request(&client, &params, proof.as_ref()).await?;
-    let body = PushedResponse { request_uri: &request_uri, expires_in: REQUEST_URI_LIFETIME };
+    let body = PushedResponse { request_uri: &request_uri, expires_in: REQUEST_URI_LIFETIME.whole_seconds() };
     Ok(server.with_dpop_nonce((StatusCode::CREATED, no_store(), Json(body)).into_response()))
 }
 
@@ -121,8 +121,8 @@ impl AuthorizationServer {
             consent_id,
         };
         let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token(32));
-        let expires_at = self.inner().clock.unix_now() + REQUEST_URI_LIFETIME;
-        self.inner().pushed.put(&request_uri, request, expires_at).await?;
+        let now = self.inner().clock.now();
+        self.inner().pushed.put(&request_uri, request, now + REQUEST_URI_LIFETIME, now).await?;
         tracing::debug!(client_id = %client.client_id(), "authorization request pushed");
         Ok(request_uri)
     }

@@ -173,7 +173,7 @@ impl RegistrationResponse {
             _ => Map::new(),
         };
         body.insert("client_id".into(), Value::from(self.client.client_id.as_str()));
-        body.insert("client_id_issued_at".into(), Value::from(self.client.issued_at));
+        body.insert("client_id_issued_at".into(), Value::from(self.client.issued_at.unix_timestamp()));
         if let Some(secret) = &self.client_secret {
             body.insert("client_secret".into(), Value::from(secret.expose_secret()));
             body.insert("client_secret_expires_at".into(), Value::from(0));
@@ -238,7 +238,7 @@ impl AuthorizationServer {
             metadata,
             secret_hash: client_secret.as_ref().map(ClientSecret::hash),
             registration_token_hash: TokenHash::of(&registration_access_token),
-            issued_at: self.clock().unix_now(),
+            issued_at: self.clock().now(),
         };
         self.clients().insert(client.clone()).await?;
         tracing::info!(client_id = %client.client_id, "client registered");

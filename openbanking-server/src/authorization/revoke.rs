@@ -9,6 +9,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use openbanking_core::clock::from_unix;
 
 use super::introspect::{Found, TokenTypeHint};
 use super::{AuthenticatedClient, AuthorizationServer, Params};
@@ -34,14 +35,16 @@ impl AuthorizationServer {
     ) -> Result<(), OAuthError> {
         match self.find_token(token, hint).await? {
             Some(Found::Access(claims)) if claims.client_id == *client.client_id() => {
-                self.inner().revocations.revoke(&claims.jti, claims.exp).await?;
+                let now = self.inner().clock.now();
+                self.inner().revocations.revoke(&claims.jti, from_unix(claims.exp), now).await?;
                 tracing::info!(client_id = %claims.client_id, jti = %claims.jti.as_str(), "access token revoked");
             }
             Some(Found::Refresh(family, _)) if family.client_id == *client.client_id() => {
                 // The family as the store now has it: it may have grown since `find`.
-                let family = self.inner().refresh.revoke_family(&family.id).await?.unwrap_or(family);
-                for (jti, exp) in &family.access_tokens {
-                    self.inner().revocations.revoke(jti, *exp).await?;
+                let now = self.inner().clock.now();
+                let family = self.inner().refresh.revoke_family(&family.id, now).await?.unwrap_or(family);
+                for token in &family.access_tokens {
+                    self.inner().revocations.revoke(&token.jti, token.exp, now).await?;
                 }
                 tracing::info!(
                     client_id = %family.client_id,

@@ -16,23 +16,26 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
+use openbanking_core::clock::from_unix;
 use openbanking_core::dpop::{DpopError, DpopRequest};
-use openbanking_core::provider::StoreError;
+use openbanking_core::provider::CheckConsent;
+use openbanking_core::store::StoreError;
 use openbanking_core::token::{IssuedToken, TokenRequest};
 use openbanking_core::{ConsentCheck, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
 use serde::Serialize;
+use time::{Duration, OffsetDateTime};
 
 use super::par::CONSENT_SCOPE_PREFIX;
 use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
-use crate::store::{CodeGrant, CodeRedemption, RefreshFamily, RefreshRotation, TokenHash};
+use crate::store::{CodeGrant, CodeRedemption, IssuedAccessToken, RefreshFamily, RefreshRotation, TokenHash};
 
 /// `token_type` of a DPoP-bound access token (RFC 9449 §5).
 const TOKEN_TYPE_DPOP: &str = "DPoP";
-/// Extra seconds a pre-emptive revocation (of a token a concurrent request may still be
-/// issuing) is remembered beyond the token's expected expiry.
-const REVOCATION_MARGIN: i64 = 60;
+/// How long a pre-emptive revocation (of a token a concurrent request may still be issuing) is
+/// remembered beyond the token's expected expiry.
+const REVOCATION_MARGIN: Duration = Duration::seconds(60);
 /// `token_type` of a Bearer access token (RFC 6750), under the relaxed profile only.
 const TOKEN_TYPE_BEARER: &str = "Bearer";
 
@@ -304,7 +307,7 @@ impl AuthorizationServer {
         let code = params.require("code")?;
         let redirect_uri = params.require("redirect_uri")?;
         let verifier = params.require("code_verifier")?;
-        let now = self.inner().clock.unix_now();
+        let now = self.inner().clock.now();
         let grant = match self.inner().codes.redeem(&TokenHash::of(code), now).await? {
             CodeRedemption::First(grant) => grant,
             CodeRedemption::Replayed(grant) => {
@@ -360,8 +363,9 @@ impl AuthorizationServer {
                     revoked: false,
                     access_tokens: Vec::new(),
                 };
-                self.inner().refresh.create(family, &TokenHash::of(&token)).await?;
-                self.inner().refresh.add_access_token(family_id, &grant.access_jti, issued.claims().exp).await?;
+                self.inner().refresh.create(family, &TokenHash::of(&token), now).await?;
+                let access = IssuedAccessToken { jti: grant.access_jti.clone(), exp: from_unix(issued.claims().exp) };
+                self.inner().refresh.add_access_token(family_id, access, now).await?;
                 Some(token)
             }
         };
@@ -377,7 +381,7 @@ impl AuthorizationServer {
         if self.inner().revocations.is_revoked(&grant.access_jti).await? {
             tracing::warn!(client_id = %client.client_id(), jti = %grant.access_jti, "code replayed during its redemption; tokens revoked");
             if let Some(family_id) = &grant.refresh_family {
-                self.revoke_family(family_id).await?;
+                self.revoke_family(family_id, now).await?;
             }
         }
         Ok(TokenResponse::new(&issued, dpop_bound, refresh_token))
@@ -385,29 +389,29 @@ impl AuthorizationServer {
 
     /// Revokes the access token a code's first redemption issued (or will issue: its `jti` is
     /// pre-allocated) and, if it has one, its refresh-token family.
-    async fn revoke_code_grant(&self, grant: &CodeGrant, now: i64) -> Result<(), OAuthError> {
+    async fn revoke_code_grant(&self, grant: &CodeGrant, now: OffsetDateTime) -> Result<(), OAuthError> {
         // The first redemption issued (or is issuing) the token at most a moment ago: its `exp`
         // is at most `now + lifetime`, give or take a clock tick. Remember the revocation a
         // little longer than that.
-        let exp = now + self.inner().tokens.lifetime().whole_seconds() + REVOCATION_MARGIN;
-        self.inner().revocations.revoke(&grant.access_jti, exp).await?;
+        let exp = now + self.inner().tokens.lifetime() + REVOCATION_MARGIN;
+        self.inner().revocations.revoke(&grant.access_jti, exp, now).await?;
         if let Some(family_id) = &grant.refresh_family {
-            self.revoke_family(family_id).await?;
+            self.revoke_family(family_id, now).await?;
         }
         Ok(())
     }
 
     /// Revokes a refresh-token family and every access token issued from it.
-    async fn revoke_family(&self, family_id: &str) -> Result<(), OAuthError> {
-        if let Some(family) = self.inner().refresh.revoke_family(family_id).await? {
-            self.revoke_access_tokens(&family).await?;
+    async fn revoke_family(&self, family_id: &str, now: OffsetDateTime) -> Result<(), OAuthError> {
+        if let Some(family) = self.inner().refresh.revoke_family(family_id, now).await? {
+            self.revoke_access_tokens(&family, now).await?;
         }
         Ok(())
     }
 
-    async fn revoke_access_tokens(&self, family: &RefreshFamily) -> Result<(), OAuthError> {
-        for (jti, exp) in &family.access_tokens {
-            self.inner().revocations.revoke(jti, *exp).await?;
+    async fn revoke_access_tokens(&self, family: &RefreshFamily, now: OffsetDateTime) -> Result<(), OAuthError> {
+        for token in &family.access_tokens {
+            self.inner().revocations.revoke(&token.jti, token.exp, now).await?;
         }
         Ok(())
     }
@@ -419,7 +423,7 @@ impl AuthorizationServer {
         jkt: Option<Jkt>,
     ) -> Result<TokenResponse, OAuthError> {
         let presented = TokenHash::of(params.require("refresh_token")?);
-        let now = self.inner().clock.unix_now();
+        let now = self.inner().clock.now();
         let Some((family, _current)) = self.inner().refresh.find(&presented, now, REFRESH_GRACE).await? else {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
         };
@@ -443,12 +447,12 @@ impl AuthorizationServer {
         };
         if let (Some(consents), Some(consent_id)) = (self.consents(), &family.consent_id) {
             let check = consents
-                .check(consent_id, client.client_id())
+                .check(CheckConsent::new(consent_id.clone(), client.client_id().clone()))
                 .await
                 .map_err(|e| OAuthError::from(openbanking_core::Error::from(e)))?;
             if let ConsentCheck::Denied(reason) = check {
                 tracing::info!(client_id = %client.client_id(), reason = reason.as_str(), "refresh refused: consent not usable");
-                self.revoke_family(&family.id).await?;
+                self.revoke_family(&family.id, now).await?;
                 return Err(OAuthError::invalid_grant(format!("{reason}")));
             }
         }
@@ -458,7 +462,7 @@ impl AuthorizationServer {
             RefreshRotation::Rotated(family) => family,
             RefreshRotation::Reused(family) => {
                 tracing::warn!(client_id = %client.client_id(), "refresh token reused: family revoked");
-                self.revoke_access_tokens(&family).await?;
+                self.revoke_access_tokens(&family, now).await?;
                 return Err(OAuthError::invalid_grant("refresh token was already used"));
             }
             RefreshRotation::Invalid => return Err(OAuthError::invalid_grant("refresh token is expired or revoked")),
@@ -477,7 +481,9 @@ impl AuthorizationServer {
             })
             .map_err(OAuthError::server_error)?;
         let jti = &issued.claims().jti;
-        match self.inner().refresh.add_access_token(&family.id, jti, issued.claims().exp).await {
+        let exp = from_unix(issued.claims().exp);
+        let access = IssuedAccessToken { jti: jti.clone(), exp };
+        match self.inner().refresh.add_access_token(&family.id, access, now).await {
             // Not found: revoked and forgotten meanwhile; the look below refuses the token.
             Ok(()) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
@@ -489,7 +495,7 @@ impl AuthorizationServer {
             None => true,
         };
         if revoked {
-            self.inner().revocations.revoke(jti, issued.claims().exp).await?;
+            self.inner().revocations.revoke(jti, exp, now).await?;
             return Err(OAuthError::invalid_grant("refresh token was already used"));
         }
         Ok(TokenResponse::new(&issued, dpop_bound, Some(next)))

@@ -43,6 +43,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use openbanking_core::consent::ConsentRequest;
+use openbanking_core::provider::{Actor, CreateConsent, RevokeConsent};
 use openbanking_core::{Consent, ConsentError, ConsentId, ConsentProvider, ConsentStatus, random_token};
 use serde_json::{Value, json};
 
@@ -96,7 +97,11 @@ async fn create(
     check_content_type(&headers)?;
     let body = body.map_err(ObError::from_body_rejection)?;
     let request = parse_consent_request(&body)?;
-    let consent = api.provider.create(who.client_id(), &request).await.map_err(ObError::from_consent)?;
+    let consent = api
+        .provider
+        .create(CreateConsent::new(who.client_id().clone(), request))
+        .await
+        .map_err(ObError::from_consent)?;
     tracing::info!(client_id = %who.client_id(), consent_id = %consent.consent_id(), "consent created");
     let self_link = format!("{}{}/{}", api.base, uri.path().trim_end_matches('/'), consent.consent_id());
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(consent_body(&consent, &self_link)))
@@ -134,7 +139,10 @@ async fn delete(
         }
         ConsentStatus::AwaitingAuthorisation | ConsentStatus::Authorised => {}
     }
-    api.provider.revoke(consent.consent_id()).await.map_err(ObError::from_consent)?;
+    api.provider
+        .revoke(RevokeConsent::new(consent.consent_id().clone(), Actor::Tpp(who.client_id().clone())))
+        .await
+        .map_err(ObError::from_consent)?;
     tracing::info!(client_id = %who.client_id(), consent_id = %consent.consent_id(), "consent revoked by the TPP");
     Ok(StatusCode::NO_CONTENT)
 }

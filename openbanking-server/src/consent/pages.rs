@@ -30,7 +30,6 @@
 //! let provider = Arc::new(LocalConsentProvider::new(store.clone(), Arc::new(SystemClock)));
 //! let pages = ConsentPages::builder(
 //!     provider.clone(),
-//!     store,
 //!     Arc::new(MemoryPsuDirectory::seeded()?),
 //!     Arc::new(MemoryAccountData::seeded()),
 //! )
@@ -90,8 +89,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use openbanking_core::consent::{Consent, ConsentError, ConsentStatus};
 use openbanking_core::error::ConfigError;
-use openbanking_core::provider::StoreError;
-use openbanking_core::{AccountId, ClientId, ConsentId, ConsentProvider, ConsentStore, PsuId, random_token};
+use openbanking_core::provider::{Actor, AuthoriseConsent, RejectConsent, RevokeConsent};
+use openbanking_core::store::StoreError;
+use openbanking_core::store::{ConsentPage, ConsentQuery};
+use openbanking_core::{AccountId, ClientId, ConsentId, ConsentProvider, PsuId, random_token};
 use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 
@@ -160,7 +161,6 @@ pub struct ConsentPages {
 
 struct PagesInner {
     provider: Arc<dyn ConsentProvider>,
-    consents: Arc<dyn ConsentStore>,
     psus: Arc<dyn PsuAuthenticator>,
     accounts: Arc<dyn AccountData>,
     max_login_attempts: u32,
@@ -185,7 +185,6 @@ impl fmt::Debug for ConsentPages {
 #[must_use]
 pub struct ConsentPagesBuilder {
     provider: Arc<dyn ConsentProvider>,
-    consents: Arc<dyn ConsentStore>,
     psus: Arc<dyn PsuAuthenticator>,
     accounts: Arc<dyn AccountData>,
     max_login_attempts: u32,
@@ -210,20 +209,15 @@ impl ConsentPages {
     ///
     /// - `provider`: the consent authority the PSU's decisions go to (the same one the
     ///   authorization server was given).
-    /// - `consents`: the store behind it, for the dashboard's list of a PSU's consents
-    ///   ([`ConsentStore::list_by_psu`]; for a [`LocalConsentProvider`](openbanking_core::LocalConsentProvider)
-    ///   that is its [`store()`](openbanking_core::LocalConsentProvider::store)).
     /// - `psus`: how PSUs log in.
     /// - `accounts`: the PSU's accounts, to choose from on the consent page.
     pub fn builder(
         provider: Arc<dyn ConsentProvider>,
-        consents: Arc<dyn ConsentStore>,
         psus: Arc<dyn PsuAuthenticator>,
         accounts: Arc<dyn AccountData>,
     ) -> ConsentPagesBuilder {
         ConsentPagesBuilder {
             provider,
-            consents,
             psus,
             accounts,
             max_login_attempts: DEFAULT_MAX_LOGIN_ATTEMPTS,
@@ -321,7 +315,6 @@ impl ConsentPagesBuilder {
         Ok(ConsentPages {
             inner: Arc::new(PagesInner {
                 provider: self.provider,
-                consents: self.consents,
                 psus: self.psus,
                 accounts: self.accounts,
                 max_login_attempts: self.max_login_attempts,
@@ -661,7 +654,7 @@ async fn consent_submit(State(st): State<PagesState>, headers: HeaderMap, body: 
     };
     let outcome = match form.get("decision") {
         Some("approve") => approve(&st, &session, &pending, &psu, &form).await,
-        Some("deny") => deny(&st, &pending).await,
+        Some("deny") => deny(&st, &pending, &psu).await,
         _ => Err(PageError::bad_request("Choose Approve or Deny.")),
     };
     match outcome {
@@ -704,14 +697,20 @@ async fn approve(
                 None => return again("Select only accounts that are listed here."),
             }
         }
-        st.inner().provider.authorise(consent.consent_id(), psu, &accounts).await.map_err(consent_error)?;
+        st.inner()
+            .provider
+            .authorise(AuthoriseConsent::new(consent.consent_id().clone(), psu.clone(), accounts))
+            .await
+            .map_err(consent_error)?;
         tracing::info!(consent_id = %consent.consent_id(), psu = %psu, "PSU authorised a consent");
         let outcome = InteractionOutcome::Approve { subject: psu.clone(), scope: None };
         match st.server.complete_interaction(&pending.id, outcome).await {
             Ok(location) => Ok(Decided::Redirect(location)),
             Err(e) => {
                 // The TPP will never get a code for this consent: don't leave it authorised.
-                if let Err(revoke) = st.inner().provider.revoke(consent.consent_id()).await {
+                if let Err(revoke) =
+                    st.inner().provider.revoke(RevokeConsent::new(consent.consent_id().clone(), Actor::Bank)).await
+                {
                     tracing::error!(consent_id = %consent.consent_id(), error = %revoke,
                         "could not revoke a consent whose interaction failed to complete");
                 }
@@ -725,11 +724,11 @@ async fn approve(
     }
 }
 
-async fn deny(st: &PagesState, pending: &PendingAuthorization) -> Result<Decided, PageError> {
+async fn deny(st: &PagesState, pending: &PendingAuthorization, psu: &PsuId) -> Result<Decided, PageError> {
     if let Some(consent_id) = &pending.request.consent_id {
         // A denial grants nothing, so the TPP hears of it even if the consent can't be marked
         // Rejected (it was decided elsewhere, or expired, meanwhile).
-        match st.inner().provider.reject(consent_id).await {
+        match st.inner().provider.reject(RejectConsent::new(consent_id.clone(), Actor::Psu(psu.clone()))).await {
             Ok(_) => tracing::info!(consent_id = %consent_id, "PSU rejected a consent"),
             Err(e) => tracing::warn!(consent_id = %consent_id, error = %e, "could not mark a denied consent Rejected"),
         }
@@ -771,7 +770,11 @@ async fn revoke(State(st): State<PagesState>, headers: HeaderMap, body: Bytes) -
         if consent.is_none_or(|c| c.psu_id() != Some(psu)) {
             return Err(PageError::not_found());
         }
-        st.inner().provider.revoke(&consent_id).await.map_err(consent_error)?;
+        st.inner()
+            .provider
+            .revoke(RevokeConsent::new(consent_id.clone(), Actor::Psu(psu.clone())))
+            .await
+            .map_err(consent_error)?;
         tracing::info!(consent_id = %consent_id, psu = %psu, "PSU revoked a consent");
         Ok(())
     }
@@ -1138,8 +1141,23 @@ fn status_words(consent: &Consent, now: OffsetDateTime) -> (&'static str, bool) 
     }
 }
 
+/// Every consent of `psu`, through the consent authority, page by page.
+async fn list_all(st: &PagesState, psu: &PsuId) -> Result<Vec<Consent>, PageError> {
+    let mut all = Vec::new();
+    let mut query = ConsentQuery::by_psu(psu.clone());
+    loop {
+        let ConsentPage { consents, next, .. } =
+            st.inner().provider.list(query.clone()).await.map_err(consent_error)?;
+        all.extend(consents);
+        match next {
+            Some(cursor) => query = query.after(cursor),
+            None => return Ok(all),
+        }
+    }
+}
+
 async fn dashboard_body(st: &PagesState, psu: &PsuId, csrf: &str) -> Result<String, PageError> {
-    let consents = st.inner().consents.list_by_psu(psu).await.map_err(PageError::server)?;
+    let consents = list_all(st, psu).await?;
     let accounts = st.inner().accounts.accounts(psu).await.map_err(PageError::server)?;
     let labels: HashMap<&AccountId, &Account> = accounts.iter().map(|a| (&a.account_id, a)).collect();
     let mut names: HashMap<ClientId, String> = HashMap::new();

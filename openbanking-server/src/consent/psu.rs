@@ -26,7 +26,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
 use openbanking_core::PsuId;
-use openbanking_core::provider::StoreError;
+use openbanking_core::store::StoreError;
 use tokio::sync::Semaphore;
 
 /// Longest username looked up, in bytes; longer ones are refused without a lookup.

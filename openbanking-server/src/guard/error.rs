@@ -23,11 +23,12 @@ pub struct GuardError {
     bearer: bool,
     nonce: Option<String>,
     scope: Option<String>,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl GuardError {
     fn new(code: Option<OAuthErrorCode>, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, description: description.into(), bearer: false, nonce: None, scope: None }
+        Self { code, description: description.into(), bearer: false, nonce: None, scope: None, retry_after: None }
     }
 
     /// No (usable) credentials: 401 with a bare challenge.
@@ -54,6 +55,16 @@ impl GuardError {
     pub fn insufficient_scope(scope: &str) -> Self {
         let mut e = Self::new(Some(OAuthErrorCode::InsufficientScope), "the token lacks the scope this API needs");
         e.scope = Some(scope.to_owned());
+        e
+    }
+
+    /// `temporarily_unavailable` (503, with `Retry-After`): a dependency the decision needs (the
+    /// consent authority, a store) can't be reached, so the guard fails closed and serves nothing.
+    /// The cause is logged, not sent.
+    pub fn unavailable(retry_after: Option<std::time::Duration>, cause: impl fmt::Display) -> Self {
+        tracing::warn!(%cause, "guard failed closed: a dependency is unavailable");
+        let mut e = Self::new(Some(OAuthErrorCode::TemporarilyUnavailable), "");
+        e.retry_after = retry_after;
         e
     }
 
@@ -156,6 +167,10 @@ impl IntoResponse for GuardError {
         }
         if let Some(nonce) = self.nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             response.headers_mut().insert("dpop-nonce", nonce);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let seconds = self.retry_after.map_or(1, |d| d.as_secs().max(1));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response

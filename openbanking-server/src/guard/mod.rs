@@ -34,7 +34,9 @@ use axum::http::{HeaderMap, Method, header};
 use openbanking_core::dpop::{DpopRequest, DpopVerifier};
 use openbanking_core::error::ConfigError;
 use openbanking_core::token::{AccessTokenClaims, Presentation, TokenValidator};
-use openbanking_core::{AuthorisedConsent, ClientId, ConsentCheck, ConsentId, ConsentProvider, Jti, Scope};
+use openbanking_core::{
+    AuthorisedConsent, CheckConsent, ClientId, ConsentCheck, ConsentError, ConsentId, ConsentProvider, Jti, Scope,
+};
 use url::Url;
 
 pub use error::GuardError;
@@ -116,11 +118,19 @@ impl ConsentAccessCheck {
 impl AccessCheck for ConsentAccessCheck {
     async fn check(&self, claims: &AccessTokenClaims) -> Result<Option<AuthorisedConsent>, GuardError> {
         let Some(consent_id) = &claims.consent_id else { return Ok(None) };
-        match self.provider.check(consent_id, &claims.client_id).await {
+        match self.provider.check(CheckConsent::new(consent_id.clone(), claims.client_id.clone())).await {
             Ok(ConsentCheck::Allowed(consent)) => Ok(Some(consent)),
             Ok(ConsentCheck::Denied(reason)) => {
                 tracing::debug!(%consent_id, reason = reason.as_str(), "data access refused by consent");
                 Err(GuardError::invalid_token(reason.to_string()))
+            }
+            // Fail closed: no answer from the consent authority means no data, and a 503 the
+            // client may retry, never a 500 and never data.
+            Err(ConsentError::Unavailable { retry_after }) => {
+                Err(GuardError::unavailable(retry_after, format_args!("consent authority unavailable ({consent_id})")))
+            }
+            Err(ConsentError::Store(e)) if e.is_unavailable() => {
+                Err(GuardError::unavailable(None, format_args!("consent store unavailable: {e}")))
             }
             Err(e) => Err(GuardError::server_error(e)),
         }

@@ -125,7 +125,7 @@ impl TestBank {
                 metadata: validated,
                 secret_hash: secret.as_ref().map(ClientSecret::hash),
                 registration_token_hash: TokenHash::of(&random_token(32)),
-                issued_at: self.now(),
+                issued_at: self.clock.now(),
             })
             .await
             .unwrap();
