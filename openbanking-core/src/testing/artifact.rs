@@ -183,7 +183,11 @@ where
             }
         }
         c.check(winners.len() == 1, || {
-            format!("{} of {} concurrent takes of one key got the value, expected exactly 1", winners.len(), super::RACERS)
+            format!(
+                "{} of {} concurrent takes of one key got the value, expected exactly 1",
+                winners.len(),
+                super::RACERS
+            )
         });
         c.equal("the winning take", &winners[0], &value);
     }

@@ -114,10 +114,24 @@ impl Kit {
         let c = contract("insert_existing_code_conflicts");
         let (code, grant) = (code(), grant(true));
         self.insert(c, &code, &grant, self.now + LIVE).await;
-        c.conflict("a second insert of one code", self.store.insert(&code, self::grant(false), self.now + LIVE, self.now).await);
-        c.equal("redeem after the refused insert", &self.redeem(c, &code, self.now).await, &CodeRedemption::First(grant.clone()));
-        c.conflict("an insert of a used code", self.store.insert(&code, self::grant(false), self.now + LIVE, self.now).await);
-        c.equal("redeem after the refused insert of a used code", &self.redeem(c, &code, self.now).await, &CodeRedemption::Replayed(grant));
+        c.conflict(
+            "a second insert of one code",
+            self.store.insert(&code, self::grant(false), self.now + LIVE, self.now).await,
+        );
+        c.equal(
+            "redeem after the refused insert",
+            &self.redeem(c, &code, self.now).await,
+            &CodeRedemption::First(grant.clone()),
+        );
+        c.conflict(
+            "an insert of a used code",
+            self.store.insert(&code, self::grant(false), self.now + LIVE, self.now).await,
+        );
+        c.equal(
+            "redeem after the refused insert of a used code",
+            &self.redeem(c, &code, self.now).await,
+            &CodeRedemption::Replayed(grant),
+        );
     }
 
     async fn expiry_is_exclusive(&self) {

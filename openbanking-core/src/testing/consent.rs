@@ -343,7 +343,7 @@ impl Kit {
     async fn list_pages_in_order(&self) {
         let c = contract("list_pages_in_order");
         let client = client_id();
-        let mut consents = vec![
+        let mut consents = [
             self.awaiting(&client, Duration::seconds(2)),
             self.awaiting(&client, Duration::seconds(-2)),
             self.awaiting(&client, Duration::ZERO),
@@ -373,7 +373,9 @@ impl Kit {
                 (Some(next), false) => {
                     let want_cursor = expected.last().map(|l| ConsentCursor::of(l));
                     c.check(want_cursor.as_ref() == Some(&next), || {
-                        format!("{what} has next cursor {next:?}, expected the position of its last consent {want_cursor:?}")
+                        format!(
+                            "{what} has next cursor {next:?}, expected the position of its last consent {want_cursor:?}"
+                        )
                     });
                     query = query.after(next);
                 }

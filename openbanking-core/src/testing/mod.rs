@@ -24,13 +24,17 @@
 //! - every id, key and token is fresh and random for each run;
 //! - every time is a whole number of microseconds (durable stores may truncate below that) and
 //!   is compared as an instant (they may normalise the offset);
-//! - the `now` of every ordinary write is the moment the run started, and the records a run needs
-//!   alive expire 30 days later, so that a store purging expired records by the `now` it is given
-//!   never drops another run's records;
-//! - the few checks that must write with a `now` far ahead (a day later: the replay cache's
-//!   expiry, the revocation store's lifetime) hold a process-wide lock while they do, so that
-//!   concurrent runs in one process don't purge each other's records at the edge. Runs in
-//!   separate processes against one database may, rarely, disturb each other there.
+//! - records are created (inserted, put, revoked, first used) with the `now` the run started at,
+//!   and the records a run needs alive expire 30 days later, so that a store purging expired
+//!   records by the `now` it is given never drops another run's records;
+//! - reads and single-record operations (`get`, `take`, `redeem`, `replace`, `rotate`) go up to a
+//!   day ahead to check expiry edges; the refresh-token kit's rotations a day ahead can't drop
+//!   another run's families, since each keeps an access token alive for 30 days;
+//! - the checks that must *create* records with a `now` a day ahead (the replay cache's expiry,
+//!   the revocation store's lifetime, where that is the only way to move a store's time) hold a
+//!   process-wide lock while they do, so that concurrent runs in one process don't purge each
+//!   other's records at the edge. Runs in separate processes against one database may, rarely,
+//!   disturb each other there.
 //!
 //! [`sample_pushed_request`] and [`sample_pending_authorization`] make random values for the
 //! [`ArtifactStore`](crate::store::ArtifactStore) kit.

@@ -194,9 +194,7 @@ impl Kit {
         let mut again = family.clone();
         again.access_tokens.clear();
         c.conflict("a second create of one family id", self.store.create(again, &other, self.now).await);
-        c.check(!self.usable(c, &other, self.now).await, || {
-            "the token of a refused create is usable".into()
-        });
+        c.check(!self.usable(c, &other, self.now).await, || "the token of a refused create is usable".into());
         c.equal("find after the refused create", &self.find(c, &first, self.now).await, &Some((family, true)));
     }
 
@@ -211,7 +209,11 @@ impl Kit {
         let c = contract("rotation_makes_next_current");
         let (family, t0) = self.start(c, Some(consent_id())).await;
         let t1 = token();
-        c.equal("rotate of the current token", &self.present(&t0, &t1, now).await, &RefreshRotation::Rotated(family.clone()));
+        c.equal(
+            "rotate of the current token",
+            &self.present(&t0, &t1, now).await,
+            &RefreshRotation::Rotated(family.clone()),
+        );
         Self::expect_usable(c, "the new current token", self.usable(c, &t1, now).await, true);
 
         let c = contract("previous_token_usable_within_grace");
@@ -229,7 +231,12 @@ impl Kit {
         let t3 = token();
         let used = self.present(&t2, &t3, now + GRACE).await;
         c.equal("rotate of the current token", &used, &RefreshRotation::Rotated(family.clone()));
-        Self::expect_usable(c, "the previous token once its successor was used", self.usable(c, &t0, now + GRACE).await, false);
+        Self::expect_usable(
+            c,
+            "the previous token once its successor was used",
+            self.usable(c, &t0, now + GRACE).await,
+            false,
+        );
 
         let c = contract("reuse_revokes_the_family");
         let reused = self.present(&t0, &token(), now + GRACE).await;
@@ -253,7 +260,11 @@ impl Kit {
         let c = contract("reuse_revokes_the_family");
         let (family, t0) = self.start(c, None).await;
         let t1 = token();
-        c.equal("rotate of the current token", &self.present(&t0, &t1, self.now).await, &RefreshRotation::Rotated(family.clone()));
+        c.equal(
+            "rotate of the current token",
+            &self.present(&t0, &t1, self.now).await,
+            &RefreshRotation::Rotated(family.clone()),
+        );
         let late = self.now + GRACE + MICRO;
         let reused = self.present(&t0, &token(), late).await;
         c.equal("rotate of the previous token after grace", &reused, &RefreshRotation::Reused(revoked(&family)));
@@ -293,7 +304,11 @@ impl Kit {
             }
         }
         c.check(current.len() == 1, || {
-            format!("after {} concurrent rotations, {} of their next tokens are usable, expected exactly 1", super::RACERS, current.len())
+            format!(
+                "after {} concurrent rotations, {} of their next tokens are usable, expected exactly 1",
+                super::RACERS,
+                current.len()
+            )
         });
         let winner = current[0];
         let used = c.ok("rotate", self.store.rotate(winner, &token(), now, GRACE).await);
@@ -308,7 +323,11 @@ impl Kit {
         let c = contract("revoke_family_revokes");
         let (mut family, t0) = self.start(c, Some(consent_id())).await;
         let t1 = token();
-        c.equal("rotate of the current token", &self.present(&t0, &t1, self.now).await, &RefreshRotation::Rotated(family.clone()));
+        c.equal(
+            "rotate of the current token",
+            &self.present(&t0, &t1, self.now).await,
+            &RefreshRotation::Rotated(family.clone()),
+        );
         let second = self.access_token(LIVE + Duration::seconds(1));
         c.ok("add_access_token", self.store.add_access_token(&family.id, second.clone(), self.now).await);
         family.access_tokens.push(second);
@@ -336,7 +355,9 @@ impl Kit {
         let mut want = vec![revoked(&f1), revoked(&f2)];
         want.sort_by(|a, b| a.id.cmp(&b.id));
         c.equal("revoke_by_consent (the consent's live families, revoked, with their access tokens)", &returned, &want);
-        for (what, token) in [("a token of the consent's first family", &t1), ("a token of the consent's second family", &t2)] {
+        for (what, token) in
+            [("a token of the consent's first family", &t1), ("a token of the consent's second family", &t2)]
+        {
             Self::expect_usable(c, what, self.usable(c, token, self.now).await, false);
         }
         Self::expect_usable(c, "a token of another consent's family", self.usable(c, &t3, self.now).await, true);

@@ -65,7 +65,9 @@ impl Kit {
         let (key, other) = (key(), key());
         let expires_at = self.now + LIVE;
         c.check(self.first_use(c, &key, expires_at, self.now).await, || "first_use of a new key returned false".into());
-        c.check(!self.first_use(c, &key, expires_at, self.now).await, || "first_use of a used key returned true".into());
+        c.check(!self.first_use(c, &key, expires_at, self.now).await, || {
+            "first_use of a used key returned true".into()
+        });
         let later = expires_at + Duration::hours(1);
         c.check(!self.first_use(c, &key, later, self.now).await, || {
             "first_use of a used key with another expires_at returned true".into()
@@ -79,7 +81,9 @@ impl Kit {
         let c = contract("remembered_until_expiry");
         let (key, expires_at) = (key(), self.now + EDGE);
         c.check(self.first_use(c, &key, expires_at, self.now).await, || "first_use of a new key returned false".into());
-        for (when, now) in [("a minute before its expires_at", expires_at - Duration::minutes(1)), ("at its expires_at", expires_at)] {
+        for (when, now) in
+            [("a minute before its expires_at", expires_at - Duration::minutes(1)), ("at its expires_at", expires_at)]
+        {
             c.check(!self.first_use(c, &key, expires_at, now).await, || {
                 format!("first_use of a key used a day earlier returned true {when}")
             });

@@ -142,7 +142,10 @@ impl Kit {
     async fn replace_of_absent_or_expired_is_not_found(&self) {
         let c = contract("replace_of_absent_or_expired_is_not_found");
         let unknown = id();
-        c.not_found("replace of an unknown id", self.store.replace(&unknown, &self.session(true, self.now + LIVE), self.now).await);
+        c.not_found(
+            "replace of an unknown id",
+            self.store.replace(&unknown, &self.session(true, self.now + LIVE), self.now).await,
+        );
         let found = self.get(c, &unknown, self.now).await;
         c.check(found.is_none(), || format!("replace of an unknown id created it: {found:?}"));
 
@@ -166,7 +169,9 @@ impl Kit {
         let found = self.get(c, &id, self.now).await;
         c.check(found.is_none(), || format!("get after delete returned {found:?}"));
         c.check(!c.ok("delete", self.store.delete(&id).await), || "a second delete of a session returned true".into());
-        c.check(!c.ok("delete", self.store.delete(&self::id()).await), || "delete of an unknown id returned true".into());
+        c.check(!c.ok("delete", self.store.delete(&self::id()).await), || {
+            "delete of an unknown id returned true".into()
+        });
         c.equal("get of another session after a delete", &self.get(c, &other_id, self.now).await, &Some(other));
     }
 }

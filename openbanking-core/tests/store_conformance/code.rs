@@ -16,8 +16,10 @@ use super::{assert_contract, kit_failure};
 async fn memory_store_passes_repeatedly_and_concurrently() {
     let store: Arc<dyn AuthorizationCodeStore> = Arc::new(MemoryAuthorizationCodeStore::new());
     code_store_conformance(store.clone()).await;
-    let (a, b) =
-        tokio::join!(tokio::spawn(code_store_conformance(store.clone())), tokio::spawn(code_store_conformance(store.clone())));
+    let (a, b) = tokio::join!(
+        tokio::spawn(code_store_conformance(store.clone())),
+        tokio::spawn(code_store_conformance(store.clone()))
+    );
     a.unwrap();
     b.unwrap();
 }
@@ -93,7 +95,9 @@ impl AuthorizationCodeStore for BrokenStore {
                     other => other,
                 })
             }
-            Fault::ExpiryInclusive if expires_at == Some(now) => self.inner.redeem(code, now - Duration::microseconds(1)).await,
+            Fault::ExpiryInclusive if expires_at == Some(now) => {
+                self.inner.redeem(code, now - Duration::microseconds(1)).await
+            }
             Fault::ForgetsUsedAtExpiry => Ok(match self.inner.redeem(code, now).await? {
                 CodeRedemption::Replayed(_) if expires_at.is_some_and(|e| now >= e) => CodeRedemption::Invalid,
                 other => other,
@@ -140,5 +144,9 @@ async fn the_kit_fails_a_store_that_forgets_used_codes_at_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_that_accepts_a_duplicate_insert() {
-    assert_contract(&failure(Fault::AcceptsDuplicateInsert).await, "AuthorizationCodeStore", "insert_existing_code_conflicts");
+    assert_contract(
+        &failure(Fault::AcceptsDuplicateInsert).await,
+        "AuthorizationCodeStore",
+        "insert_existing_code_conflicts",
+    );
 }

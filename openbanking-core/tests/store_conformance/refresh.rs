@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use openbanking_core::ConsentId;
 use openbanking_core::store::{
-    IssuedAccessToken, MemoryRefreshTokenStore, RefreshFamily, RefreshRotation, RefreshTokenStore, StoreError, TokenHash,
+    IssuedAccessToken, MemoryRefreshTokenStore, RefreshFamily, RefreshRotation, RefreshTokenStore, StoreError,
+    TokenHash,
 };
 use openbanking_core::testing::refresh_token_store_conformance;
 use time::{Duration, OffsetDateTime};
@@ -103,8 +104,11 @@ impl RefreshTokenStore for BrokenStore {
 }
 
 async fn failure(fault: Fault) -> String {
-    kit_failure(refresh_token_store_conformance(Arc::new(BrokenStore { inner: MemoryRefreshTokenStore::new(), fault })), fault)
-        .await
+    kit_failure(
+        refresh_token_store_conformance(Arc::new(BrokenStore { inner: MemoryRefreshTokenStore::new(), fault })),
+        fault,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -58,7 +58,9 @@ impl RevocationStore for BrokenStore {
             let known = believed.forget_at.get(jti).copied();
             let forget_at = match self.fault {
                 Fault::ForgetsOnEarlierExp => exp + Duration::minutes(1),
-                Fault::ForgetsBeforeExp => known.map_or(exp, |k| k.max(exp - Duration::seconds(1))) - Duration::seconds(1),
+                Fault::ForgetsBeforeExp => {
+                    known.map_or(exp, |k| k.max(exp - Duration::seconds(1))) - Duration::seconds(1)
+                }
                 _ => exp + Duration::minutes(1),
             };
             believed.forget_at.insert(jti.clone(), forget_at);

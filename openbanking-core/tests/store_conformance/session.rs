@@ -56,7 +56,9 @@ impl SessionStore for BrokenStore {
 
     async fn replace(&self, id: &TokenHash, session: &PsuSession, now: OffsetDateTime) -> Result<(), StoreError> {
         match self.inner.replace(id, session, now).await {
-            Err(StoreError::NotFound) if self.fault == Fault::ReplaceUpserts => self.inner.insert(id, session, now).await,
+            Err(StoreError::NotFound) if self.fault == Fault::ReplaceUpserts => {
+                self.inner.insert(id, session, now).await
+            }
             other => other,
         }
     }
@@ -68,7 +70,8 @@ impl SessionStore for BrokenStore {
 }
 
 async fn failure(fault: Fault) -> String {
-    kit_failure(session_store_conformance(Arc::new(BrokenStore { inner: MemorySessionStore::new(), fault })), fault).await
+    kit_failure(session_store_conformance(Arc::new(BrokenStore { inner: MemorySessionStore::new(), fault })), fault)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
