@@ -1,6 +1,5 @@
 //! The `ConsentStore` conformance kit, run on the in-memory store, and on deliberately broken
 //! stores to prove that it catches their faults.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -8,6 +7,8 @@ use openbanking_core::ConsentId;
 use openbanking_core::consent::Consent;
 use openbanking_core::store::{ConsentPage, ConsentQuery, ConsentStore, MemoryConsentStore, StoreError};
 use openbanking_core::testing::consent_store_conformance;
+
+use super::{assert_contract, kit_failure};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_passes_the_conformance_kit() {
@@ -46,6 +47,12 @@ enum Fault {
     ListsNewestFirst,
     /// `list_by_psu` returns every consent.
     ListsEveryPsu,
+    /// `list` ignores the status filter.
+    IgnoresStatus,
+    /// `list` ignores the client filter when a PSU filter is given.
+    IgnoresClientWithPsu,
+    /// `list` starts a page at its cursor, not after it: a consent is listed on two pages.
+    RepeatsAcrossPages,
 }
 
 #[derive(Debug)]
@@ -91,7 +98,21 @@ impl ConsentStore for BrokenStore {
     }
 
     async fn list(&self, query: &ConsentQuery) -> Result<ConsentPage, StoreError> {
+        let mut altered = query.clone();
+        match self.fault {
+            Fault::IgnoresStatus => altered.status = None,
+            Fault::IgnoresClientWithPsu if query.psu_id.is_some() => altered.client_id = None,
+            _ => {}
+        }
+        let query = &altered;
         let mut page = self.inner.list(query).await?;
+        if self.fault == Fault::RepeatsAcrossPages
+            && let Some(cursor) = &query.after
+            && let Some(at_cursor) = self.inner.get(cursor.consent_id()).await?
+        {
+            page.consents.insert(0, at_cursor);
+            page.consents.truncate(query.limit());
+        }
         if self.fault == Fault::ListsEveryPsu
             && let Some(psu_id) = &query.psu_id
             && let Some(first) = page.consents.first().cloned()
@@ -109,51 +130,52 @@ impl ConsentStore for BrokenStore {
 }
 
 /// Runs the kit on a store with `fault` and returns its panic message.
-async fn kit_failure(fault: Fault) -> String {
+async fn failure(fault: Fault) -> String {
     let store = Arc::new(BrokenStore { inner: MemoryConsentStore::new(), fault });
-    let joined = tokio::spawn(consent_store_conformance(store)).await;
-    let error = joined.expect_err(&format!("the kit passed a store with fault {fault:?}"));
-    assert!(error.is_panic(), "the kit task was not a panic: {error}");
-    let payload = error.into_panic();
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .expect("a panic message")
+    kit_failure(consent_store_conformance(store), fault).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_that_ignores_the_version() {
-    let message = kit_failure(Fault::IgnoresVersion).await;
-    assert!(message.contains("ConsentStore contract `update_with_stale_version_conflicts` failed"), "{message}");
+    assert_contract(&failure(Fault::IgnoresVersion).await, "ConsentStore", "update_with_stale_version_conflicts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_that_does_not_bump_the_version() {
-    let message = kit_failure(Fault::KeepsVersion).await;
-    assert!(message.contains("ConsentStore contract `update_bumps_version` failed"), "{message}");
+    assert_contract(&failure(Fault::KeepsVersion).await, "ConsentStore", "update_bumps_version");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_whose_insert_overwrites() {
-    let message = kit_failure(Fault::InsertOverwrites).await;
-    assert!(message.contains("ConsentStore contract `insert_existing_id_conflicts` failed"), "{message}");
+    assert_contract(&failure(Fault::InsertOverwrites).await, "ConsentStore", "insert_existing_id_conflicts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_whose_update_inserts_missing_ids() {
-    let message = kit_failure(Fault::UpsertsMissing).await;
-    assert!(message.contains("ConsentStore contract `update_of_missing_is_not_found` failed"), "{message}");
+    assert_contract(&failure(Fault::UpsertsMissing).await, "ConsentStore", "update_of_missing_is_not_found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_that_lists_newest_first() {
-    let message = kit_failure(Fault::ListsNewestFirst).await;
-    assert!(message.contains("ConsentStore contract `list_by_client_in_creation_order` failed"), "{message}");
+    assert_contract(&failure(Fault::ListsNewestFirst).await, "ConsentStore", "list_by_client_in_creation_order");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_that_lists_other_psus_consents() {
-    let message = kit_failure(Fault::ListsEveryPsu).await;
-    assert!(message.contains("ConsentStore contract `list_by_psu_in_creation_order` failed"), "{message}");
+    assert_contract(&failure(Fault::ListsEveryPsu).await, "ConsentStore", "list_by_psu_in_creation_order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kit_fails_a_store_that_ignores_the_status_filter() {
+    assert_contract(&failure(Fault::IgnoresStatus).await, "ConsentStore", "list_filters_by_status");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kit_fails_a_store_that_ignores_the_client_filter_beside_a_psu_filter() {
+    assert_contract(&failure(Fault::IgnoresClientWithPsu).await, "ConsentStore", "list_by_psu_and_client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kit_fails_a_store_that_repeats_a_consent_across_pages() {
+    assert_contract(&failure(Fault::RepeatsAcrossPages).await, "ConsentStore", "list_pages_in_order");
 }

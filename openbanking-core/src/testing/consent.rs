@@ -1,21 +1,22 @@
-//! Test kits for integrators (feature `testing`): the [`ConsentStore`] conformance kit.
-//!
-//! Test clocks live in [`clock`](crate::clock) ([`ManualClock`](crate::clock::ManualClock)).
+//! The [`ConsentStore`] conformance kit.
 
-use std::fmt;
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime, UtcOffset};
 
+use super::{Contract, fresh, micros_now, race};
 use crate::consent::{Consent, ConsentParts, ConsentStatus, Permission};
-use crate::store::{ConsentQuery, ConsentStore, StoreError};
-use crate::types::{AccountId, ClientId, ConsentId, PsuId, random_token};
+use crate::store::{ConsentCursor, ConsentQuery, ConsentStore, StoreError};
+use crate::types::{AccountId, ClientId, ConsentId, PsuId};
 
-/// How many writers race in the concurrency contract.
-const RACERS: usize = 8;
+const STORE: &str = "ConsentStore";
+
+fn contract(name: &'static str) -> Contract {
+    Contract::new(STORE, name)
+}
 
 /// Runs every contract of [`ConsentStore`] against `store`, and panics with a message naming the
-/// first contract that fails (`ConsentStore contract \`...\` failed: ...`).
+/// first contract that fails (``ConsentStore contract `...` failed: ...``).
 ///
 /// The contracts:
 ///
@@ -27,11 +28,16 @@ const RACERS: usize = 8;
 /// - `update_bumps_version`: `update(c, v)` stores and returns `c` at version `v + 1`;
 /// - `update_with_stale_version_conflicts`: `update` with an older version is `Conflict` and
 ///   changes nothing;
-/// - `update_of_missing_is_not_found`: `update` of an unknown id is `NotFound`;
+/// - `update_of_missing_is_not_found`: `update` of an unknown id is `NotFound` and creates nothing;
 /// - `concurrent_updates_have_one_winner`: 8 tasks update with the same expected version at once:
 ///   exactly one succeeds, the others get `Conflict`, and the winner's write is the one stored;
 /// - `list_by_psu_in_creation_order` and `list_by_client_in_creation_order`: only that PSU's or
-///   client's consents, oldest first; none for an unknown PSU or client.
+///   client's consents, oldest first; none for an unknown PSU or client;
+/// - `list_filters_by_status`: a status filter lists only the consents stored with that status;
+/// - `list_by_psu_and_client`: both filters together list only that PSU's consents at that client;
+/// - `list_pages_in_order`: `with_limit(2)` over 5 consents (two of them created at the same
+///   instant, ordered by id) gives pages of 2, 2 and 1 in listing order, each full page with a
+///   `next` cursor the following page starts after, the last without one, and no consent twice.
 ///
 /// Every run uses fresh random consent ids, PSUs and clients, so the kit can run repeatedly, and
 /// concurrently, against one shared database. It needs a multi-threaded Tokio runtime for the
@@ -56,39 +62,9 @@ pub async fn consent_store_conformance(store: Arc<dyn ConsentStore>) {
     kit.concurrent_updates_have_one_winner().await;
     kit.list_by_psu_in_creation_order().await;
     kit.list_by_client_in_creation_order().await;
-}
-
-/// A named contract, to fail with.
-#[derive(Clone, Copy)]
-struct Contract(&'static str);
-
-impl Contract {
-    #[track_caller]
-    fn fail(self, detail: impl fmt::Display) -> ! {
-        panic!("ConsentStore contract `{}` failed: {detail}", self.0)
-    }
-
-    #[track_caller]
-    fn check(self, ok: bool, detail: impl FnOnce() -> String) {
-        if !ok {
-            self.fail(detail());
-        }
-    }
-
-    #[track_caller]
-    fn ok<T>(self, op: &str, result: Result<T, StoreError>) -> T {
-        match result {
-            Ok(v) => v,
-            Err(e) => self.fail(format_args!("{op} returned an error: {e:?}")),
-        }
-    }
-
-    #[track_caller]
-    fn equal(self, what: &str, got: &Consent, want: &Consent) {
-        if got != want {
-            self.fail(format_args!("{what}: the store returned\n  {got:?}\nbut should have returned\n  {want:?}"));
-        }
-    }
+    kit.list_filters_by_status().await;
+    kit.list_by_psu_and_client().await;
+    kit.list_pages_in_order().await;
 }
 
 struct Kit {
@@ -97,31 +73,25 @@ struct Kit {
     base: OffsetDateTime,
 }
 
-fn fresh(prefix: &str) -> String {
-    format!("conformance-{prefix}-{}", random_token(12))
-}
-
 fn consent_id() -> ConsentId {
-    ConsentId::parse(fresh("consent")).unwrap_or_else(|e| Contract("setup").fail(e))
+    ConsentId::parse(fresh("consent")).unwrap_or_else(|e| contract("setup").fail(e))
 }
 
 fn client_id() -> ClientId {
-    ClientId::parse(fresh("client")).unwrap_or_else(|e| Contract("setup").fail(e))
+    ClientId::parse(fresh("client")).unwrap_or_else(|e| contract("setup").fail(e))
 }
 
 fn psu_id() -> PsuId {
-    PsuId::parse(fresh("psu")).unwrap_or_else(|e| Contract("setup").fail(e))
+    PsuId::parse(fresh("psu")).unwrap_or_else(|e| contract("setup").fail(e))
 }
 
 fn account_id(n: usize) -> AccountId {
-    AccountId::parse(format!("conformance-account-{n}")).unwrap_or_else(|e| Contract("setup").fail(e))
+    AccountId::parse(format!("conformance-account-{n}")).unwrap_or_else(|e| contract("setup").fail(e))
 }
 
 impl Kit {
     fn new(store: Arc<dyn ConsentStore>) -> Self {
-        let now = OffsetDateTime::now_utc();
-        let base = now.replace_nanosecond(now.microsecond() * 1_000).unwrap_or(now);
-        Self { store, base }
+        Self { store, base: micros_now() }
     }
 
     /// A consent awaiting authorisation, created at `base + created_after`, with only the
@@ -142,7 +112,7 @@ impl Kit {
             transaction_to_date_time: None,
             version: 1,
         };
-        Consent::from_parts(parts).unwrap_or_else(|e| Contract("setup").fail(e))
+        Consent::from_parts(parts).unwrap_or_else(|e| contract("setup").fail(e))
     }
 
     /// An authorised consent with every field set.
@@ -168,7 +138,7 @@ impl Kit {
             transaction_to_date_time: Some(at + Duration::days(1)),
             version: 7,
         };
-        Consent::from_parts(parts).unwrap_or_else(|e| Contract("setup").fail(e))
+        Consent::from_parts(parts).unwrap_or_else(|e| contract("setup").fail(e))
     }
 
     async fn get(&self, contract: Contract, id: &ConsentId) -> Consent {
@@ -179,13 +149,13 @@ impl Kit {
     }
 
     async fn get_missing_is_none(&self) {
-        let c = Contract("get_missing_is_none");
+        let c = contract("get_missing_is_none");
         let found = c.ok("get", self.store.get(&consent_id()).await);
         c.check(found.is_none(), || format!("get of an unknown id returned {found:?}"));
     }
 
     async fn round_trip_every_field(&self) {
-        let c = Contract("round_trip_every_field");
+        let c = contract("round_trip_every_field");
         let full = self.authorised(&client_id(), &psu_id(), Duration::ZERO);
         c.ok("insert", self.store.insert(&full).await);
         c.equal("get after insert (every field set)", &self.get(c, full.consent_id()).await, &full);
@@ -196,7 +166,7 @@ impl Kit {
     }
 
     async fn insert_existing_id_conflicts(&self) {
-        let c = Contract("insert_existing_id_conflicts");
+        let c = contract("insert_existing_id_conflicts");
         let first = self.awaiting(&client_id(), Duration::ZERO);
         c.ok("insert", self.store.insert(&first).await);
         let mut parts = self.authorised(&client_id(), &psu_id(), Duration::ZERO).into_parts();
@@ -210,7 +180,7 @@ impl Kit {
     }
 
     async fn update_bumps_version_and_refuses_stale_ones(&self) {
-        let c = Contract("update_bumps_version");
+        let c = contract("update_bumps_version");
         let original = self.awaiting(&client_id(), Duration::ZERO);
         c.ok("insert", self.store.insert(&original).await);
         let mut changed = original.clone();
@@ -223,7 +193,7 @@ impl Kit {
         c.equal("the consent update returned", &returned, &want);
         c.equal("get after update", &self.get(c, original.consent_id()).await, &want);
 
-        let c = Contract("update_with_stale_version_conflicts");
+        let c = contract("update_with_stale_version_conflicts");
         match self.store.update(&original, 1).await {
             Err(StoreError::Conflict { .. }) => {}
             other => c.fail(format_args!(
@@ -234,7 +204,7 @@ impl Kit {
     }
 
     async fn update_of_missing_is_not_found(&self) {
-        let c = Contract("update_of_missing_is_not_found");
+        let c = contract("update_of_missing_is_not_found");
         let missing = self.awaiting(&client_id(), Duration::ZERO);
         match self.store.update(&missing, 1).await {
             Err(StoreError::NotFound) => {}
@@ -245,31 +215,35 @@ impl Kit {
     }
 
     async fn concurrent_updates_have_one_winner(&self) {
-        let c = Contract("concurrent_updates_have_one_winner");
+        let c = contract("concurrent_updates_have_one_winner");
         let original = self.awaiting(&client_id(), Duration::ZERO);
         c.ok("insert", self.store.insert(&original).await);
-        let mut tasks = Vec::with_capacity(RACERS);
-        for n in 0..RACERS {
+        let mut attempts = Vec::with_capacity(super::RACERS);
+        for n in 0..super::RACERS {
             let mut attempt = original.clone();
             if let Err(e) = attempt.authorise(psu_id(), vec![account_id(n)], self.base + Duration::seconds(1)) {
                 c.fail(e);
             }
-            let store = Arc::clone(&self.store);
-            tasks.push(tokio::spawn(async move { store.update(&attempt, 1).await }));
+            attempts.push(attempt);
         }
+        let outcomes = race(c, |n| {
+            let (store, attempt) = (Arc::clone(&self.store), attempts[n].clone());
+            async move { store.update(&attempt, 1).await }
+        })
+        .await;
         let mut winners = Vec::new();
-        for task in tasks {
-            match task.await {
-                Ok(Ok(stored)) => winners.push(stored),
-                Ok(Err(StoreError::Conflict { .. })) => {}
-                Ok(Err(other)) => c.fail(format_args!("a losing writer got {other:?}, expected Err(Conflict)")),
-                Err(join) => c.fail(format_args!("a writer task failed: {join}")),
+        for outcome in outcomes {
+            match outcome {
+                Ok(stored) => winners.push(stored),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => c.fail(format_args!("a losing writer got {other:?}, expected Err(Conflict)")),
             }
         }
         c.check(winners.len() == 1, || {
             format!(
-                "{} of {RACERS} writers with the same expected version succeeded, expected exactly 1",
-                winners.len()
+                "{} of {} writers with the same expected version succeeded, expected exactly 1",
+                winners.len(),
+                super::RACERS
             )
         });
         let winner = &winners[0];
@@ -278,7 +252,7 @@ impl Kit {
     }
 
     async fn list_by_psu_in_creation_order(&self) {
-        let c = Contract("list_by_psu_in_creation_order");
+        let c = contract("list_by_psu_in_creation_order");
         let (psu, other_psu, client) = (psu_id(), psu_id(), client_id());
         // Inserted out of creation order, with a consent of another PSU of the same client between.
         let newest = self.authorised(&client, &psu, Duration::seconds(20));
@@ -295,7 +269,7 @@ impl Kit {
     }
 
     async fn list_by_client_in_creation_order(&self) {
-        let c = Contract("list_by_client_in_creation_order");
+        let c = contract("list_by_client_in_creation_order");
         let (client, other_client) = (client_id(), client_id());
         let newest = self.awaiting(&client, Duration::seconds(30));
         let oldest = self.authorised(&client, &psu_id(), Duration::seconds(-30));
@@ -310,6 +284,105 @@ impl Kit {
         let listed =
             c.ok("list_by_client", self.store.list(&ConsentQuery::by_client(client_id())).await.map(|p| p.consents));
         expect_ids(c, "list_by_client of an unknown client", &listed, &[]);
+    }
+    /// A copy of `consent` with another status (and id).
+    fn restated(&self, consent: &Consent, status: ConsentStatus) -> Consent {
+        let mut parts = consent.clone().into_parts();
+        parts.consent_id = consent_id();
+        parts.status = status;
+        Consent::from_parts(parts).unwrap_or_else(|e| contract("setup").fail(e))
+    }
+
+    async fn insert_all(&self, c: Contract, consents: &[&Consent]) {
+        for consent in consents {
+            c.ok("insert", self.store.insert(consent).await);
+        }
+    }
+
+    async fn list(&self, c: Contract, query: &ConsentQuery) -> Vec<Consent> {
+        c.ok("list", self.store.list(query).await.map(|p| p.consents))
+    }
+
+    async fn list_filters_by_status(&self) {
+        let c = contract("list_filters_by_status");
+        let (client, psu) = (client_id(), psu_id());
+        let authorised = self.authorised(&client, &psu, Duration::seconds(-10));
+        let revoked = self.restated(&self.authorised(&client, &psu, Duration::ZERO), ConsentStatus::Revoked);
+        let awaiting = self.awaiting(&client, Duration::seconds(10));
+        let rejected = self.restated(&self.awaiting(&client, Duration::seconds(20)), ConsentStatus::Rejected);
+        self.insert_all(c, &[&rejected, &awaiting, &revoked, &authorised]).await;
+        for (status, want) in [
+            (ConsentStatus::Authorised, vec![&authorised]),
+            (ConsentStatus::Revoked, vec![&revoked]),
+            (ConsentStatus::AwaitingAuthorisation, vec![&awaiting]),
+            (ConsentStatus::Rejected, vec![&rejected]),
+            (ConsentStatus::Expired, vec![]),
+        ] {
+            let query = ConsentQuery::by_client(client.clone()).with_status(status);
+            expect_ids(c, &format!("list by client with status {status:?}"), &self.list(c, &query).await, &want);
+        }
+        let query = ConsentQuery::by_psu(psu.clone()).with_status(ConsentStatus::Authorised);
+        expect_ids(c, "list by PSU with status Authorised", &self.list(c, &query).await, &[&authorised]);
+    }
+
+    async fn list_by_psu_and_client(&self) {
+        let c = contract("list_by_psu_and_client");
+        let (psu, other_psu, client, other_client) = (psu_id(), psu_id(), client_id(), client_id());
+        let wanted_late = self.authorised(&client, &psu, Duration::seconds(5));
+        let wanted_early = self.authorised(&client, &psu, Duration::seconds(-5));
+        let other_clients = self.authorised(&other_client, &psu, Duration::ZERO);
+        let other_psus = self.authorised(&client, &other_psu, Duration::ZERO);
+        let unauthorised = self.awaiting(&client, Duration::ZERO);
+        self.insert_all(c, &[&wanted_late, &other_clients, &other_psus, &unauthorised, &wanted_early]).await;
+        let query = ConsentQuery::by_psu(psu.clone()).with_client(client.clone());
+        expect_ids(c, "list by PSU and client", &self.list(c, &query).await, &[&wanted_early, &wanted_late]);
+        let query = ConsentQuery::by_psu(other_psu).with_client(other_client);
+        expect_ids(c, "list by a PSU and a client it has no consent with", &self.list(c, &query).await, &[]);
+    }
+
+    async fn list_pages_in_order(&self) {
+        let c = contract("list_pages_in_order");
+        let client = client_id();
+        let mut consents = [
+            self.awaiting(&client, Duration::seconds(2)),
+            self.awaiting(&client, Duration::seconds(-2)),
+            self.awaiting(&client, Duration::ZERO),
+            self.awaiting(&client, Duration::seconds(1)),
+            // Created at the same instant as the third: ordered by id.
+            self.awaiting(&client, Duration::ZERO),
+        ];
+        self.insert_all(c, &consents.iter().collect::<Vec<_>>()).await;
+        consents.sort_by_cached_key(ConsentCursor::of);
+
+        let mut query = ConsentQuery::by_client(client.clone()).with_limit(2);
+        let mut listed: Vec<Consent> = Vec::new();
+        for (page_number, (want, last)) in [(2, false), (2, false), (1, true)].into_iter().enumerate() {
+            let page = c.ok("list", self.store.list(&query).await);
+            let start = listed.len();
+            let what = format!("page {} of a listing with limit 2 over 5 consents", page_number + 1);
+            let expected: Vec<&Consent> = consents.iter().skip(start).take(want).collect();
+            expect_ids(c, &what, &page.consents, &expected);
+            for consent in &page.consents {
+                c.check(!listed.iter().any(|l| l.consent_id() == consent.consent_id()), || {
+                    format!("{what} repeats consent {} of an earlier page", consent.consent_id())
+                });
+            }
+            listed.extend(page.consents.iter().cloned());
+            match (page.next, last) {
+                (None, true) => {}
+                (Some(next), false) => {
+                    let want_cursor = expected.last().map(|l| ConsentCursor::of(l));
+                    c.check(want_cursor.as_ref() == Some(&next), || {
+                        format!(
+                            "{what} has next cursor {next:?}, expected the position of its last consent {want_cursor:?}"
+                        )
+                    });
+                    query = query.after(next);
+                }
+                (Some(next), true) => c.fail(format_args!("{what} is the last page but has a next cursor {next:?}")),
+                (None, false) => c.fail(format_args!("{what} is full and more follow, but it has no next cursor")),
+            }
+        }
     }
 }
 
