@@ -16,6 +16,7 @@
 //! - [`pkce`]: PKCE with S256 only (RFC 7636).
 //! - [`client`]: client metadata (RFC 7591).
 //! - [`error`]: the error enums and their mapping to OAuth error codes.
+//! - [`wire`]: every message that crosses HTTP (OAuth and UK Open Banking bodies) and the paths.
 //!
 //! Time comes from an injected [`Clock`](clock::Clock); randomness and crypto from aws-lc-rs.
 #![forbid(unsafe_code)]
@@ -36,6 +37,7 @@ pub mod store;
 pub mod testing;
 pub mod token;
 mod types;
+pub mod wire;
 
 pub use client::{ClientMetadata, ClientSecret, ValidatedClientMetadata};
 pub use consent::{Consent, ConsentError, ConsentRequest, ConsentRequestError, ConsentStatus, Permission};

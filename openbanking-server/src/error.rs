@@ -12,7 +12,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::OAuthErrorCode;
 use openbanking_core::store::StoreError;
-use serde::Serialize;
+use openbanking_core::wire::oauth::OAuthErrorBody;
 
 /// An OAuth error response.
 #[derive(Debug, Clone)]
@@ -22,13 +22,6 @@ pub struct OAuthError {
     description: Cow<'static, str>,
     status: StatusCode,
     headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    error_description: &'a str,
 }
 
 impl OAuthError {
@@ -100,6 +93,12 @@ impl OAuthError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The JSON body sent (RFC 6749 §5.2): `error`, and `error_description` when there is one.
+    pub fn body(&self) -> OAuthErrorBody {
+        let description = (!self.description.is_empty()).then(|| self.description.clone().into_owned());
+        OAuthErrorBody::new(self.code, description)
+    }
 }
 
 impl fmt::Display for OAuthError {
@@ -115,7 +114,7 @@ impl IntoResponse for OAuthError {
         if self.status.is_client_error() {
             tracing::debug!(error = %self.code, description = %self.description, "request refused");
         }
-        let body = Body { error: self.code.as_str(), error_description: &self.description };
+        let body = self.body();
         let mut response = (self.status, no_store(), Json(body)).into_response();
         for (name, value) in self.headers {
             response.headers_mut().append(name, value);
@@ -134,8 +133,23 @@ pub(crate) fn no_store() -> [(HeaderName, HeaderValue); 2] {
 }
 
 impl From<StoreError> for OAuthError {
+    /// A store error keeps its meaning ([`StoreError::oauth_error`]): a lost race is the client's
+    /// to retry (400 `invalid_request`), a store at capacity or out of reach is 503
+    /// `temporarily_unavailable`, and only a backend fault is a 500. Causes go to the log.
     fn from(e: StoreError) -> Self {
-        Self::server_error(format_args!("store: {e}: {:?}", std::error::Error::source(&e)))
+        match e.oauth_error() {
+            OAuthErrorCode::ServerError => {
+                Self::server_error(format_args!("store: {e}: {:?}", std::error::Error::source(&e)))
+            }
+            OAuthErrorCode::TemporarilyUnavailable => {
+                tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "store unavailable");
+                Self::new(OAuthErrorCode::TemporarilyUnavailable, "try again later")
+            }
+            code => {
+                tracing::debug!(error = %e, "store refused the write");
+                Self::new(code, "the request conflicted with a concurrent change; try again")
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod authorization;
 pub mod consent;
 pub mod error;
 pub mod guard;
+pub mod ob_error;
 pub mod paths;
 pub mod store;
 

@@ -31,14 +31,20 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::store::StoreError;
+use openbanking_core::wire::ob::{
+    Links, Meta, OBAccount6, OBActiveOrHistoricCurrencyAndAmount as Amount, OBCashAccount5, OBCashAccount6,
+    OBCashBalance1, OBMerchantDetails1, OBReadAccount6, OBReadAccount6Data, OBReadBalance1, OBReadBalance1Data,
+    OBReadDataTransaction6, OBReadTransaction6, OBTransaction6, OBTransactionCashBalance,
+};
 use openbanking_core::{AccountId, AuthorisedConsent, Permission};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::data::{Account, AccountData, Balance, Transaction};
-use crate::consent::api::{ObError, self_url};
+use crate::consent::api::self_url;
 use crate::guard::Authorized;
+use crate::ob_error::ObError;
 
 /// Transactions per page.
 pub const PAGE_SIZE: usize = 10;
@@ -58,16 +64,17 @@ pub(super) async fn accounts(
 ) -> Result<Response, ObError> {
     let consent = consent_of(&who)?;
     let detail = account_level(consent)?;
-    let accounts: Vec<Value> = api
+    let account: Vec<OBAccount6> = api
         .data
         .accounts(consent.psu_id())
         .await
         .map_err(ObError::server_error)?
         .iter()
         .filter(|a| consent.covers_account(&a.account_id))
-        .map(|a| account_json(a, detail))
+        .map(|a| account_body(a, detail))
         .collect();
-    Ok(document(json!({ "Account": accounts }), &self_url(&api.base, &uri), 1))
+    let (links, meta) = single_page(&self_url(&api.base, &uri));
+    Ok(no_store(OBReadAccount6 { data: OBReadAccount6Data { account }, links, meta }))
 }
 
 pub(super) async fn account(
@@ -87,7 +94,9 @@ pub(super) async fn account(
         .into_iter()
         .find(|a| a.account_id == account_id)
         .ok_or_else(not_covered)?;
-    Ok(document(json!({ "Account": [account_json(&account, detail)] }), &self_url(&api.base, &uri), 1))
+    let (links, meta) = single_page(&self_url(&api.base, &uri));
+    let data = OBReadAccount6Data { account: vec![account_body(&account, detail)] };
+    Ok(no_store(OBReadAccount6 { data, links, meta }))
 }
 
 pub(super) async fn balances(
@@ -100,8 +109,9 @@ pub(super) async fn balances(
     let account_id = covered(consent, &account_id)?;
     require(consent, &[Permission::ReadBalances])?;
     let balances = api.data.balances(consent.psu_id(), &account_id).await.map_err(data_error)?;
-    let balances: Vec<Value> = balances.iter().map(balance_json).collect();
-    Ok(document(json!({ "Balance": balances }), &self_url(&api.base, &uri), 1))
+    let balance: Vec<OBCashBalance1> = balances.iter().map(balance_body).collect();
+    let (links, meta) = single_page(&self_url(&api.base, &uri));
+    Ok(no_store(OBReadBalance1 { data: OBReadBalance1Data { balance, total_value: None }, links, meta }))
 }
 
 pub(super) async fn transactions(
@@ -144,11 +154,11 @@ pub(super) async fn transactions(
             Some("page"),
         ));
     }
-    let page: Vec<Value> = visible
+    let transaction: Vec<OBTransaction6> = visible
         .iter()
         .skip((query.page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|t| transaction_json(t, detail))
+        .map(|t| transaction_body(t, detail))
         .collect();
 
     let page_link = |n: usize| {
@@ -163,22 +173,15 @@ pub(super) async fn transactions(
         let q = serde_urlencoded::to_string(&pairs).unwrap_or_default();
         format!("{}{}?{q}", api.base, uri.path())
     };
-    let mut links = Map::new();
-    links.insert("Self".into(), self_url(&api.base, &uri).into());
-    links.insert("First".into(), page_link(1).into());
-    if query.page > 1 {
-        links.insert("Prev".into(), page_link(query.page - 1).into());
-    }
-    if query.page < total_pages {
-        links.insert("Next".into(), page_link(query.page + 1).into());
-    }
-    links.insert("Last".into(), page_link(total_pages).into());
-    let body = json!({
-        "Data": { "Transaction": page },
-        "Links": links,
-        "Meta": { "TotalPages": total_pages },
-    });
-    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    let links = Links {
+        self_: self_url(&api.base, &uri),
+        first: Some(page_link(1)),
+        prev: (query.page > 1).then(|| page_link(query.page - 1)),
+        next: (query.page < total_pages).then(|| page_link(query.page + 1)),
+        last: Some(page_link(total_pages)),
+    };
+    let data = OBReadDataTransaction6 { transaction };
+    Ok(no_store(OBReadTransaction6 { data, links: Some(links), meta: Some(Meta::pages(total_pages)) }))
 }
 
 /// The consent the guard checked, or 403: the accounts API serves only tokens acting under one.
@@ -218,8 +221,13 @@ fn data_error(e: StoreError) -> ObError {
     if e.is_not_found() { not_covered() } else { ObError::server_error(e) }
 }
 
-fn document(data: Value, self_link: &str, total_pages: usize) -> Response {
-    let body = json!({ "Data": data, "Links": { "Self": self_link }, "Meta": { "TotalPages": total_pages } });
+/// `Links.Self` and `Meta.TotalPages: 1`, for a resource that is not paged.
+fn single_page(self_link: &str) -> (Option<Links>, Option<Meta>) {
+    (Some(Links::new(self_link)), Some(Meta::pages(1)))
+}
+
+/// A `200` with `Cache-Control: no-store` and `body` as JSON.
+fn no_store(body: impl Serialize) -> Response {
     ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
@@ -237,77 +245,71 @@ fn earlier(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<Offse
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> Value {
-    t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
-}
-
-fn amount(amount: &str, currency: &str) -> Value {
-    json!({ "Amount": amount, "Currency": currency })
-}
-
-fn account_json(a: &Account, detail: bool) -> Value {
-    let mut v = json!({
-        "AccountId": a.account_id.as_str(),
-        "Currency": a.currency,
-        "AccountType": a.account_type,
-        "AccountSubType": a.account_sub_type,
-        "Nickname": a.nickname,
-    });
-    if detail && let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "Account".into(),
-            json!([{
-                "SchemeName": a.scheme_name,
-                "Identification": a.identification,
-                "Name": a.name,
-                "SecondaryIdentification": a.alias,
-            }]),
-        );
-    }
-    v
-}
-
-fn balance_json(b: &Balance) -> Value {
-    json!({
-        "AccountId": b.account_id.as_str(),
-        "Amount": amount(&b.amount, &b.currency),
-        "CreditDebitIndicator": b.credit_debit_indicator,
-        "Type": b.balance_type,
-        "DateTime": rfc3339(b.date_time),
-    })
-}
-
-fn transaction_json(t: &Transaction, detail: bool) -> Value {
-    let mut v = Map::new();
-    v.insert("AccountId".into(), t.account_id.as_str().into());
-    v.insert("TransactionId".into(), t.transaction_id.clone().into());
-    v.insert("TransactionReference".into(), t.transaction_reference.clone().into());
-    v.insert("Amount".into(), amount(&t.amount, &t.currency));
-    v.insert("CreditDebitIndicator".into(), t.credit_debit_indicator.clone().into());
-    v.insert("Status".into(), t.status.clone().into());
-    v.insert("BookingDateTime".into(), rfc3339(t.booking_date_time));
-    v.insert("ValueDateTime".into(), rfc3339(t.value_date_time));
+fn account_body(a: &Account, detail: bool) -> OBAccount6 {
+    let mut account = OBAccount6::new(a.account_id.clone());
+    account.currency = Some(a.currency.clone());
+    account.account_type = Some(a.account_type.clone());
+    account.account_sub_type = Some(a.account_sub_type.clone());
+    account.nickname = Some(a.nickname.clone());
     if detail {
-        v.insert("TransactionInformation".into(), t.transaction_information.clone().into());
-        if let Some(merchant) = &t.merchant_name {
-            v.insert("MerchantDetails".into(), json!({ "MerchantName": merchant }));
-        }
-        if let Some(name) = &t.counterparty_name {
-            let side = if t.credit_debit_indicator == "Credit" { "DebtorAccount" } else { "CreditorAccount" };
-            v.insert(side.into(), json!({ "Name": name }));
-        }
-        if let Some(balance) = &t.balance_after {
-            v.insert(
-                "Balance".into(),
-                json!({
-                    "Amount": amount(balance, &t.currency),
-                    "CreditDebitIndicator": "Credit",
-                    "Type": "InterimBooked",
-                }),
-            );
-        }
+        account.account = vec![OBCashAccount5 {
+            scheme_name: a.scheme_name.clone(),
+            identification: a.identification.clone(),
+            name: Some(a.name.clone()),
+            secondary_identification: Some(a.alias.clone()),
+        }];
     }
-    Value::Object(v)
+    account
+}
+
+fn balance_body(b: &Balance) -> OBCashBalance1 {
+    OBCashBalance1 {
+        account_id: b.account_id.clone(),
+        credit_debit_indicator: b.credit_debit_indicator.clone(),
+        balance_type: b.balance_type.clone(),
+        date_time: b.date_time,
+        amount: Amount::new(&b.amount, &b.currency),
+        credit_line: Vec::new(),
+    }
+}
+
+fn transaction_body(t: &Transaction, detail: bool) -> OBTransaction6 {
+    let mut body = OBTransaction6 {
+        account_id: t.account_id.clone(),
+        transaction_id: Some(t.transaction_id.clone()),
+        transaction_reference: Some(t.transaction_reference.clone()),
+        credit_debit_indicator: t.credit_debit_indicator.clone(),
+        status: t.status.clone(),
+        booking_date_time: t.booking_date_time,
+        value_date_time: Some(t.value_date_time),
+        transaction_information: None,
+        amount: Amount::new(&t.amount, &t.currency),
+        balance: None,
+        merchant_details: None,
+        creditor_account: None,
+        debtor_account: None,
+    };
+    if detail {
+        body.transaction_information = Some(t.transaction_information.clone());
+        body.merchant_details = t
+            .merchant_name
+            .as_ref()
+            .map(|m| OBMerchantDetails1 { merchant_name: Some(m.clone()), ..Default::default() });
+        if let Some(name) = &t.counterparty_name {
+            let party = Some(OBCashAccount6 { name: Some(name.clone()), ..Default::default() });
+            if t.credit_debit_indicator == "Credit" {
+                body.debtor_account = party;
+            } else {
+                body.creditor_account = party;
+            }
+        }
+        body.balance = t.balance_after.as_ref().map(|balance| OBTransactionCashBalance {
+            credit_debit_indicator: "Credit".to_owned(),
+            balance_type: "InterimBooked".to_owned(),
+            amount: Amount::new(balance, &t.currency),
+        });
+    }
+    body
 }
 
 /// The query of `/transactions`: `page` (from 1), `fromBookingDateTime`, `toBookingDateTime`
@@ -392,6 +394,84 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.error_code(), "UK.OBIE.Field.InvalidDate");
+    }
+
+    /// The bodies are exactly what the handlers wrote when they assembled JSON by hand.
+    #[test]
+    fn bodies_keep_their_json_shape() {
+        use serde_json::json;
+        use time::macros::datetime;
+
+        let account = Account {
+            account_id: AccountId::parse("a1").unwrap(),
+            psu_id: openbanking_core::PsuId::parse("alice").unwrap(),
+            currency: "ARS".into(),
+            account_type: "Personal".into(),
+            account_sub_type: "CurrentAccount".into(),
+            nickname: "Bills".into(),
+            name: "Alicia".into(),
+            scheme_name: "AR.CBU".into(),
+            identification: "2850590940090418135201".into(),
+            alias: "alicia.cuenta".into(),
+        };
+        let basic = json!({
+            "AccountId": "a1", "Currency": "ARS", "AccountType": "Personal",
+            "AccountSubType": "CurrentAccount", "Nickname": "Bills",
+        });
+        assert_eq!(serde_json::to_value(account_body(&account, false)).unwrap(), basic);
+        let mut detail = basic;
+        detail["Account"] = json!([{
+            "SchemeName": "AR.CBU", "Identification": "2850590940090418135201",
+            "Name": "Alicia", "SecondaryIdentification": "alicia.cuenta",
+        }]);
+        assert_eq!(serde_json::to_value(account_body(&account, true)).unwrap(), detail);
+
+        let at = datetime!(2026-01-02 10:00 UTC);
+        let balance = Balance {
+            account_id: account.account_id.clone(),
+            amount: "10.50".into(),
+            currency: "ARS".into(),
+            credit_debit_indicator: "Credit".into(),
+            balance_type: "InterimAvailable".into(),
+            date_time: at,
+        };
+        assert_eq!(
+            serde_json::to_value(balance_body(&balance)).unwrap(),
+            json!({
+                "AccountId": "a1", "Amount": { "Amount": "10.50", "Currency": "ARS" },
+                "CreditDebitIndicator": "Credit", "Type": "InterimAvailable", "DateTime": "2026-01-02T10:00:00Z",
+            })
+        );
+
+        let transaction = Transaction {
+            account_id: account.account_id.clone(),
+            transaction_id: "t1".into(),
+            transaction_reference: "ref".into(),
+            amount: "3.00".into(),
+            currency: "ARS".into(),
+            credit_debit_indicator: "Debit".into(),
+            status: "Booked".into(),
+            booking_date_time: at,
+            value_date_time: at,
+            transaction_information: "Coffee".into(),
+            merchant_name: Some("Cafe".into()),
+            counterparty_name: Some("Cafe SRL".into()),
+            balance_after: Some("7.50".into()),
+        };
+        let basic = json!({
+            "AccountId": "a1", "TransactionId": "t1", "TransactionReference": "ref",
+            "Amount": { "Amount": "3.00", "Currency": "ARS" }, "CreditDebitIndicator": "Debit",
+            "Status": "Booked", "BookingDateTime": "2026-01-02T10:00:00Z", "ValueDateTime": "2026-01-02T10:00:00Z",
+        });
+        assert_eq!(serde_json::to_value(transaction_body(&transaction, false)).unwrap(), basic);
+        let mut detail = basic;
+        detail["TransactionInformation"] = json!("Coffee");
+        detail["MerchantDetails"] = json!({ "MerchantName": "Cafe" });
+        detail["CreditorAccount"] = json!({ "Name": "Cafe SRL" });
+        detail["Balance"] = json!({
+            "Amount": { "Amount": "7.50", "Currency": "ARS" }, "CreditDebitIndicator": "Credit", "Type": "InterimBooked",
+        });
+        assert_eq!(serde_json::to_value(transaction_body(&transaction, true)).unwrap(), detail);
     }
 
     #[test]

@@ -17,8 +17,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use openbanking_core::provider::{CheckConsent, ConsentCheck};
 use openbanking_core::token::{AccessTokenClaims, Confirmation, Presentation};
-use openbanking_core::{Audience, ClientId, ConsentId, Issuer, Jti, Scope};
-use serde::{Serialize, Serializer};
+pub use openbanking_core::wire::oauth::{
+    IntrospectedToken, IntrospectedTokenType, IntrospectionResponse as Introspection,
+};
+use openbanking_core::{ClientId, ConsentId, Issuer};
 
 use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
 use crate::error::{OAuthError, no_store};
@@ -59,144 +61,21 @@ impl TokenTypeHint {
     }
 }
 
-/// The `token_type` of an active token in an introspection response (RFC 7662 §2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntrospectedTokenType {
-    /// A plain bearer access token (RFC 6750).
-    Bearer,
-    /// A DPoP-bound access token (RFC 9449 §7.1).
-    Dpop,
-    /// A refresh token.
-    RefreshToken,
-}
-
-impl IntrospectedTokenType {
-    /// The wire value: `Bearer`, `DPoP` or `refresh_token`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Bearer => "Bearer",
-            Self::Dpop => "DPoP",
-            Self::RefreshToken => "refresh_token",
-        }
-    }
-}
-
-impl Serialize for IntrospectedTokenType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// What an introspection response says about an active token (RFC 7662 §2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IntrospectedToken {
-    /// The client the token was issued to.
-    pub client_id: ClientId,
-    /// The granted scopes.
-    pub scope: Scope,
-    /// `Bearer`, `DPoP` or `refresh_token`.
-    pub token_type: IntrospectedTokenType,
-    /// Expiry, seconds since the epoch.
-    pub exp: i64,
-    /// Issue time, when known (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    /// Not-before time, when the token has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    /// The PSU, or the client for `client_credentials` tokens.
-    pub sub: String,
-    /// This server.
-    pub iss: Issuer,
-    /// The resource servers an access token is meant for (empty for refresh tokens, which are
-    /// meant for this server only).
-    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "one_or_many")]
-    pub aud: Vec<Audience>,
-    /// The token id (access tokens).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<Jti>,
-    /// The Open Banking consent the token acts under.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_id: Option<ConsentId>,
-    /// The DPoP key binding (RFC 9449 §6.2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cnf: Option<Confirmation>,
-}
-
-fn one_or_many<S: Serializer>(aud: &[Audience], s: S) -> Result<S::Ok, S::Error> {
-    match aud {
-        [one] => one.serialize(s),
-        many => many.serialize(s),
-    }
-}
-
-impl IntrospectedToken {
-    fn from_access_token(claims: AccessTokenClaims) -> Self {
-        let token_type = if claims.cnf.is_some() { IntrospectedTokenType::Dpop } else { IntrospectedTokenType::Bearer };
-        Self {
-            client_id: claims.client_id,
-            scope: claims.scope,
-            token_type,
-            exp: claims.exp,
-            iat: Some(claims.iat),
-            nbf: claims.nbf,
-            sub: claims.sub,
-            iss: claims.iss,
-            aud: claims.aud,
-            jti: Some(claims.jti),
-            consent_id: claims.consent_id,
-            cnf: claims.cnf,
-        }
-    }
-
-    fn from_refresh_family(family: RefreshFamily, iss: Issuer) -> Self {
-        Self {
-            client_id: family.client_id,
-            scope: family.scope,
-            token_type: IntrospectedTokenType::RefreshToken,
-            exp: family.expires_at.unix_timestamp(),
-            iat: None,
-            nbf: None,
-            sub: family.subject,
-            iss,
-            aud: Vec::new(),
-            jti: None,
-            consent_id: family.consent_id,
-            cnf: family.dpop_jkt.map(|jkt| Confirmation { jkt }),
-        }
-    }
-}
-
-/// An introspection response (RFC 7662 §2.2). Serializes to `{"active": false}` or to
-/// `{"active": true, ...}` with the fields of [`IntrospectedToken`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Introspection {
-    /// The token is not active, or not the caller's to see. Nothing else is said.
-    Inactive,
-    /// The token is active and belongs to the caller.
-    Active(Box<IntrospectedToken>),
-}
-
-impl Introspection {
-    /// Whether the token is active.
-    pub fn is_active(&self) -> bool {
-        matches!(self, Self::Active(_))
-    }
-}
-
-impl Serialize for Introspection {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            active: bool,
-            #[serde(flatten)]
-            token: Option<&'a IntrospectedToken>,
-        }
-        let token = match self {
-            Self::Inactive => None,
-            Self::Active(t) => Some(&**t),
-        };
-        Wire { active: token.is_some(), token }.serialize(s)
+/// What introspection says about an active refresh token of `family`, issued by `iss`.
+fn refresh_token_details(family: RefreshFamily, iss: Issuer) -> IntrospectedToken {
+    IntrospectedToken {
+        client_id: family.client_id,
+        scope: family.scope,
+        token_type: IntrospectedTokenType::RefreshToken,
+        exp: family.expires_at.unix_timestamp(),
+        iat: None,
+        nbf: None,
+        sub: family.subject,
+        iss,
+        aud: Vec::new(),
+        jti: None,
+        consent_id: family.consent_id,
+        cnf: family.dpop_jkt.map(|jkt| Confirmation { jkt }),
     }
 }
 
@@ -292,7 +171,7 @@ impl AuthorizationServer {
                 if !self.consent_allows(claims.consent_id.as_ref(), &claims.client_id).await? {
                     return Ok(Introspection::Inactive);
                 }
-                Ok(Introspection::Active(Box::new(IntrospectedToken::from_access_token(claims))))
+                Ok(Introspection::Active(Box::new(IntrospectedToken::from(claims))))
             }
             Found::Refresh(family, usable) => {
                 if !usable || family.client_id != *client.client_id() {
@@ -301,10 +180,7 @@ impl AuthorizationServer {
                 if !self.consent_allows(family.consent_id.as_ref(), &family.client_id).await? {
                     return Ok(Introspection::Inactive);
                 }
-                Ok(Introspection::Active(Box::new(IntrospectedToken::from_refresh_family(
-                    family,
-                    self.issuer().clone(),
-                ))))
+                Ok(Introspection::Active(Box::new(refresh_token_details(family, self.issuer().clone()))))
             }
         }
     }

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::pkce::PkceChallenge;
+use openbanking_core::wire::oauth::ParResponse;
 use openbanking_core::{ConsentId, ConsentStatus, Jkt, OAuthErrorCode, Scope, VerifiedProof, random_token};
-use serde::Serialize;
 
 use super::{AuthenticatedClient, AuthorizationServer, Params, REQUEST_URI_LIFETIME};
 use crate::error::{OAuthError, no_store};
@@ -33,12 +33,6 @@ pub(crate) const CONSENT_SCOPE_PREFIX: &str = "consent:";
 /// The OpenID Connect scope: accepted for interoperability and ignored (no ID token is issued).
 const OPENID_SCOPE: &str = "openid";
 
-#[derive(Serialize)]
-struct PushedResponse<'a> {
-    request_uri: &'a str,
-    expires_in: i64,
-}
-
 pub(super) async fn par(
     State(server): State<AuthorizationServer>,
     headers: HeaderMap,
@@ -48,13 +42,13 @@ pub(super) async fn par(
     // RFC 9449 §10: a proof at PAR is optional; when present it binds the code to its key.
     let proof = server.dpop_proof(&headers, paths::PAR).await?;
     let request_uri = server.push_authorization_request(&client, &params, proof.as_ref()).await?;
-    let body = PushedResponse { request_uri: &request_uri, expires_in: REQUEST_URI_LIFETIME.whole_seconds() };
+    let body = ParResponse { request_uri, expires_in: REQUEST_URI_LIFETIME.whole_seconds() };
     Ok(server.with_dpop_nonce((StatusCode::CREATED, no_store(), Json(body)).into_response()))
 }
 
 impl AuthorizationServer {
     /// Validates a pushed authorization request (RFC 9126 §2.1) from an authenticated client and
-    /// stores it for [`REQUEST_URI_LIFETIME`] seconds. Returns the `request_uri`
+    /// stores it for [`REQUEST_URI_LIFETIME`]. Returns the `request_uri`
     /// (`urn:ietf:params:oauth:request_uri:…`) the client sends the PSU's browser to
     /// `/authorize` with.
     ///

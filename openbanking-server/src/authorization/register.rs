@@ -57,6 +57,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::{ClientMetadata, ClientMetadataError, ClientSecret, GrantType, TokenEndpointAuthMethod};
 use openbanking_core::jose::{JwsVerifyError, SigningAlgorithm, verify_jws};
+use openbanking_core::wire::oauth as wire;
 use openbanking_core::{ClientId, OAuthErrorCode, ValidatedClientMetadata, random_token};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
@@ -164,28 +165,24 @@ impl RegistrationResponse {
         &self.registration_client_uri
     }
 
-    /// The JSON response body: the registered metadata with `client_id`,
-    /// `client_id_issued_at`, `client_secret` and `client_secret_expires_at` (0: never) when a
-    /// secret was issued, `registration_access_token` and `registration_client_uri`.
-    pub fn to_json(&self) -> Result<Map<String, Value>, serde_json::Error> {
-        let mut body = match serde_json::to_value(&self.client.metadata)? {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        body.insert("client_id".into(), Value::from(self.client.client_id.as_str()));
-        body.insert("client_id_issued_at".into(), Value::from(self.client.issued_at.unix_timestamp()));
-        if let Some(secret) = &self.client_secret {
-            body.insert("client_secret".into(), Value::from(secret.expose_secret()));
-            body.insert("client_secret_expires_at".into(), Value::from(0));
+    /// The response body (RFC 7591 §3.2.1, RFC 7592 §3): the registered metadata with
+    /// `client_id`, `client_id_issued_at`, `client_secret` and `client_secret_expires_at` (0:
+    /// never) when a secret was issued, `registration_access_token` and
+    /// `registration_client_uri`.
+    pub fn body(&self) -> wire::RegistrationResponse {
+        wire::RegistrationResponse {
+            metadata: self.client.metadata.metadata().clone(),
+            client_id: self.client.client_id.clone(),
+            client_id_issued_at: Some(self.client.issued_at.unix_timestamp()),
+            client_secret: self.client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            client_secret_expires_at: self.client_secret.as_ref().map(|_| 0),
+            registration_access_token: self.registration_access_token.clone(),
+            registration_client_uri: self.registration_client_uri.clone(),
         }
-        body.insert("registration_access_token".into(), Value::from(self.registration_access_token.as_str()));
-        body.insert("registration_client_uri".into(), Value::from(self.registration_client_uri.as_str()));
-        Ok(body)
     }
 
-    fn into_response(self, status: StatusCode) -> Result<Response, OAuthError> {
-        let body = self.to_json().map_err(|e| OAuthError::server_error(format_args!("registration response: {e}")))?;
-        Ok((status, no_store(), Json(Value::Object(body))).into_response())
+    fn into_response(self, status: StatusCode) -> Response {
+        (status, no_store(), Json(self.body())).into_response()
     }
 }
 
@@ -368,7 +365,7 @@ impl AuthorizationServer {
         client_secret: Option<ClientSecret>,
         registration_access_token: String,
     ) -> RegistrationResponse {
-        let registration_client_uri = self.endpoint(&format!("{}/{}", crate::paths::REGISTER, client.client_id));
+        let registration_client_uri = self.endpoint(&crate::paths::register_client(client.client_id.as_str()));
         RegistrationResponse { client, client_secret, registration_access_token, registration_client_uri }
     }
 
@@ -583,7 +580,7 @@ pub(super) async fn register(
 ) -> Result<Response, OAuthError> {
     server.check_initial_access_token(bearer_token(&headers))?;
     let request = json_body(body)?;
-    server.register_authorized(request).await?.into_response(StatusCode::CREATED)
+    Ok(server.register_authorized(request).await?.into_response(StatusCode::CREATED))
 }
 
 /// `GET /register/{client_id}`.
@@ -592,7 +589,7 @@ pub(super) async fn read(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
-    server.read_client(&client_id, bearer_token(&headers)).await?.into_response(StatusCode::OK)
+    Ok(server.read_client(&client_id, bearer_token(&headers)).await?.into_response(StatusCode::OK))
 }
 
 /// `PUT /register/{client_id}`. The registration access token is checked before the body is
@@ -605,7 +602,7 @@ pub(super) async fn update(
 ) -> Result<Response, OAuthError> {
     let (current, token) = server.client_for_configuration(&client_id, bearer_token(&headers)).await?;
     let request = json_body(body)?;
-    server.update_authorized(current, token, request).await?.into_response(StatusCode::OK)
+    Ok(server.update_authorized(current, token, request).await?.into_response(StatusCode::OK))
 }
 
 /// `DELETE /register/{client_id}`: `204 No Content`.

@@ -21,6 +21,7 @@ use openbanking_core::dpop::{DpopError, DpopRequest};
 use openbanking_core::provider::CheckConsent;
 use openbanking_core::store::StoreError;
 use openbanking_core::token::{IssuedToken, TokenRequest};
+use openbanking_core::wire::oauth as wire;
 use openbanking_core::{ConsentCheck, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -53,73 +54,77 @@ pub(super) async fn token(
     Ok(server.with_dpop_nonce(response))
 }
 
-/// A successful token response (RFC 6749 §5.1). Its `Debug` output hides the tokens.
+/// A successful token response (RFC 6749 §5.1): the [wire body](wire::TokenResponse) the token
+/// endpoint writes, plus the access token's `jti` (not sent; for logs and revocation). Its
+/// `Debug` output hides the tokens.
 #[derive(Clone, Serialize)]
+#[serde(transparent)]
 pub struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: i64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
+    body: wire::TokenResponse,
     #[serde(skip)]
     jti: Jti,
 }
 
 impl TokenResponse {
     fn new(issued: &IssuedToken, dpop_bound: bool, refresh_token: Option<String>) -> Self {
+        let scope = issued.claims().scope.as_str();
         Self {
-            access_token: issued.token().to_owned(),
-            token_type: if dpop_bound { TOKEN_TYPE_DPOP } else { TOKEN_TYPE_BEARER },
-            expires_in: issued.expires_in(),
-            scope: issued.claims().scope.as_str().to_owned(),
-            refresh_token,
+            body: wire::TokenResponse {
+                access_token: issued.token().to_owned(),
+                token_type: if dpop_bound { TOKEN_TYPE_DPOP } else { TOKEN_TYPE_BEARER }.to_owned(),
+                expires_in: issued.expires_in(),
+                scope: (!scope.is_empty()).then(|| scope.to_owned()),
+                refresh_token,
+            },
             jti: issued.claims().jti.clone(),
         }
     }
 
     /// The access token (a JWT, RFC 9068). **Secret**: never log it.
     pub fn access_token(&self) -> &str {
-        &self.access_token
+        &self.body.access_token
     }
 
     /// `DPoP` for a DPoP-bound token, `Bearer` otherwise.
     pub fn token_type(&self) -> &str {
-        self.token_type
+        &self.body.token_type
     }
 
     /// Seconds until the access token expires.
     pub fn expires_in(&self) -> i64 {
-        self.expires_in
+        self.body.expires_in
     }
 
     /// The granted scope.
     pub fn scope(&self) -> &str {
-        &self.scope
+        self.body.scope.as_deref().unwrap_or_default()
     }
 
     /// The refresh token, if one was issued. **Secret**: never log it.
     pub fn refresh_token(&self) -> Option<&str> {
-        self.refresh_token.as_deref()
+        self.body.refresh_token.as_deref()
     }
 
     /// The access token's `jti` (safe to log).
     pub fn jti(&self) -> &Jti {
         &self.jti
     }
+
+    /// The body as sent.
+    pub fn body(&self) -> &wire::TokenResponse {
+        &self.body
+    }
+
+    /// The body as sent, without the `jti`.
+    pub fn into_body(self) -> wire::TokenResponse {
+        self.body
+    }
 }
 
 impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &"[redacted]")
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field("scope", &self.scope)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
-            .field("jti", &self.jti)
-            .finish()
+        // The wire type's Debug redacts the tokens.
+        f.debug_struct("TokenResponse").field("body", &self.body).field("jti", &self.jti).finish()
     }
 }
 

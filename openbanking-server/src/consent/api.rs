@@ -29,7 +29,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,27 +36,25 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use openbanking_core::consent::ConsentRequest;
 use openbanking_core::provider::{Actor, CreateConsent, RevokeConsent};
-use openbanking_core::{Consent, ConsentError, ConsentId, ConsentProvider, ConsentStatus, random_token};
-use serde_json::{Value, json};
+use openbanking_core::wire::ob::{OBReadConsent1, OBReadConsentResponse1};
+use openbanking_core::{Consent, ConsentId, ConsentProvider, ConsentStatus};
+use serde_json::Value;
 
 use crate::authorization::MAX_BODY_BYTES;
 use crate::guard::{Authorized, GuardLayer, TokenGuard};
+pub use crate::ob_error::{ObError, fapi_interaction_id};
+pub use crate::paths::{ACCOUNT_ACCESS_CONSENT, ACCOUNT_ACCESS_CONSENTS};
+/// The FAPI interaction id header, echoed on every response.
+pub use openbanking_core::wire::ob::X_FAPI_INTERACTION_ID;
 
-/// `POST` here creates a consent.
-pub const ACCOUNT_ACCESS_CONSENTS: &str = "/open-banking/v3.1/aisp/account-access-consents";
-/// `GET` reads and `DELETE` revokes one consent.
-pub const ACCOUNT_ACCESS_CONSENT: &str = "/open-banking/v3.1/aisp/account-access-consents/{ConsentId}";
 /// The scope the consent API requires.
 pub const SCOPE: &str = "accounts";
-/// The FAPI interaction id header, echoed on every response.
-pub const X_FAPI_INTERACTION_ID: &str = "x-fapi-interaction-id";
 
 /// The consent API's routes, guarded with `guard` (scope `accounts`), over `provider`.
 ///
@@ -194,9 +191,10 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ObError> {
 }
 
 /// Parses an `OBReadConsent1` body, naming the field at fault for every shape error. The
-/// specification's rules (permissions, dates) are left to [`ConsentRequest::validate`], which the
+/// specification's rules (permissions, dates) are left to
+/// [`ConsentRequest::validate`](openbanking_core::ConsentRequest::validate), which the
 /// provider runs.
-fn parse_consent_request(body: &[u8]) -> Result<ConsentRequest, ObError> {
+fn parse_consent_request(body: &[u8]) -> Result<OBReadConsent1, ObError> {
     let invalid =
         |code: &'static str, message: &'static str, path: &'static str| ObError::bad_request(code, message, Some(path));
     let value: Value = serde_json::from_slice(body)
@@ -254,183 +252,8 @@ fn parse_consent_request(body: &[u8]) -> Result<ConsentRequest, ObError> {
 
 /// `{"Data": ..., "Risk": {}, "Links": {"Self": ...}, "Meta": {"TotalPages": 1}}`. The consent
 /// does not keep the TPP's `Risk`, so it is answered as `{}`.
-fn consent_body(consent: &Consent, self_link: &str) -> Value {
-    json!({
-        "Data": consent.to_ob_data(),
-        "Risk": {},
-        "Links": { "Self": self_link },
-        "Meta": { "TotalPages": 1 },
-    })
-}
-
-/// Echoes `x-fapi-interaction-id` (or sends a fresh UUID) on every response, the guard's
-/// refusals included.
-pub(crate) async fn fapi_interaction_id(request: Request, next: Next) -> Response {
-    let name = HeaderName::from_static(X_FAPI_INTERACTION_ID);
-    let sent = request
-        .headers()
-        .get(&name)
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
-        .cloned();
-    let mut response = next.run(request).await;
-    let value = sent.or_else(|| uuid_v4().and_then(|u| HeaderValue::from_str(&u).ok()));
-    if let Some(value) = value {
-        response.headers_mut().insert(name, value);
-    }
-    response
-}
-
-/// A random (version 4) UUID from the workspace's crypto backend (`None` if it fails).
-fn uuid_v4() -> Option<String> {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).ok()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Some(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
-}
-
-/// A refusal in the UK Open Banking v3.1 error shape (`OBErrorResponse1`):
-///
-/// ```json
-/// {"Code": "400 BadRequest", "Id": "…", "Message": "The request is invalid",
-///  "Errors": [{"ErrorCode": "UK.OBIE.Field.Invalid", "Message": "…", "Path": "Data.Permissions"}]}
-/// ```
-///
-/// `Id` is random per response and logged with the refusal, for support. Server faults say only
-/// `UK.OBIE.UnexpectedError`; their cause goes to `tracing::error!`.
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ObError {
-    status: StatusCode,
-    error_code: &'static str,
-    message: Cow<'static, str>,
-    path: Option<Cow<'static, str>>,
-}
-
-impl ObError {
-    /// An error with this status, `Errors[].ErrorCode`, `Errors[].Message` and optional
-    /// `Errors[].Path`.
-    pub fn new(
-        status: StatusCode,
-        error_code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-        path: Option<&'static str>,
-    ) -> Self {
-        Self { status, error_code, message: message.into(), path: path.map(Cow::Borrowed) }
-    }
-
-    /// 400.
-    pub fn bad_request(
-        error_code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-        path: Option<&'static str>,
-    ) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, error_code, message, path)
-    }
-
-    /// 403.
-    pub fn forbidden(error_code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, error_code, message, None)
-    }
-
-    /// 404 `UK.OBIE.Resource.NotFound`.
-    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "UK.OBIE.Resource.NotFound", message, None)
-    }
-
-    /// 500 `UK.OBIE.UnexpectedError`: the cause is logged, the response says nothing more.
-    pub fn server_error(cause: impl fmt::Display) -> Self {
-        tracing::error!(%cause, "server error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "UK.OBIE.UnexpectedError", "an unexpected error occurred", None)
-    }
-
-    /// From a consent provider's refusal: request rules are 400 with the rule's code and path, a
-    /// missing consent 404, a status that forbids the operation 400, store faults 500.
-    pub fn from_consent(e: ConsentError) -> Self {
-        match &e {
-            ConsentError::InvalidRequest(rule) => {
-                Self::bad_request(rule.ob_error_code(), rule.to_string(), Some(rule.path()))
-            }
-            ConsentError::NotFound => Self::not_found("consent not found"),
-            _ if e.oauth_error() == openbanking_core::OAuthErrorCode::ServerError => Self::server_error(&e),
-            _ => Self::bad_request(e.ob_error_code(), e.to_string(), e.path()),
-        }
-    }
-
-    /// From a body that could not be read: too large (413) or broken (400).
-    pub fn from_body_rejection(rejection: BytesRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "UK.OBIE.Resource.InvalidFormat",
-                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-                None,
-            )
-        } else {
-            Self::bad_request("UK.OBIE.Resource.InvalidFormat", "the body could not be read", None)
-        }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// `Errors[0].ErrorCode`.
-    pub fn error_code(&self) -> &'static str {
-        self.error_code
-    }
-
-    /// `Errors[0].Message`.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// `Errors[0].Path`, if a field is to blame.
-    pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
-    }
-
-    fn summary(&self) -> &'static str {
-        match self.status {
-            StatusCode::BAD_REQUEST => "The request is invalid",
-            StatusCode::FORBIDDEN => "Access to the resource is forbidden",
-            StatusCode::NOT_FOUND => "The resource was not found",
-            StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large",
-            s if s.is_server_error() => "An unexpected error occurred",
-            _ => "The request was refused",
-        }
-    }
-}
-
-impl fmt::Display for ObError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.error_code, self.message)
-    }
-}
-
-impl std::error::Error for ObError {}
-
-impl IntoResponse for ObError {
-    fn into_response(self) -> Response {
-        let id = random_token(12);
-        if self.status.is_client_error() {
-            tracing::debug!(%id, status = self.status.as_u16(), code = self.error_code, message = %self.message, "request refused");
-        }
-        let reason: String = self.status.canonical_reason().unwrap_or("Error").split(' ').collect();
-        let mut error = json!({ "ErrorCode": self.error_code, "Message": self.message });
-        if let (Some(path), Some(obj)) = (&self.path, error.as_object_mut()) {
-            obj.insert("Path".into(), Value::String(path.to_string()));
-        }
-        let body = json!({
-            "Code": format!("{} {reason}", self.status.as_u16()),
-            "Id": id,
-            "Message": self.summary(),
-            "Errors": [error],
-        });
-        (self.status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
-    }
+fn consent_body(consent: &Consent, self_link: &str) -> OBReadConsentResponse1 {
+    OBReadConsentResponse1::new(consent, self_link)
 }
 
 /// The request's absolute URL as the TPP addressed it: `base` plus the original path and query.
@@ -459,12 +282,5 @@ mod tests {
         assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.InvalidDate", Some("Data.ExpirationDateTime")));
         let ok = parse_consent_request(br#"{"Data":{"Permissions":["ReadBalances"]},"Risk":null}"#).unwrap();
         assert_eq!(ok.data.permissions, ["ReadBalances"]);
-    }
-
-    #[test]
-    fn uuids_look_like_v4() {
-        let u = uuid_v4().unwrap();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
     }
 }

@@ -12,7 +12,7 @@ use openbanking_core::OAuthErrorCode;
 use openbanking_core::dpop::DpopError;
 use openbanking_core::jose::SigningAlgorithm;
 use openbanking_core::token::TokenError;
-use serde_json::json;
+use openbanking_core::wire::oauth::OAuthErrorBody;
 
 /// A refusal by the guard.
 #[derive(Debug, Clone)]
@@ -118,6 +118,17 @@ impl GuardError {
         }
     }
 
+    /// The JSON body sent: the code and description; only the code for a server fault; for
+    /// missing credentials, `invalid_token` saying an access token is required (the challenge
+    /// header has no code then, RFC 6750 §3.1).
+    pub fn body(&self) -> OAuthErrorBody {
+        match self.code {
+            Some(code) if self.status().is_server_error() => OAuthErrorBody::new(code, None),
+            Some(code) => OAuthErrorBody::new(code, Some(self.description.clone().into_owned())),
+            None => OAuthErrorBody::new(OAuthErrorCode::InvalidToken, Some("an access token is required".to_owned())),
+        }
+    }
+
     fn challenge(&self) -> String {
         let quote = |s: &str| s.replace(['"', '\\'], "'");
         let mut params = Vec::new();
@@ -154,12 +165,7 @@ impl std::error::Error for GuardError {}
 impl IntoResponse for GuardError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = match self.code {
-            Some(code) if status.is_server_error() => json!({ "error": code.as_str() }),
-            Some(code) => json!({ "error": code.as_str(), "error_description": self.description }),
-            None => json!({ "error": "invalid_token", "error_description": "an access token is required" }),
-        };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (status, Json(self.body())).into_response();
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
             && let Ok(value) = HeaderValue::from_str(&self.challenge())
         {

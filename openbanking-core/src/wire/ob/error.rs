@@ -1,0 +1,44 @@
+//! The UK Open Banking error body (`OBErrorResponse1`).
+
+use serde::{Deserialize, Serialize};
+
+/// A refusal in the UK Open Banking v3.1 error shape (`OBErrorResponse1`):
+///
+/// ```
+/// use openbanking_core::wire::ob::OBErrorResponse1;
+///
+/// let body = r#"{"Code":"400 BadRequest","Id":"a1","Message":"The request is invalid",
+///   "Errors":[{"ErrorCode":"UK.OBIE.Field.Invalid","Message":"bad","Path":"Data.Permissions"}]}"#;
+/// let e: OBErrorResponse1 = serde_json::from_str(body).unwrap();
+/// assert_eq!(e.errors[0].error_code, "UK.OBIE.Field.Invalid");
+/// assert_eq!(e.errors[0].path.as_deref(), Some("Data.Permissions"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OBErrorResponse1 {
+    /// High-level textual code, the HTTP status and its reason (`400 BadRequest`).
+    pub code: String,
+    /// A unique reference of this error instance, for support and audit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A short summary of the error.
+    pub message: String,
+    /// The detailed errors (at least one).
+    pub errors: Vec<OBError1>,
+}
+
+/// One detailed error of an [`OBErrorResponse1`] (`OBError1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OBError1 {
+    /// A namespaced low-level code (`UK.OBIE.Field.Missing`, `UK.OBIE.Resource.NotFound`, ...).
+    pub error_code: String,
+    /// What went wrong.
+    pub message: String,
+    /// The JSON path of the field at fault (`Data.Permissions`), when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A page that helps remediate the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
