@@ -615,6 +615,14 @@ async fn sessions_expire() {
     assert_eq!(location(&browser.get("/consents").await), "/psu/login");
 }
 
+/// With `OPENBANKING_SNAPSHOT_DIR` set, saves a page there (to look at it with a browser), as
+/// `examples/tests/sandbox_flow.rs` does for the English pages.
+fn snapshot(name: &str, html: &str) {
+    if let Ok(dir) = std::env::var("OPENBANKING_SNAPSHOT_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.html")), html).unwrap();
+    }
+}
+
 /// The language a page was served in: its `Content-Language` and `<html lang>`, which must agree.
 async fn language_of(response: reqwest::Response) -> (String, String) {
     let language = response.headers()["content-language"].to_str().unwrap().to_owned();
@@ -632,6 +640,7 @@ async fn a_spanish_browser_gets_spanish_pages_with_the_same_fields() {
 
     let (language, login) = language_of(browser.get("/psu/login").await).await;
     assert_eq!(language, "es");
+    snapshot("login-es", &login);
     assert!(login.contains("Usuario") && login.contains("Contraseña"), "{login}");
     assert!(login.contains("<button type=\"submit\">Iniciar sesión</button>"), "{login}");
     assert!(login.contains("name=\"username\"") && login.contains("name=\"password\""));
@@ -639,12 +648,14 @@ async fn a_spanish_browser_gets_spanish_pages_with_the_same_fields() {
     let response = browser.login("alice", "wrong").await;
     let page = response.text().await.unwrap();
     assert!(page.contains("El usuario o la contraseña no son correctos. Quedan 4 intentos."), "{page}");
+    snapshot("login-failed-es", &page);
 
     let response = browser.login("alice", "alice-password").await;
     assert_eq!(location(&response), "/psu/consent");
     let (language, page) = language_of(browser.get("/psu/consent").await).await;
     assert_eq!(language, "es");
     assert!(page.contains("Budget Buddy solicita ver información de las cuentas"), "{page}");
+    snapshot("consent-es", &page);
     assert!(page.contains("Saldos de las cuentas"), "permissions in Spanish: {page}");
     assert!(!page.contains(Permission::ReadBalances.description()));
     assert!(page.contains("CBU ") && page.contains("alias "), "the bank's account labels");
@@ -659,6 +670,7 @@ async fn a_spanish_browser_gets_spanish_pages_with_the_same_fields() {
     assert_eq!(browser.decide(&again, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
 
     let (_, dashboard) = language_of(browser.get("/consents").await).await;
+    snapshot("dashboard-es", &dashboard);
     assert!(dashboard.contains("Activo (Authorised)") && dashboard.contains(">Revocar</button>"), "{dashboard}");
     assert!(dashboard.contains(">Cerrar sesión</button>"));
 }

@@ -348,11 +348,12 @@ input[type=text],input[type=password],input:not([type]){width:100%;padding:.7rem
 button{font-size:1rem;padding:.75rem 1.25rem;border:0;border-radius:.4rem;background:#0b5cad;color:#fff;margin:.5rem .5rem 0 0;cursor:pointer}\
 button.secondary{background:#e7ebef;color:#1b1f24}button.danger{background:#b3261e}\
 fieldset{border:1px solid #d0d6dc;border-radius:.4rem;padding:.5rem .75rem;margin:1rem 0}\
-.account{display:flex;gap:.75rem;align-items:flex-start;font-weight:400;padding:.5rem 0;border-bottom:1px solid #eef1f4}\
+.account{display:flex;gap:.75rem;align-items:flex-start;font-weight:400;margin:0;padding:.5rem 0;border-bottom:1px solid #eef1f4}\
 .account:last-child{border-bottom:0}.account input{margin-top:.3rem;width:1.2rem;height:1.2rem;flex:none}\
 .muted{color:#5b6570;font-size:.9rem}.error{background:#fdecea;color:#8c1d18;padding:.75rem;border-radius:.4rem}\
-.consent{border:1px solid #d0d6dc;border-radius:.4rem;padding:.75rem;margin:1rem 0}\
+.consent{border:1px solid #d0d6dc;border-radius:.4rem;padding:.75rem;margin:1rem 0}.consent h2{margin-top:0}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem .75rem;margin:.5rem 0}dt{color:#5b6570}dd{margin:0;overflow-wrap:anywhere}\
+@media (max-width:30rem){dl{display:block}dt{margin-top:.5rem;font-size:.85rem}}\
 code{font-size:.85rem;overflow-wrap:anywhere}\
 ";
 
