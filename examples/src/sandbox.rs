@@ -77,6 +77,7 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         Arc::new(MemoryPsuDirectory::seeded()?),
         data.clone(),
     )
+    .bank_name("Banco Sandbox del Plata")
     .build()?;
     let server = AuthorizationServer::builder(config.issuer.clone(), keys)
         .registration_policy(RegistrationPolicy::Open)

@@ -21,7 +21,9 @@ use openbanking_core::{
     MemoryConsentStore, Permission, PsuId,
 };
 use openbanking_server::accounts::MemoryAccountData;
-use openbanking_server::consent::pages::{ConsentPages, ConsentPagesBuilder};
+use openbanking_server::consent::pages::{
+    ConsentPages, ConsentPagesBuilder, LoginPage, PageRenderer, RenderError, Texts,
+};
 use openbanking_server::consent::psu::MemoryPsuDirectory;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -91,6 +93,19 @@ impl Fixture {
     fn browser(&self) -> Browser {
         let http =
             reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, base: self.bank.base.clone() }
+    }
+
+    /// A browser that sends this `Accept-Language` with every request.
+    fn browser_speaking(&self, accept_language: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, accept_language.parse().unwrap());
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
         Browser { http, base: self.bank.base.clone() }
     }
 
@@ -525,7 +540,7 @@ async fn secure_cookies_when_asked() {
     let response = f.browser().get("/psu/login").await;
     let cookie = set_cookie(&response);
     assert!(cookie.starts_with("__Host-ob_psu_session="), "{cookie}");
-    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    assert!(cookie.split("; ").any(|a| a == "Secure"), "{cookie}");
 }
 
 #[tokio::test]
@@ -603,4 +618,169 @@ async fn sessions_expire() {
     let response = browser.get("/psu/consent").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(location(&browser.get("/consents").await), "/psu/login");
+}
+
+/// With `OPENBANKING_SNAPSHOT_DIR` set, saves a page there (to look at it with a browser), as
+/// `examples/tests/sandbox_flow.rs` does for the English pages.
+fn snapshot(name: &str, html: &str) {
+    if let Ok(dir) = std::env::var("OPENBANKING_SNAPSHOT_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.html")), html).unwrap();
+    }
+}
+
+/// The language a page was served in: its `Content-Language` and `<html lang>`, which must agree.
+async fn language_of(response: reqwest::Response) -> (String, String) {
+    let language = response.headers()["content-language"].to_str().unwrap().to_owned();
+    let page = response.text().await.unwrap();
+    assert!(page.contains(&format!("<html lang=\"{language}\">")), "{page}");
+    (language, page)
+}
+
+#[tokio::test]
+async fn a_spanish_browser_gets_spanish_pages_with_the_same_fields() {
+    let f = fixture().await;
+    let browser = f.browser_speaking("es-AR,es;q=0.9");
+    let consent = f.consent().await;
+    f.start(&browser, &format!("consent:{consent}")).await;
+
+    let (language, login) = language_of(browser.get("/psu/login").await).await;
+    assert_eq!(language, "es");
+    snapshot("login-es", &login);
+    assert!(login.contains("Usuario") && login.contains("Contraseña"), "{login}");
+    assert!(login.contains("<button type=\"submit\">Iniciar sesión</button>"), "{login}");
+    assert!(login.contains("name=\"username\"") && login.contains("name=\"password\""));
+
+    let response = browser.login("alice", "wrong").await;
+    let page = response.text().await.unwrap();
+    assert!(page.contains("El usuario o la contraseña no son correctos. Quedan 4 intentos."), "{page}");
+    snapshot("login-failed-es", &page);
+
+    let response = browser.login("alice", "alice-password").await;
+    assert_eq!(location(&response), "/psu/consent");
+    let (language, page) = language_of(browser.get("/psu/consent").await).await;
+    assert_eq!(language, "es");
+    assert!(page.contains("Budget Buddy solicita ver información de las cuentas"), "{page}");
+    snapshot("consent-es", &page);
+    assert!(page.contains("Saldos de las cuentas"), "permissions in Spanish: {page}");
+    assert!(!page.contains(Permission::ReadBalances.description()));
+    assert!(page.contains("CBU ") && page.contains("alias "), "the bank's account labels");
+    assert!(page.contains("name=\"decision\" value=\"approve\">Aprobar</button>"), "{page}");
+    assert!(page.contains("name=\"decision\" value=\"deny\" class=\"secondary\">Rechazar</button>"));
+    assert!(page.contains(&format!("<input type=\"checkbox\" name=\"account\" value=\"{ALICE_SAVINGS}\"")));
+
+    let response = browser.decide(&page, "approve", &[]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let again = response.text().await.unwrap();
+    assert!(again.contains("Hay que seleccionar al menos una cuenta"), "{again}");
+    assert_eq!(browser.decide(&again, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+
+    let (_, dashboard) = language_of(browser.get("/consents").await).await;
+    snapshot("dashboard-es", &dashboard);
+    assert!(dashboard.contains("Activo (Authorised)") && dashboard.contains(">Revocar</button>"), "{dashboard}");
+    assert!(dashboard.contains(">Cerrar sesión</button>"));
+}
+
+#[tokio::test]
+async fn english_without_accept_language_or_with_a_wildcard_or_an_unknown_language() {
+    let f = fixture().await;
+    for browser in
+        [f.browser(), f.browser_speaking("*"), f.browser_speaking("fr-FR, de;q=0.8"), f.browser_speaking("es;q=0, *")]
+    {
+        let (language, page) = language_of(browser.get("/psu/login").await).await;
+        assert_eq!(language, "en");
+        assert!(page.contains("<button type=\"submit\">Log in</button>"), "{page}");
+        assert!(page.contains("<title>Log in · Your bank</title>"), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn the_highest_weight_wins() {
+    let f = fixture().await;
+    let (language, page) = language_of(f.browser_speaking("en;q=0.1, es;q=0.9").get("/psu/login").await).await;
+    assert_eq!(language, "es");
+    assert!(page.contains("Iniciar sesión"));
+    let (language, _) = language_of(f.browser_speaking("es;q=0.5, en-GB").get("/psu/login").await).await;
+    assert_eq!(language, "en");
+}
+
+#[tokio::test]
+async fn the_bank_is_named_and_its_texts_replace_ours() {
+    let mut spanish = Texts::spanish();
+    spanish.log_in = "Ingresar".into();
+    let mut portuguese = Texts::english();
+    portuguese.log_in = "Entrar".into();
+    let f =
+        fixture_with(|b| b.bank_name("Banco Sandbox").texts("es", spanish).texts("pt-BR", portuguese), "Budget Buddy")
+            .await;
+
+    let page = f.browser().page("/psu/login").await;
+    assert!(page.contains("<title>Log in · Banco Sandbox</title>"), "{page}");
+    assert!(page.contains("<header class=\"bank\">Banco Sandbox</header>"), "{page}");
+
+    let page = f.browser_speaking("es-AR").page("/psu/login").await;
+    assert!(page.contains(">Ingresar</button>") && page.contains("Banco Sandbox"), "{page}");
+    let (language, page) = language_of(f.browser_speaking("pt").get("/psu/login").await).await;
+    assert_eq!(language, "pt-br");
+    assert!(page.contains(">Entrar</button>"), "{page}");
+
+    let refused = ConsentPages::builder(
+        f.provider.clone(),
+        Arc::new(MemoryPsuDirectory::new()),
+        Arc::new(MemoryAccountData::new()),
+    )
+    .texts("en GB", Texts::english())
+    .build();
+    assert!(refused.is_err(), "a malformed language tag is refused");
+}
+
+#[tokio::test]
+async fn markup_in_the_client_name_is_inert_in_spanish_too() {
+    let f = fixture_with(|b| b.bank_name("<b>Banco</b>"), "<script>alert(1)</script>").await;
+    let browser = f.browser_speaking("es");
+    f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    assert!(!page.contains("<script"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; solicita ver información"), "{page}");
+    assert!(!page.contains("<b>Banco</b>") && page.contains("&lt;b&gt;Banco&lt;/b&gt;"));
+}
+
+/// A bank's own login page; the other pages keep the default look.
+#[derive(Debug)]
+struct PlainLogin;
+
+impl PageRenderer for PlainLogin {
+    fn stylesheet(&self) -> &str {
+        "body{font-family:serif}"
+    }
+
+    fn login(&self, page: &LoginPage<'_>) -> Result<String, RenderError> {
+        Ok(format!(
+            "<!doctype html><html lang=\"{}\"><body><p>custom:{}</p><form method=\"post\" action=\"{}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button>{}</button></form></body></html>",
+            page.context.language, page.context.bank_name, page.action, page.csrf, page.context.texts.log_in
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_custom_renderer_draws_the_pages_it_overrides() {
+    let f = fixture_with(|b| b.bank_name("Banco Propio").renderer(Arc::new(PlainLogin)), "Budget Buddy").await;
+    let browser = f.browser_speaking("es");
+    let consent = f.consent().await;
+    f.start(&browser, &format!("consent:{consent}")).await;
+    let response = browser.get("/psu/login").await;
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<p>custom:Banco Propio</p>") && page.contains("<button>Iniciar sesión</button>"), "{page}");
+    // The CSP allows the renderer's stylesheet, not ours.
+    use base64::Engine as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"body{font-family:serif}");
+    let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+    assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+
+    // The form still works, and the consent page keeps the default templates.
+    let response = browser.login("alice", "alice-password").await;
+    assert_eq!(location(&response), "/psu/consent");
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains(">Aprobar</button>") && page.contains("body{font-family:serif}"), "{page}");
 }

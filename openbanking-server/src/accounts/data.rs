@@ -86,6 +86,42 @@ pub struct Transaction {
     pub balance_after: Option<String>,
 }
 
+/// How the PSU pages name an account: what a PSU recognises it by. The bank decides (its
+/// [`AccountData::label`]); the pages know nothing of account schemes such as CBU or IBAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountLabel {
+    /// The account's name, shown first (for example its nickname).
+    pub name: String,
+    /// A short identification shown beside the name where space is short (the dashboard), for
+    /// example `CBU 0340123…`.
+    pub summary: Option<String>,
+    /// Lines shown under the name on the consent page, the last one less prominent (for example
+    /// the holder's name, then the account numbers).
+    pub details: Vec<String>,
+}
+
+impl AccountLabel {
+    /// A label with only a name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), summary: None, details: Vec::new() }
+    }
+
+    /// Sets the short identification.
+    #[must_use]
+    pub fn with_summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = Some(summary.into());
+        self
+    }
+
+    /// Adds a detail line.
+    #[must_use]
+    pub fn with_detail(mut self, line: impl Into<String>) -> Self {
+        self.details.push(line.into());
+        self
+    }
+}
+
 /// Where the accounts API and the PSU pages read a PSU's accounts, balances and transactions.
 ///
 /// Object safe: a bank holds an `Arc<dyn AccountData>` over its core banking system. Every method
@@ -109,6 +145,37 @@ pub trait AccountData: Send + Sync + fmt::Debug {
         from: Option<OffsetDateTime>,
         to: Option<OffsetDateTime>,
     ) -> Result<Vec<Transaction>, StoreError>;
+
+    /// How the PSU pages show `account`, for a page in `language` (a lowercase tag such as `en`
+    /// or `es`). The default: the nickname (or the id, if it has none), then the holder's name and
+    /// `scheme identification`, with the identification as the summary.
+    ///
+    /// ```
+    /// use openbanking_server::accounts::{AccountData, MemoryAccountData};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let data = MemoryAccountData::seeded();
+    /// let alice = openbanking_core::PsuId::parse("alice")?;
+    /// let account = &data.accounts(&alice).await?[0];
+    /// let label = data.label(account, "en");
+    /// assert_eq!(label.name, "Caja de ahorro");
+    /// assert!(label.details.last().is_some_and(|line| line.starts_with("CBU ") && line.contains("alias")));
+    /// # Ok(()) }
+    /// ```
+    fn label(&self, account: &Account, language: &str) -> AccountLabel {
+        let _ = language;
+        let name = if account.nickname.is_empty() { account.account_id.as_str() } else { &account.nickname };
+        let mut label = AccountLabel::new(name);
+        if !account.identification.is_empty() {
+            label = label.with_summary(account.identification.clone());
+        }
+        if !account.name.is_empty() {
+            label = label.with_detail(account.name.clone());
+        }
+        if !account.identification.is_empty() {
+            label = label.with_detail(format!("{} {}", account.scheme_name, account.identification));
+        }
+        label
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +341,15 @@ impl AccountData for MemoryAccountData {
             .cloned()
             .collect())
     }
+
+    /// The nickname, then the holder's name and `CBU … · alias …` (the Argentine way to name an
+    /// account), with `CBU …` as the summary, in every language.
+    fn label(&self, account: &Account, _language: &str) -> AccountLabel {
+        AccountLabel::new(account.nickname.clone())
+            .with_summary(format!("CBU {}", account.identification))
+            .with_detail(account.name.clone())
+            .with_detail(format!("CBU {} · alias {}", account.identification, account.alias))
+    }
 }
 
 /// A CBU: bank (3 digits) + branch (4) + check digit, account number (13) + check digit. Inputs
@@ -436,6 +512,19 @@ mod tests {
         let balances = data.balances(&psu("alice"), &acc("alice-ahorro")).await.unwrap();
         assert_eq!(balances.len(), 2);
         assert_eq!(Some(&balances[0].amount), all.last().unwrap().balance_after.as_ref());
+    }
+
+    #[tokio::test]
+    async fn memory_labels_name_the_cbu_and_alias() {
+        let data = MemoryAccountData::seeded_at(NOW);
+        let account = data.accounts(&psu("bob")).await.unwrap().remove(0);
+        let label = data.label(&account, "es");
+        assert_eq!(label.name, "Caja de ahorro");
+        assert_eq!(label.summary, Some(format!("CBU {}", account.identification)));
+        assert_eq!(
+            label.details,
+            ["Roberto Gómez".to_owned(), format!("CBU {} · alias bob.ahorro.ars", account.identification)]
+        );
     }
 
     #[test]
