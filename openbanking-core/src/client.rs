@@ -34,7 +34,8 @@ use subtle::ConstantTimeEq;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::error::{InvalidValue, OAuthErrorCode};
+use crate::error::code::OAuthErrorCode;
+use crate::error::config::InvalidValue;
 use crate::jose::{Jwks, KeyError, SigningAlgorithm};
 use crate::jwt::{JwsError, UnverifiedJws, b64url, b64url_decode};
 use crate::types::{Scope, is_loopback, random_token};

@@ -33,7 +33,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::error::OAuthErrorCode;
+use crate::error::code::OAuthErrorCode;
 use crate::provider::StoreError;
 use crate::types::{AccountId, ClientId, ConsentId, PsuId};
 

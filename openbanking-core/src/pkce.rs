@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::error::OAuthErrorCode;
+use crate::error::code::OAuthErrorCode;
 use crate::jwt::{b64url_decode, sha256_b64url};
 use crate::types::random_token;
 

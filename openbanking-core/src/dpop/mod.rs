@@ -42,7 +42,8 @@ use subtle::ConstantTimeEq as _;
 use url::Url;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{ConfigError, OAuthErrorCode};
+use crate::error::code::OAuthErrorCode;
+use crate::error::config::ConfigError;
 use crate::jose::{KeyError, PublicJwk, SigningAlgorithm, SigningKey};
 use crate::jwt::{JwsError, UnverifiedJws, sha256_b64url};
 use crate::types::{Jkt, Jti, random_token};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 
-use crate::error::ConfigError;
+use crate::error::config::ConfigError;
 use crate::jose::KeyError;
 use crate::jwt::{b64url, b64url_decode};
 

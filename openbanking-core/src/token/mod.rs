@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{ConfigError, OAuthErrorCode};
+use crate::error::code::OAuthErrorCode;
+use crate::error::config::ConfigError;
 use crate::jose::{Jwks, KeyError, KeyRing, PublicJwk, SigningAlgorithm};
 use crate::jwt::{JwsError, UnverifiedJws};
 use crate::types::{Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Scope, random_token};
