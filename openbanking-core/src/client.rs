@@ -36,8 +36,9 @@ use zeroize::Zeroizing;
 
 use crate::error::code::OAuthErrorCode;
 use crate::error::config::InvalidValue;
+use crate::jose::b64::{b64url, b64url_decode};
 use crate::jose::{Jwks, KeyError, SigningAlgorithm};
-use crate::jwt::{JwsError, UnverifiedJws, b64url, b64url_decode};
+use crate::jose::{JwsError, UnverifiedJws};
 use crate::types::{Scope, is_loopback, random_token};
 
 /// Most redirect URIs one client may register.

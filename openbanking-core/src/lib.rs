@@ -24,7 +24,6 @@ pub mod consent;
 pub mod dpop;
 pub mod error;
 pub mod jose;
-mod jwt;
 pub mod pkce;
 pub mod provider;
 #[cfg(feature = "testing")]

@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::code::OAuthErrorCode;
-use crate::jwt::{b64url_decode, sha256_b64url};
+use crate::jose::b64::{b64url_decode, sha256_b64url};
 use crate::types::random_token;
 
 /// Shortest code verifier RFC 7636 §4.1 allows.

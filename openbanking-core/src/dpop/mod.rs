@@ -44,8 +44,9 @@ use url::Url;
 use crate::clock::{Clock, SystemClock};
 use crate::error::code::OAuthErrorCode;
 use crate::error::config::ConfigError;
+use crate::jose::b64::sha256_b64url;
+use crate::jose::{JwsError, UnverifiedJws};
 use crate::jose::{KeyError, PublicJwk, SigningAlgorithm, SigningKey};
-use crate::jwt::{JwsError, UnverifiedJws, sha256_b64url};
 use crate::types::{Jkt, Jti, random_token};
 
 pub use nonce::{DEFAULT_NONCE_WINDOW, DpopNonces, MAX_NONCE_WINDOW};
@@ -684,23 +685,23 @@ impl DpopVerifier {
         })?;
 
         // 2. typ.
-        if jws.header.typ.as_deref() != Some(DPOP_JWT_TYPE) {
-            return Err(DpopError::InvalidTyp { found: jws.header.typ.as_deref().map(echo) });
+        if jws.header().typ() != Some(DPOP_JWT_TYPE) {
+            return Err(DpopError::InvalidTyp { found: jws.header().typ().map(echo) });
         }
 
         // 3. Allowed algorithm.
-        if !self.algorithms.contains(&jws.alg) {
-            return Err(DpopError::AlgNotAllowed { alg: jws.alg });
+        if !self.algorithms.contains(&jws.alg()) {
+            return Err(DpopError::AlgNotAllowed { alg: jws.alg() });
         }
 
         // 4. The header key: present, public, usable, fit for alg.
-        let members = jws.header.jwk.as_ref().ok_or(DpopError::MissingJwk)?;
+        let members = jws.header().jwk().ok_or(DpopError::MissingJwk)?;
         let jwk = PublicJwk::from_json_object(members).map_err(|e| match e {
             KeyError::PrivateMaterial { member } => DpopError::PrivateKeyInHeader { member },
             other => DpopError::InvalidJwk(other),
         })?;
-        if !jwk.accepts(jws.alg) {
-            return Err(DpopError::KeyAlgMismatch { alg: jws.alg });
+        if !jwk.accepts(jws.alg()) {
+            return Err(DpopError::KeyAlgMismatch { alg: jws.alg() });
         }
 
         // 5. Signature (and the payload as JSON).
@@ -776,7 +777,7 @@ impl DpopVerifier {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::jwt::b64url;
+    use crate::jose::b64::b64url;
     use jsonwebtoken::{Algorithm, EncodingKey};
     use serde_json::{Value, json};
     use time::macros::datetime;

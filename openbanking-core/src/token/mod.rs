@@ -21,7 +21,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::code::OAuthErrorCode;
 use crate::error::config::ConfigError;
 use crate::jose::{Jwks, KeyError, KeyRing, PublicJwk, SigningAlgorithm};
-use crate::jwt::{JwsError, UnverifiedJws};
+use crate::jose::{JwsError, UnverifiedJws};
 use crate::types::{Audience, ClientId, ConsentId, Issuer, Jkt, Jti, Scope, random_token};
 
 #[cfg(feature = "remote-jwks")]
@@ -588,25 +588,25 @@ impl TokenValidator {
     /// Signature, header and claim checks: everything but the key binding.
     async fn verified_claims(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
         let jws = UnverifiedJws::parse(token).map_err(TokenError::from_jws)?;
-        if !self.algorithms.contains(&jws.alg) {
-            return Err(TokenError::AlgorithmNotAllowed { alg: jws.alg.as_str().to_owned() });
+        if !self.algorithms.contains(&jws.alg()) {
+            return Err(TokenError::AlgorithmNotAllowed { alg: jws.alg().as_str().to_owned() });
         }
         // RFC 9068 §4: the resource server MUST verify typ is at+jwt (or application/at+jwt).
-        match jws.header.typ.as_deref() {
+        match jws.header().typ() {
             Some(t) if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt") => {}
             other => return Err(TokenError::WrongType { typ: other.map(truncated) }),
         }
-        let kid = jws.header.kid.as_deref().ok_or(TokenError::MissingKid)?;
+        let kid = jws.header().kid().ok_or(TokenError::MissingKid)?;
         let key = self.keys.find(kid).await?.ok_or_else(|| TokenError::UnknownKid { kid: truncated(kid) })?;
-        if !key.accepts(jws.alg) {
-            return Err(TokenError::AlgorithmKeyMismatch { alg: jws.alg, kid: truncated(kid) });
+        if !key.accepts(jws.alg()) {
+            return Err(TokenError::AlgorithmKeyMismatch { alg: jws.alg(), kid: truncated(kid) });
         }
         // Fast path: the claims as issued. Only if they don't fit is the payload read again,
         // member by member, to name what is missing.
         let claims = match jws.verify::<AccessTokenClaims>(&key) {
             Ok(claims) => claims,
             Err(JwsError::Malformed(_)) => {
-                let raw: RawClaims = jws.claims().map_err(TokenError::from_jws)?;
+                let raw: RawClaims = jws.unverified_claims().map_err(TokenError::from_jws)?;
                 raw.into_claims()?
             }
             Err(e) => return Err(TokenError::from_jws(e)),
