@@ -8,10 +8,11 @@
 //! - [`provider`]: the [`ConsentStore`] (persistence, optimistic versions) and [`ConsentProvider`]
 //!   (the consent authority a bank asks: local or a hub) traits, and an in-memory store.
 //! - [`token`]: JWT access tokens per RFC 9068: [`TokenIssuer`] and [`TokenValidator`].
-//! - [`jose`]: signing keys (ES256, PS256, EdDSA), JWKS, thumbprints, rotation.
+//! - [`jose`]: signing keys (ES256, PS256, EdDSA), JWKS, thumbprints, rotation, and the one
+//!   compact JWS parser and verifier.
 //! - [`dpop`]: DPoP proofs (RFC 9449), client and server side, with replay detection and nonces.
 //! - [`pkce`]: PKCE with S256 only (RFC 7636).
-//! - [`client`]: client metadata (RFC 7591).
+//! - [`client`]: client metadata (RFC 7591), client secrets, `private_key_jwt` assertions (RFC 7523).
 //! - [`error`]: the error enums and their mapping to OAuth error codes.
 //!
 //! Time comes from an injected [`Clock`](clock::Clock); randomness and crypto from aws-lc-rs.
