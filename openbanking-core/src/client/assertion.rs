@@ -126,9 +126,10 @@ impl<'k> ClientAssertion<'k> {
     /// Signs the assertion: a compact JWS to send as `client_assertion`.
     pub fn sign(&self) -> Result<String, KeyError> {
         let claims = self.claims_at(SystemClock.unix_now());
-        let mut header = jsonwebtoken::Header::new(self.key.alg().to_jwt());
-        header.kid = Some(self.key.kid().as_str().to_owned());
-        self.key.sign_jwt(header, &claims)
+        let mut header = Map::new();
+        header.insert("typ".into(), "JWT".into());
+        header.insert("kid".into(), self.key.kid().as_str().into());
+        self.key.sign(&header, &claims)
     }
 }
 

@@ -8,7 +8,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 
 use super::SigningAlgorithm;
-use super::b64::b64url_decode;
+use super::b64::{b64url, b64url_decode};
 use crate::types::{Jkt, Kid};
 
 /// A key could not be generated, parsed, or used.
@@ -308,7 +308,39 @@ impl SigningKey {
         &self.public
     }
 
+    /// Signs `claims` into a compact JWS whose header has the members of `header` (`typ`, `kid`,
+    /// `jwk`, ... as JSON) and this key's `alg` (an `alg` in `header` is replaced).
+    ///
+    /// ```
+    /// use openbanking_core::jose::{SigningAlgorithm, SigningKey, UnverifiedJws};
+    /// let key = SigningKey::generate(SigningAlgorithm::ES256)?;
+    /// let header = serde_json::json!({ "typ": "JWT", "kid": key.kid().as_str() });
+    /// let token = key.sign(header.as_object().unwrap(), &serde_json::json!({ "iss": "tpp-1" }))?;
+    /// let jws = UnverifiedJws::parse(&token).unwrap();
+    /// assert_eq!(jws.header().kid(), Some(key.kid().as_str()));
+    /// # Ok::<(), openbanking_core::jose::KeyError>(())
+    /// ```
+    pub fn sign<T: Serialize>(
+        &self,
+        header: &serde_json::Map<String, serde_json::Value>,
+        claims: &T,
+    ) -> Result<String, KeyError> {
+        let mut header = header.clone();
+        header.insert("alg".into(), self.alg.as_str().into());
+        let header = serde_json::to_vec(&header).map_err(|_| KeyError::Signing)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Signing)?;
+        let signing_input = format!("{}.{}", b64url(header), b64url(claims));
+        let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &self.encoding, self.alg.to_jwt())
+            .map_err(|_| KeyError::Signing)?;
+        Ok(format!("{signing_input}.{signature}"))
+    }
+
     /// Signs `header` and `claims` into a compact JWS. The header's `alg` is forced to this key's.
+    ///
+    /// Hidden: it takes a `jsonwebtoken` type, which the public API must not. It stays public only
+    /// for the attack tests that still build `jsonwebtoken::Header`s (until they move to
+    /// [`sign`](Self::sign)); code uses [`sign`](Self::sign).
+    #[doc(hidden)]
     pub fn sign_jwt<T: Serialize>(&self, mut header: jsonwebtoken::Header, claims: &T) -> Result<String, KeyError> {
         header.alg = self.alg.to_jwt();
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|_| KeyError::Signing)
@@ -382,6 +414,19 @@ mod tests {
         }
         let oct = json!({"kty": "oct", "k": "c2VjcmV0"});
         assert!(matches!(PublicJwk::from_json(&oct), Err(KeyError::PrivateMaterial { .. })));
+    }
+
+    #[test]
+    fn sign_makes_a_jws_that_verifies_with_the_public_key() {
+        for alg in SigningAlgorithm::ALL {
+            let key = SigningKey::generate(alg).unwrap();
+            let header = json!({ "typ": "JWT", "alg": "none", "kid": key.kid().as_str() });
+            let token = key.sign(header.as_object().unwrap(), &json!({ "iss": "tpp-1" })).unwrap();
+            let jws = crate::jose::UnverifiedJws::parse(&token).unwrap();
+            assert_eq!(jws.alg(), alg, "alg is the key's");
+            let claims: serde_json::Value = jws.verify(key.public_jwk()).unwrap();
+            assert_eq!(claims["iss"], "tpp-1");
+        }
     }
 
     #[test]
