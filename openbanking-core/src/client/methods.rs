@@ -18,7 +18,7 @@ pub enum TokenEndpointAuthMethod {
     /// A JWT signed with the client's private key (RFC 7523 §2.2, OpenID Connect Core §9). The default.
     #[default]
     PrivateKeyJwt,
-    /// HTTP Basic with `client_id` and a server-generated [`ClientSecret`] (RFC 6749 §2.3.1).
+    /// HTTP Basic with `client_id` and a server-generated [`ClientSecret`](super::ClientSecret) (RFC 6749 §2.3.1).
     ClientSecretBasic,
 }
 

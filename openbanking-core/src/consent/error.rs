@@ -13,7 +13,7 @@ const PATH_EXPIRATION: &str = "Data.ExpirationDateTime";
 /// The JSON path of the start of the transaction window in a consent request.
 const PATH_TRANSACTION_FROM: &str = "Data.TransactionFromDateTime";
 
-/// A refusal of a [`ConsentRequest`] by [`ConsentRequest::validate`]: each names the rule and the
+/// A refusal of a [`ConsentRequest`](super::ConsentRequest) by [`ConsentRequest::validate`](super::ConsentRequest::validate): each names the rule and the
 /// field, and maps to a UK Open Banking error code ([`ob_error_code`](Self::ob_error_code)) and
 /// JSON path ([`path`](Self::path)) for the `Errors[]` of an HTTP 400 response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -127,7 +127,7 @@ impl ConsentRequest {
 }
 
 /// A [`ConsentRequest`] that passed [`ConsentRequest::validate`]: the only input
-/// [`Consent::new`] accepts.
+/// [`Consent::new`](super::Consent::new) accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedConsentRequest {
     pub(super) permissions: Vec<Permission>,

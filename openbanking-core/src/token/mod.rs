@@ -4,7 +4,7 @@
 //! The validator reads the JWS header with its own types, chooses the key by `kid` from keys it
 //! trusts, takes the algorithm from that key (never from the token), verifies the signature through
 //! `jsonwebtoken`, then checks `typ`, `iss`, `aud`, `exp`/`nbf`/`iat` against an injected
-//! [`Clock`], the required claims, and the DPoP key binding (`cnf.jkt`).
+//! [`Clock`](crate::clock::Clock), the required claims, and the DPoP key binding (`cnf.jkt`).
 //!
 //! Time checks are done here rather than by `jsonwebtoken::Validation`, which reads the system
 //! clock itself: tests move a [`ManualClock`](crate::clock::ManualClock) instead of sleeping, and
