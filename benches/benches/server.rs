@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use openbanking_core::client::{ClientMetadata, GrantType};
+use openbanking_core::client::{ClientAssertion, ClientMetadata, GrantType};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
@@ -50,7 +50,7 @@ fn server(rt: &tokio::runtime::Runtime) -> (AuthorizationServer, ClientId, Signi
         metadata: metadata.validate().unwrap(),
         secret_hash: None,
         registration_token_hash: TokenHash::of(&random_token(32)),
-        issued_at: SystemClock.unix_now(),
+        issued_at: SystemClock.now(),
     }))
     .unwrap();
     (server, client_id, key)
@@ -120,13 +120,7 @@ fn token_endpoint(c: &mut Criterion) {
     let dpop = DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
     let make_request = || {
         let now = SystemClock.unix_now();
-        let claims = json!({
-            "iss": client_id.as_str(), "sub": client_id.as_str(), "aud": ISS,
-            "iat": now, "exp": now + 60, "jti": random_token(16),
-        });
-        let mut header = jsonwebtoken_header();
-        header.kid = Some(key.kid().as_str().to_owned());
-        let assertion = key.sign_jwt(header, &claims).unwrap();
+        let assertion = ClientAssertion::new(&key, &client_id, ISS).issued_at(now).sign().unwrap();
         let body = format!(
             "grant_type=client_credentials&scope=accounts&client_id={}&client_assertion_type={}&client_assertion={}",
             client_id.as_str(),
@@ -149,10 +143,6 @@ fn token_endpoint(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-}
-
-fn jsonwebtoken_header() -> jsonwebtoken::Header {
-    jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256)
 }
 
 criterion_group!(benches, guard, token_endpoint);

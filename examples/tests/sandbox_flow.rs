@@ -5,10 +5,11 @@
 //! dashboard -> the next call is refused with 401.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use openbanking_core::client::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
-use openbanking_core::{Issuer, PkceChallenge, random_token};
+use openbanking_core::{ClientId, Issuer, PkceChallenge};
 use openbanking_examples::sandbox::{self, SandboxConfig};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
@@ -28,12 +29,8 @@ struct Tpp {
 
 impl Tpp {
     fn assertion(&self) -> String {
-        let now = SystemClock.unix_now();
-        let claims = json!({"iss": self.client_id, "sub": self.client_id, "aud": self.base,
-            "iat": now, "exp": now + 60, "jti": random_token(16)});
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some(self.key.kid().as_str().to_owned());
-        self.key.sign_jwt(header, &claims).unwrap()
+        let client_id = ClientId::parse(self.client_id.as_str()).unwrap();
+        ClientAssertion::new(&self.key, &client_id, &self.base).sign().unwrap()
     }
 
     fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
@@ -46,7 +43,7 @@ impl Tpp {
         let mut form: Vec<(&str, &str)> = params.to_vec();
         form.extend([
             ("client_id", self.client_id.as_str()),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
             ("client_assertion", assertion.as_str()),
         ]);
         self.http.post(&url).header("DPoP", self.proof("POST", &url, None)).form(&form).send().await.unwrap()

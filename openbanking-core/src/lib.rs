@@ -11,10 +11,11 @@
 //!   families, revocations, replay, PSU sessions), their in-memory implementations, and
 //!   [`Stores`], the bundle that configures a server.
 //! - [`token`]: JWT access tokens per RFC 9068: [`TokenIssuer`] and [`TokenValidator`].
-//! - [`jose`]: signing keys (ES256, PS256, EdDSA), JWKS, thumbprints, rotation.
+//! - [`jose`]: signing keys (ES256, PS256, EdDSA), JWKS, thumbprints, rotation, and the one
+//!   compact JWS parser and verifier.
 //! - [`dpop`]: DPoP proofs (RFC 9449), client and server side, with replay detection and nonces.
 //! - [`pkce`]: PKCE with S256 only (RFC 7636).
-//! - [`client`]: client metadata (RFC 7591).
+//! - [`client`]: client metadata (RFC 7591), client secrets, `private_key_jwt` assertions (RFC 7523).
 //! - [`error`]: the error enums and their mapping to OAuth error codes.
 //! - [`wire`]: every message that crosses HTTP (OAuth and UK Open Banking bodies) and the paths.
 //!
@@ -28,7 +29,6 @@ pub mod consent;
 pub mod dpop;
 pub mod error;
 pub mod jose;
-mod jwt;
 pub mod pkce;
 pub mod provider;
 pub mod store;

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::error::OAuthErrorCode;
-use crate::jwt::{b64url_decode, sha256_b64url};
+use crate::error::code::OAuthErrorCode;
+use crate::jose::b64::{b64url_decode, sha256_b64url};
 use crate::types::random_token;
 
 /// Shortest code verifier RFC 7636 §4.1 allows.

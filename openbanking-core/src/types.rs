@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::InvalidValue;
+use crate::error::config::InvalidValue;
 
 /// Longest value accepted for any identifier newtype. Bounds memory per request and keeps
 /// attacker-chosen identifiers out of logs in bulk.

@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use openbanking_core::client::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
-use openbanking_core::{Issuer, random_token};
+use openbanking_core::{ClientId, Issuer};
 use openbanking_examples::sandbox::{self, SandboxConfig};
 use serde_json::{Value, json};
 
@@ -48,14 +49,8 @@ struct Client {
 
 impl Client {
     fn assertion(&self) -> Result<String, Box<dyn Error + Send + Sync>> {
-        let now = SystemClock.unix_now();
-        let claims = json!({
-            "iss": self.client_id, "sub": self.client_id, "aud": self.base,
-            "iat": now, "exp": now + 60, "jti": random_token(16),
-        });
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some(self.key.kid().as_str().to_owned());
-        Ok(self.key.sign_jwt(header, &claims)?)
+        let client_id = ClientId::parse(self.client_id.as_str())?;
+        Ok(ClientAssertion::new(&self.key, &client_id, &self.base).sign()?)
     }
 
     async fn token(&self) -> Result<u16, Box<dyn Error + Send + Sync>> {
@@ -65,7 +60,7 @@ impl Client {
             ("grant_type", "client_credentials".to_owned()),
             ("scope", "accounts".to_owned()),
             ("client_id", self.client_id.clone()),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()),
+            ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE.to_owned()),
             ("client_assertion", self.assertion()?),
         ];
         let response = self.http.post(url).header("DPoP", proof).form(&form).send().await?;

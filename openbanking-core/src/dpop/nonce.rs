@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use aws_lc_rs::hmac;
 
-use crate::error::ConfigError;
+use crate::error::config::ConfigError;
 use crate::jose::KeyError;
-use crate::jwt::{b64url, b64url_decode};
+use crate::jose::b64::{b64url, b64url_decode};
 
 /// Domain separation: the MAC input starts with this label, so a secret shared with another use
 /// never yields a valid nonce by accident.

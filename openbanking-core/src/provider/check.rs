@@ -6,7 +6,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::consent::{Consent, ConsentStatus, Permission};
-use crate::error::OAuthErrorCode;
+use crate::error::code::OAuthErrorCode;
 use crate::types::{AccountId, ClientId, ConsentId, PsuId};
 
 /// Why data access under a consent is denied.
@@ -134,7 +134,7 @@ impl AuthorisedConsent {
     }
 }
 
-/// The answer of [`ConsentProvider::check`].
+/// The answer of [`ConsentProvider::check`](super::ConsentProvider::check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsentCheck {
     /// Data access is allowed under this consent.

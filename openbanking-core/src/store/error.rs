@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::error::OAuthErrorCode;
+use crate::error::code::OAuthErrorCode;
 
 /// Why a store refused a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::error::OAuthErrorCode;
+use crate::error::code::OAuthErrorCode;
 
 /// Remembers keys until they expire, and says whether a key is seen for the first time.
 ///
@@ -17,7 +17,7 @@ use crate::error::OAuthErrorCode;
 /// - A key is remembered at least until `expires_at` (inclusive) has passed. Capacity
 ///   is bounded by time, never by count: an implementation must not forget a live key to make
 ///   room. When it can't remember a new key it returns an error, and the caller refuses whatever it
-///   was checking ([`MemoryReplayCache`] does this when full).
+///   was checking ([`MemoryReplayCache`](super::MemoryReplayCache) does this when full).
 ///
 /// Keys are opaque strings that the caller scopes: [`DpopVerifier`](crate::dpop::DpopVerifier) uses
 /// `dpop:<jkt>:<jti>` (the RFC 7638 thumbprint of the proof's key and the proof's `jti`), so

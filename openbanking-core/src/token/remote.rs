@@ -12,7 +12,7 @@ use url::Url;
 
 use super::TokenError;
 use crate::clock::{Clock, SystemClock};
-use crate::error::ConfigError;
+use crate::error::config::ConfigError;
 use crate::jose::{Jwks, PublicJwk};
 
 /// Largest JWKS document accepted (256 KiB).

@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine as _;
 use openbanking_core::client::TokenEndpointAuthMethod;
 use openbanking_core::clock::{Clock, from_unix};
-use openbanking_core::jose::{Jwks, JwsVerifyError, SigningAlgorithm, verify_jws};
+use openbanking_core::jose::{Jwks, JwsError, JwsVerifyError, SigningAlgorithm, UnverifiedJws, verify_jws};
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
 use serde_json::{Map, Value};
@@ -39,13 +39,10 @@ use crate::error::OAuthError;
 use crate::store::RegisteredClient;
 
 /// The value of `client_assertion_type` for JWT client assertions (RFC 7523 §2.2).
-pub const JWT_BEARER_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub use openbanking_core::client::JWT_BEARER_ASSERTION_TYPE;
 
 /// Clock skew tolerated on an assertion's `iat` / `nbf`.
 const ASSERTION_LEEWAY: i64 = 30;
-
-/// Longest client assertion read (16 KiB, as for every compact JWS the crate parses).
-const MAX_ASSERTION_LEN: usize = 16 * 1024;
 
 /// Most client `jwks_uri`s whose keys are cached at once (see [`ClientKeyCache`]).
 const MAX_REMOTE_JWKS: usize = 10_000;
@@ -170,41 +167,21 @@ struct UnverifiedAssertion {
 }
 
 impl UnverifiedAssertion {
-    /// Reads a compact JWS: three base64url parts, a JSON header whose `alg` is an asymmetric
-    /// algorithm this crate supports, and a JSON object payload. The signature is not looked at.
+    /// Reads a compact JWS with core's one parser ([`UnverifiedJws`]): three base64url parts, a
+    /// JSON header whose `alg` is an asymmetric algorithm this crate supports, and a JSON object
+    /// payload. The signature is not looked at.
     fn read(assertion: &str) -> Result<Self, OAuthError> {
         const MALFORMED: &str = "client assertion is malformed";
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        if assertion.len() > MAX_ASSERTION_LEN {
-            return Err(OAuthError::invalid_client(MALFORMED));
-        }
-        let mut parts = assertion.split('.');
-        let (Some(header), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(OAuthError::invalid_client(MALFORMED));
-        };
-        let header: Map<String, Value> = b64
-            .decode(header)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| OAuthError::invalid_client(MALFORMED))?;
-        let alg = header.get("alg").and_then(Value::as_str).ok_or_else(|| OAuthError::invalid_client(MALFORMED))?;
-        let alg = match alg {
-            a if a.eq_ignore_ascii_case("none") => {
-                return Err(OAuthError::invalid_client("client assertion is unsigned (alg none)"));
-            }
-            a if a.starts_with("HS") => {
-                return Err(OAuthError::invalid_client("client assertion uses a symmetric algorithm"));
-            }
-            a => SigningAlgorithm::parse(a)
-                .ok_or_else(|| OAuthError::invalid_client("client assertion algorithm is not allowed"))?,
-        };
-        let claims: Map<String, Value> = b64
-            .decode(payload)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| OAuthError::invalid_client(MALFORMED))?;
-        Ok(Self { alg, claims })
+        let jws = UnverifiedJws::parse(assertion).map_err(|e| {
+            OAuthError::invalid_client(match e {
+                JwsError::AlgNone => "client assertion is unsigned (alg none)",
+                JwsError::SymmetricAlg(_) => "client assertion uses a symmetric algorithm",
+                JwsError::UnsupportedAlg(_) => "client assertion algorithm is not allowed",
+                _ => MALFORMED,
+            })
+        })?;
+        let claims: Map<String, Value> = jws.unverified_claims().map_err(|_| OAuthError::invalid_client(MALFORMED))?;
+        Ok(Self { alg: jws.alg(), claims })
     }
 }
 

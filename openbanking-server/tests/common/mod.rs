@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use openbanking_core::client::{ClientMetadata, ClientSecret, GrantType, TokenEndpointAuthMethod};
+use openbanking_core::client::{ClientAssertion, ClientMetadata, ClientSecret, GrantType, TokenEndpointAuthMethod};
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
@@ -145,25 +145,11 @@ impl TestBank {
     /// An assertion whose claims are the defaults overridden by `overrides` (a JSON object;
     /// a `null` value removes the claim).
     pub fn assertion_with(&self, client: &TestClient, overrides: serde_json::Value) -> String {
-        let now = self.now();
-        let mut claims = json!({
-            "iss": client.client_id.as_str(),
-            "sub": client.client_id.as_str(),
-            "aud": self.base,
-            "iat": now,
-            "exp": now + 60,
-            "jti": random_token(16),
-        });
+        let mut assertion = ClientAssertion::new(&client.key, &client.client_id, &self.base).issued_at(self.now());
         for (k, v) in overrides.as_object().unwrap() {
-            if v.is_null() {
-                claims.as_object_mut().unwrap().remove(k);
-            } else {
-                claims[k] = v.clone();
-            }
+            assertion = assertion.claim(k.as_str(), v.clone());
         }
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some(client.key.kid().as_str().to_owned());
-        client.key.sign_jwt(header, &claims).unwrap()
+        assertion.sign().unwrap()
     }
 
     /// The client-authentication parameters for `client`.

@@ -141,7 +141,7 @@ mod tests {
     use time::{Duration, macros::datetime};
 
     use super::*;
-    use crate::error::OAuthErrorCode;
+    use crate::error::code::OAuthErrorCode;
 
     const T0: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
 

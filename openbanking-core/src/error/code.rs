@@ -1,20 +1,7 @@
-//! Errors, and their one mapping to the OAuth wire codes.
-//!
-//! Each concern has its own `#[non_exhaustive]` error enum with context-bearing variants
-//! ([`TokenError`], [`DpopError`],
-//! [`ConsentError`], ...). Each of them maps to exactly one
-//! [`OAuthErrorCode`] through `oauth_error()`, in the way rustls maps its errors to TLS alerts: the
-//! wire code is decided in one place, and servers only translate it to JSON and headers.
+//! The OAuth wire error codes: a leaf module that imports no feature module, so every feature
+//! module can map its errors to a code without an import cycle.
 
 use std::fmt;
-
-use crate::client::ClientMetadataError;
-use crate::consent::ConsentError;
-use crate::dpop::DpopError;
-use crate::jose::KeyError;
-use crate::pkce::PkceError;
-use crate::store::StoreError;
-use crate::token::TokenError;
 
 /// The error codes of the OAuth family of specifications, as they appear in the `error` member of
 /// a JSON error response or in a `WWW-Authenticate` header.
@@ -109,79 +96,6 @@ impl fmt::Display for OAuthErrorCode {
         f.write_str(self.as_str())
     }
 }
-
-/// A malformed value for one of the protocol newtypes ([`ClientId`](crate::ClientId),
-/// [`Issuer`](crate::Issuer), ...).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind}: {reason}")]
-pub struct InvalidValue {
-    /// Which type refused the value.
-    pub kind: &'static str,
-    /// Why.
-    pub reason: &'static str,
-}
-
-/// A configuration mistake found by a builder's `build()`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A setting has a value that is insecure or inconsistent; the message names the fix.
-    #[error("invalid configuration of {setting}: {reason}")]
-    Invalid {
-        /// The setting.
-        setting: &'static str,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
-}
-
-/// The workspace-wide error: every concern's error, wrapped.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An access token was refused.
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    /// A DPoP proof was refused.
-    #[error(transparent)]
-    Dpop(#[from] DpopError),
-    /// A consent operation was refused.
-    #[error(transparent)]
-    Consent(#[from] ConsentError),
-    /// A store failed or refused a write.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A PKCE check failed.
-    #[error(transparent)]
-    Pkce(#[from] PkceError),
-    /// Client metadata was refused.
-    #[error(transparent)]
-    ClientMetadata(#[from] ClientMetadataError),
-    /// A key could not be created, parsed or used.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// A builder was misconfigured.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-}
-
-impl Error {
-    /// The OAuth error code this error leaves the server as.
-    pub fn oauth_error(&self) -> OAuthErrorCode {
-        match self {
-            Self::Token(e) => e.oauth_error(),
-            Self::Dpop(e) => e.oauth_error(),
-            Self::Consent(e) => e.oauth_error(),
-            Self::Store(e) => e.oauth_error(),
-            Self::Pkce(e) => e.oauth_error(),
-            Self::ClientMetadata(e) => e.oauth_error(),
-            Self::Key(_) | Self::Config(_) => OAuthErrorCode::ServerError,
-        }
-    }
-}
-
-/// `Result` with the workspace [`Error`] as the default error type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
