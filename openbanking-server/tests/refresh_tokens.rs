@@ -213,3 +213,58 @@ async fn no_refresh_token_for_a_client_without_the_grant() {
     // And the grant itself is refused.
     assert_error(refresh(&bank, &client, "anything").await, 400, "unauthorized_client").await;
 }
+
+#[tokio::test]
+async fn revoking_a_consent_revokes_its_refresh_tokens_and_their_access_tokens_at_once() {
+    // The consent authority publishes the revocation; the authorization server, subscribed at
+    // build, revokes the consent's refresh-token families before `revoke` returns: no refresh
+    // attempt is needed for the tokens to die.
+    let consents = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock)));
+    let refresh_store = Arc::new(openbanking_core::store::MemoryRefreshTokenStore::new());
+    let (provider, store) = (consents.clone(), refresh_store.clone());
+    let bank = start_bank(move |b| {
+        b.consents(provider).stores(openbanking_core::store::Stores {
+            refresh_tokens: store,
+            ..openbanking_core::store::Stores::in_memory()
+        })
+    })
+    .await;
+    let client = bank.client(GRANTS).await;
+    let consent = consents
+        .create(CreateConsent::new(client.client_id.clone(), ConsentRequest::new([Permission::ReadAccountsBasic])))
+        .await
+        .unwrap();
+    let id = consent.consent_id().clone();
+    let scope = format!("accounts consent:{id}");
+    let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
+    // (AutoApprove does not touch consents; the consent pages would authorise it.)
+    consents
+        .authorise(AuthoriseConsent::new(
+            id.clone(),
+            PsuId::parse("alice").unwrap(),
+            vec![AccountId::parse("acc-1").unwrap()],
+        ))
+        .await
+        .unwrap();
+    let issued = tokens(exchange(&bank, &client, &code).await).await;
+    let other = tokens(exchange(&bank, &client, &code_with(&bank, &client, &[], None).await).await).await;
+    let hash = |t: &str| openbanking_server::store::TokenHash::of(t);
+    let now = || bank.server.clock().now();
+    use openbanking_core::clock::Clock as _;
+    use openbanking_server::store::RefreshTokenStore as _;
+    assert!(
+        !refresh_store.find(&hash(&issued.refresh), now(), Duration::seconds(60)).await.unwrap().unwrap().0.revoked
+    );
+
+    consents.revoke(RevokeConsent::new(id, Actor::Psu(PsuId::parse("alice").unwrap()))).await.unwrap();
+
+    let (family, usable) =
+        refresh_store.find(&hash(&issued.refresh), now(), Duration::seconds(60)).await.unwrap().unwrap();
+    assert!(family.revoked && !usable, "the consent's family is revoked by the event");
+    assert!(is_revoked(&bank, &issued.access).await, "and the access token it issued");
+    // A family of another grant (no consent) is untouched.
+    let (untouched, usable) =
+        refresh_store.find(&hash(&other.refresh), now(), Duration::seconds(60)).await.unwrap().unwrap();
+    assert!(!untouched.revoked && usable);
+    assert!(!is_revoked(&bank, &other.access).await);
+}
