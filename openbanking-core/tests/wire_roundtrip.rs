@@ -305,3 +305,33 @@ fn ob_error() {
     assert_eq!(e.code, "400 BadRequest");
     assert_eq!(e.errors[1].url.as_deref(), Some("https://docs.example/errors"));
 }
+
+#[test]
+fn token_request_round_trips_as_a_form_for_every_grant() {
+    use openbanking_core::wire::oauth::TokenRequest;
+    for (form, expected) in [
+        (
+            "grant_type=client_credentials&scope=accounts",
+            TokenRequest::ClientCredentials { scope: Some("accounts".into()) },
+        ),
+        (
+            "grant_type=authorization_code&code=c-1&redirect_uri=https%3A%2F%2Ftpp.example%2Fcb&code_verifier=v-1",
+            TokenRequest::AuthorizationCode {
+                code: "c-1".into(),
+                redirect_uri: "https://tpp.example/cb".into(),
+                code_verifier: "v-1".into(),
+            },
+        ),
+        (
+            "grant_type=refresh_token&refresh_token=rt-1",
+            TokenRequest::RefreshToken { refresh_token: "rt-1".into(), scope: None },
+        ),
+    ] {
+        let parsed: TokenRequest = serde_urlencoded::from_str(form).unwrap();
+        assert_eq!(parsed, expected);
+        assert_eq!(serde_urlencoded::to_string(&parsed).unwrap(), form);
+        let debug = format!("{parsed:?}");
+        assert!(!debug.contains("c-1") && !debug.contains("v-1") && !debug.contains("rt-1"), "{debug}");
+    }
+    assert!(serde_urlencoded::from_str::<TokenRequest>("grant_type=password&username=a").is_err());
+}

@@ -15,7 +15,7 @@ use openbanking_core::jose::{Jwks, SigningAlgorithm, SigningKey};
 use openbanking_core::store::StoreError;
 use openbanking_core::store::Stores;
 use openbanking_core::{ClientId, OAuthErrorCode};
-use openbanking_server::authorization::{AuthorizationServerBuilder, Params};
+use openbanking_server::authorization::{AuthorizationServerBuilder, ClientCredentials, Params};
 use openbanking_server::store::{ClientStore, MemoryClientStore, RegisteredClient};
 use openbanking_server::{Profile, RegistrationPolicy, paths};
 use serde_json::{Value, json};
@@ -220,7 +220,8 @@ async fn registered_client_can_authenticate_and_deleted_one_cannot() {
     let authenticate = || async {
         let form = serde_urlencoded::to_string(bank.bank.auth_params(&client)).unwrap();
         let params = Params::parse(form.as_bytes()).unwrap();
-        bank.bank.server.authenticate_client(&HeaderMap::new(), &params, paths::TOKEN).await
+        let credentials = ClientCredentials::from_request(&HeaderMap::new(), &params).unwrap();
+        bank.bank.server.authenticate_client(&credentials, paths::TOKEN).await
     };
     assert!(authenticate().await.is_ok(), "the registered key authenticates the client");
 

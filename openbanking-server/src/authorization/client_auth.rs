@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use std::collections::VecDeque;
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use base64::Engine as _;
 use openbanking_core::client::TokenEndpointAuthMethod;
 use openbanking_core::clock::{Clock, from_unix};
@@ -33,7 +33,7 @@ use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
 use serde_json::{Map, Value};
 
-use super::params::Params;
+use super::request::ClientCredentials;
 use super::{AuthorizationServer, MAX_CLIENT_ASSERTION_LIFETIME};
 use crate::error::OAuthError;
 use crate::store::RegisteredClient;
@@ -193,25 +193,18 @@ impl AuthorizationServer {
     /// accepts it, `400` otherwise (RFC 6749 §5.2; see the module documentation).
     pub async fn authenticate_client(
         &self,
-        headers: &HeaderMap,
-        params: &Params,
+        credentials: &ClientCredentials,
         endpoint_path: &str,
     ) -> Result<AuthenticatedClient, OAuthError> {
-        let basic = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
-        let assertion = params.get("client_assertion");
-        match (basic, assertion) {
-            (Some(_), Some(_)) => {
-                Err(OAuthError::invalid_request("use exactly one client authentication method (RFC 6749 §2.3)"))
+        match credentials {
+            ClientCredentials::Basic { credentials, client_id } => {
+                self.authenticate_basic(credentials, client_id.as_deref()).await
             }
-            (Some(credentials), None) => self.authenticate_basic(credentials, params).await,
-            (None, Some(assertion)) => self
-                .authenticate_assertion(assertion, params, endpoint_path)
+            ClientCredentials::Assertion { assertion, assertion_type, client_id } => self
+                .authenticate_assertion(assertion, assertion_type.as_deref(), client_id.as_deref(), endpoint_path)
                 .await
                 .map_err(|e| self.without_authorization_header(e)),
-            (None, None) => {
+            ClientCredentials::None => {
                 Err(self.without_authorization_header(OAuthError::invalid_client("client authentication is required")))
             }
         }
@@ -238,7 +231,11 @@ impl AuthorizationServer {
         }
     }
 
-    async fn authenticate_basic(&self, credentials: &str, params: &Params) -> Result<AuthenticatedClient, OAuthError> {
+    async fn authenticate_basic(
+        &self,
+        credentials: &str,
+        form_client_id: Option<&str>,
+    ) -> Result<AuthenticatedClient, OAuthError> {
         let challenge = self.basic_challenge();
         let fail = |why: &'static str| {
             // RFC 6749 §5.2: the client used the Authorization header, so 401 with its scheme.
@@ -259,7 +256,7 @@ impl AuthorizationServer {
         let id = percent_decode(id).ok_or_else(|| fail("malformed Basic credentials"))?;
         let secret = percent_decode(secret).ok_or_else(|| fail("malformed Basic credentials"))?;
         let client_id = ClientId::parse(id).map_err(|_| fail("malformed client id"))?;
-        if params.get("client_id").is_some_and(|p| p != client_id.as_str()) {
+        if form_client_id.is_some_and(|p| p != client_id.as_str()) {
             return Err(fail("client_id does not match the authenticated client"));
         }
         let client = self.inner().clients.get(&client_id).await?.ok_or_else(|| fail("unknown client or bad secret"))?;
@@ -276,11 +273,12 @@ impl AuthorizationServer {
     async fn authenticate_assertion(
         &self,
         assertion: &str,
-        params: &Params,
+        assertion_type: Option<&str>,
+        form_client_id: Option<&str>,
         endpoint_path: &str,
     ) -> Result<AuthenticatedClient, OAuthError> {
         let fail = OAuthError::invalid_client;
-        if params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION_TYPE) {
+        if assertion_type != Some(JWT_BEARER_ASSERTION_TYPE) {
             return Err(fail("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
         }
         // Everything that needs no key is checked before the client's keys are looked up (and
@@ -288,7 +286,7 @@ impl AuthorizationServer {
         let unverified = UnverifiedAssertion::read(assertion)?;
         // Which client? The client_id parameter, or the assertion's (not yet trusted) `sub`:
         // it only chooses the keys; the signature then proves it.
-        let claimed = match params.get("client_id") {
+        let claimed = match form_client_id {
             Some(id) => id.to_owned(),
             None => unverified
                 .claims

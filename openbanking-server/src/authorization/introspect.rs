@@ -13,7 +13,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use openbanking_core::provider::{CheckConsent, ConsentCheck};
 use openbanking_core::token::{AccessTokenClaims, Confirmation, Presentation};
@@ -22,9 +21,9 @@ pub use openbanking_core::wire::oauth::{
 };
 use openbanking_core::{ClientId, ConsentId, Issuer};
 
-use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
+use super::request::{ClientRequest, IntrospectionEndpoint, TokenReference};
+use super::{AuthenticatedClient, AuthorizationServer, REFRESH_GRACE};
 use crate::error::{OAuthError, no_store};
-use crate::paths;
 use crate::store::{RefreshFamily, TokenHash};
 
 /// Longest token this server looks at. Its own tokens are far shorter; anything longer is
@@ -190,13 +189,10 @@ impl AuthorizationServer {
 /// `Cache-Control: no-store`.
 pub(super) async fn introspect(
     State(server): State<AuthorizationServer>,
-    headers: HeaderMap,
-    params: Params,
+    ClientRequest { client, params, .. }: ClientRequest<IntrospectionEndpoint>,
 ) -> Result<Response, OAuthError> {
-    let client = server.authenticate_client(&headers, &params, paths::INTROSPECT).await?;
-    let token = params.require("token")?;
-    let hint = params.get("token_type_hint").and_then(TokenTypeHint::parse);
-    let answer = server.introspect_token(&client, token, hint).await?;
+    let TokenReference { token, hint } = TokenReference::from_params(&params)?;
+    let answer = server.introspect_token(&client, &token, hint).await?;
     Ok((no_store(), Json(answer)).into_response())
 }
 

@@ -19,6 +19,7 @@ mod metadata;
 mod par;
 mod params;
 mod register;
+mod request;
 mod revoke;
 mod token;
 
@@ -41,6 +42,7 @@ pub use interaction::{AutoApprove, Interaction, InteractionOutcome};
 pub use introspect::{IntrospectedToken, IntrospectedTokenType, Introspection, TokenTypeHint};
 pub use params::Params;
 pub use register::RegistrationResponse;
+pub use request::{ClientCredentials, DpopHeader, PushedAuthorizationRequest, TokenReference};
 pub use token::TokenResponse;
 
 use crate::paths;

@@ -9,14 +9,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::pkce::PkceChallenge;
 use openbanking_core::wire::oauth::ParResponse;
 use openbanking_core::{ConsentId, ConsentStatus, Jkt, OAuthErrorCode, Scope, VerifiedProof, random_token};
 
-use super::{AuthenticatedClient, AuthorizationServer, Params, REQUEST_URI_LIFETIME};
+use super::request::{ClientRequest, ParEndpoint, PushedAuthorizationRequest};
+use super::{AuthenticatedClient, AuthorizationServer, REQUEST_URI_LIFETIME};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
 use crate::store::PushedRequest;
@@ -35,13 +36,12 @@ const OPENID_SCOPE: &str = "openid";
 
 pub(super) async fn par(
     State(server): State<AuthorizationServer>,
-    headers: HeaderMap,
-    params: Params,
+    ClientRequest { client, params, dpop, .. }: ClientRequest<ParEndpoint>,
 ) -> Result<Response, OAuthError> {
-    let client = server.authenticate_client(&headers, &params, paths::PAR).await?;
+    let request = PushedAuthorizationRequest::from_params(&params);
     // RFC 9449 §10: a proof at PAR is optional; when present it binds the code to its key.
-    let proof = server.dpop_proof(&headers, paths::PAR).await?;
-    let request_uri = server.push_authorization_request(&client, &params, proof.as_ref()).await?;
+    let proof = server.verify_dpop(&dpop, paths::PAR).await?;
+    let request_uri = server.push_authorization_request(&client, &request, proof.as_ref()).await?;
     let body = ParResponse { request_uri, expires_in: REQUEST_URI_LIFETIME.whole_seconds() };
     Ok(server.with_dpop_nonce((StatusCode::CREATED, no_store(), Json(body)).into_response()))
 }
@@ -58,7 +58,7 @@ impl AuthorizationServer {
     pub async fn push_authorization_request(
         &self,
         client: &AuthenticatedClient,
-        params: &Params,
+        params: &PushedAuthorizationRequest,
         proof: Option<&VerifiedProof>,
     ) -> Result<String, OAuthError> {
         let metadata = &client.client().metadata;
@@ -68,31 +68,36 @@ impl AuthorizationServer {
                 "the client is not registered for the authorization_code grant",
             ));
         }
-        if params.get("request_uri").is_some() {
+        if params.has_request_uri {
             return Err(OAuthError::invalid_request("request_uri must not be sent to the PAR endpoint"));
         }
-        if params.get("request").is_some() {
+        if params.has_request_object {
             return Err(OAuthError::invalid_request("request objects (JAR) are not supported"));
         }
-        match params.get("response_type") {
+        match params.response_type.as_deref() {
             None => return Err(OAuthError::invalid_request("missing parameter response_type")),
             Some("code") => {}
             Some(_) => {
                 return Err(OAuthError::new(OAuthErrorCode::UnsupportedResponseType, "response_type must be code"));
             }
         }
-        let redirect_uri = params.require("redirect_uri")?;
+        let redirect_uri = params
+            .redirect_uri
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_request("missing parameter redirect_uri"))?;
         if !metadata.allows_redirect_uri(redirect_uri) {
             return Err(OAuthError::invalid_request("redirect_uri is not one of the client's registered URIs"));
         }
-        let code_challenge =
-            PkceChallenge::from_request_params(params.get("code_challenge"), params.get("code_challenge_method"))
-                .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
-        let state = params.get("state").map(str::to_owned);
+        let code_challenge = PkceChallenge::from_request_params(
+            params.code_challenge.as_deref(),
+            params.code_challenge_method.as_deref(),
+        )
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+        let state = params.state.clone();
         if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
             return Err(OAuthError::invalid_request("state is longer than 512 bytes"));
         }
-        let dpop_jkt = match (params.get("dpop_jkt"), proof) {
+        let dpop_jkt = match (params.dpop_jkt.as_deref(), proof) {
             (None, None) => None,
             (None, Some(p)) => Some(p.jkt().clone()),
             (Some(jkt), proof) => {
@@ -103,7 +108,7 @@ impl AuthorizationServer {
                 Some(jkt)
             }
         };
-        let (scope, consent_id) = self.authorization_scope(client, params.get("scope")).await?;
+        let (scope, consent_id) = self.authorization_scope(client, params.scope.as_deref()).await?;
 
         let request = PushedRequest {
             client_id: client.client_id().clone(),

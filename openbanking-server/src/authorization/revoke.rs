@@ -7,14 +7,14 @@
 //! answered the same way, HTTP 200 with an empty body (§2.2), and nothing is revoked.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use openbanking_core::clock::from_unix;
 
 use super::introspect::{Found, TokenTypeHint};
-use super::{AuthenticatedClient, AuthorizationServer, Params};
+use super::request::{ClientRequest, RevocationEndpoint, TokenReference};
+use super::{AuthenticatedClient, AuthorizationServer};
 use crate::error::{OAuthError, no_store};
-use crate::paths;
 
 impl AuthorizationServer {
     /// Revokes `token` for the authenticated `client` (RFC 7009 §2.1).
@@ -64,12 +64,9 @@ impl AuthorizationServer {
 /// `POST /revoke`: authenticate the caller, revoke, answer 200 with an empty body.
 pub(super) async fn revoke(
     State(server): State<AuthorizationServer>,
-    headers: HeaderMap,
-    params: Params,
+    ClientRequest { client, params, .. }: ClientRequest<RevocationEndpoint>,
 ) -> Result<Response, OAuthError> {
-    let client = server.authenticate_client(&headers, &params, paths::REVOKE).await?;
-    let token = params.require("token")?;
-    let hint = params.get("token_type_hint").and_then(TokenTypeHint::parse);
-    server.revoke_token(&client, token, hint).await?;
+    let TokenReference { token, hint } = TokenReference::from_params(&params)?;
+    server.revoke_token(&client, &token, hint).await?;
     Ok((StatusCode::OK, no_store()).into_response())
 }

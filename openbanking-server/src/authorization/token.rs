@@ -13,20 +13,22 @@ use std::fmt;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::clock::from_unix;
 use openbanking_core::dpop::{DpopError, DpopRequest};
 use openbanking_core::provider::CheckConsent;
 use openbanking_core::store::StoreError;
-use openbanking_core::token::{IssuedToken, TokenRequest};
+use openbanking_core::token::{IssuedToken, TokenRequest as IssueRequest};
 use openbanking_core::wire::oauth as wire;
+use openbanking_core::wire::oauth::TokenRequest;
 use openbanking_core::{ConsentCheck, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::par::CONSENT_SCOPE_PREFIX;
+use super::request::{ClientRequest, DpopHeader, TokenEndpoint, parse_scope, token_request};
 use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
@@ -42,14 +44,14 @@ const TOKEN_TYPE_BEARER: &str = "Bearer";
 
 pub(super) async fn token(
     State(server): State<AuthorizationServer>,
-    headers: HeaderMap,
-    params: Params,
+    ClientRequest { client, params, dpop, .. }: ClientRequest<TokenEndpoint>,
 ) -> Result<Response, OAuthError> {
-    let client = server.authenticate_client(&headers, &params, paths::TOKEN).await?;
-    // Grant type errors first, so that they do not depend on the proof.
-    requested_grant(&client, &params)?;
-    let proof = server.dpop_proof(&headers, paths::TOKEN).await?;
-    let issued = server.exchange(&client, &params, proof).await?;
+    // The request is read in full before the proof is verified (which records its `jti`):
+    // grant type and parameter errors do not depend on the proof, nor spend it.
+    let grant = requested_grant(&client, &params)?;
+    let request = token_request(grant, &params)?;
+    let proof = server.verify_dpop(&dpop, paths::TOKEN).await?;
+    let issued = server.exchange(&client, request, proof).await?;
     let response = (StatusCode::OK, no_store(), Json(issued)).into_response();
     Ok(server.with_dpop_nonce(response))
 }
@@ -175,22 +177,13 @@ impl AuthorizationServer {
     }
 
     /// Verifies the `DPoP` header of a POST to `path` (one of [`crate::paths`]), if there is
-    /// one. More than one `DPoP` header is refused (RFC 9449 §4.3 check 1).
-    pub(crate) async fn dpop_proof(
+    /// one.
+    pub(crate) async fn verify_dpop(
         &self,
-        headers: &HeaderMap,
+        header: &DpopHeader,
         path: &str,
     ) -> Result<Option<VerifiedProof>, OAuthError> {
-        let mut values = headers.get_all("dpop").iter();
-        let Some(value) = values.next() else { return Ok(None) };
-        if values.next().is_some() {
-            return Err(OAuthError::new(OAuthErrorCode::InvalidDpopProof, "send exactly one DPoP header")
-                .with_status(StatusCode::BAD_REQUEST));
-        }
-        let proof = value.to_str().map_err(|_| {
-            OAuthError::new(OAuthErrorCode::InvalidDpopProof, "malformed DPoP header")
-                .with_status(StatusCode::BAD_REQUEST)
-        })?;
+        let Some(proof) = header.proof() else { return Ok(None) };
         let htu = self.endpoint(path);
         self.inner().dpop.verify(proof, &DpopRequest::new("POST", &htu)).await.map(Some).map_err(|e| dpop_refusal(&e))
     }
@@ -235,10 +228,17 @@ impl AuthorizationServer {
     pub async fn exchange(
         &self,
         client: &AuthenticatedClient,
-        params: &Params,
+        request: TokenRequest,
         proof: Option<VerifiedProof>,
     ) -> Result<TokenResponse, OAuthError> {
-        let grant = requested_grant(client, params)?;
+        let grant = GrantType::parse(request.grant_type())
+            .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+        if !client.client().metadata.allows_grant(grant) {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                format!("the client is not registered for the {grant} grant"),
+            ));
+        }
         let jkt = match proof {
             Some(p) => Some(p.jkt().clone()),
             None if self.profile().allows_bearer_tokens()
@@ -248,11 +248,14 @@ impl AuthorizationServer {
             }
             None => return Err(dpop_required()),
         };
-        let result = match grant {
-            GrantType::ClientCredentials => self.client_credentials(client, params, jkt).await,
-            GrantType::AuthorizationCode => self.authorization_code(client, params, jkt).await,
-            GrantType::RefreshToken => self.refresh_token(client, params, jkt).await,
-            _ => Err(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type")),
+        let result = match request {
+            TokenRequest::ClientCredentials { scope } => self.client_credentials(client, scope.as_deref(), jkt).await,
+            TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+                self.authorization_code(client, &code, &redirect_uri, &code_verifier, jkt).await
+            }
+            TokenRequest::RefreshToken { refresh_token, scope } => {
+                self.refresh_token(client, &refresh_token, scope.as_deref(), jkt).await
+            }
         };
         match &result {
             Ok(r) => tracing::info!(client_id = %client.client_id(), %grant, jti = %r.jti, "access token issued"),
@@ -266,13 +269,13 @@ impl AuthorizationServer {
     async fn client_credentials(
         &self,
         client: &AuthenticatedClient,
-        params: &Params,
+        scope: Option<&str>,
         jkt: Option<Jkt>,
     ) -> Result<TokenResponse, OAuthError> {
-        let scope = match params.get("scope") {
+        let scope = match scope {
             None => self.default_scope(client)?,
             Some(requested) => {
-                let requested = Scope::parse(requested).map_err(|_| OAuthError::invalid_scope("scope is malformed"))?;
+                let requested = parse_scope(requested)?;
                 let mut tokens: Vec<&str> = Vec::new();
                 for token in requested.tokens() {
                     if token.starts_with(CONSENT_SCOPE_PREFIX) {
@@ -290,7 +293,7 @@ impl AuthorizationServer {
         let issued = self
             .inner()
             .tokens
-            .issue(TokenRequest {
+            .issue(IssueRequest {
                 subject: client.client_id().as_str().to_owned(),
                 client_id: client.client_id().clone(),
                 audience: vec![self.audience().clone()],
@@ -305,13 +308,11 @@ impl AuthorizationServer {
     async fn authorization_code(
         &self,
         client: &AuthenticatedClient,
-        params: &Params,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
         jkt: Option<Jkt>,
     ) -> Result<TokenResponse, OAuthError> {
-        // Every parameter is checked before the code is spent.
-        let code = params.require("code")?;
-        let redirect_uri = params.require("redirect_uri")?;
-        let verifier = params.require("code_verifier")?;
         let now = self.inner().clock.now();
         let grant = match self.inner().codes.redeem(&TokenHash::of(code), now).await? {
             CodeRedemption::First(grant) => grant,
@@ -341,7 +342,7 @@ impl AuthorizationServer {
             .inner()
             .tokens
             .issue_with_jti(
-                TokenRequest {
+                IssueRequest {
                     subject: grant.subject.clone(),
                     client_id: client.client_id().clone(),
                     audience: vec![self.audience().clone()],
@@ -424,10 +425,11 @@ impl AuthorizationServer {
     async fn refresh_token(
         &self,
         client: &AuthenticatedClient,
-        params: &Params,
+        refresh_token: &str,
+        scope: Option<&str>,
         jkt: Option<Jkt>,
     ) -> Result<TokenResponse, OAuthError> {
-        let presented = TokenHash::of(params.require("refresh_token")?);
+        let presented = TokenHash::of(refresh_token);
         let now = self.inner().clock.now();
         let Some((family, _current)) = self.inner().refresh.find(&presented, now, REFRESH_GRACE).await? else {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
@@ -440,10 +442,10 @@ impl AuthorizationServer {
         if family.dpop_jkt != jkt {
             return Err(OAuthError::invalid_grant("the DPoP key does not match the one the refresh token is bound to"));
         }
-        let scope = match params.get("scope") {
+        let scope = match scope {
             None => family.scope.clone(),
             Some(requested) => {
-                let requested = Scope::parse(requested).map_err(|_| OAuthError::invalid_scope("scope is malformed"))?;
+                let requested = parse_scope(requested)?;
                 if !family.scope.covers(&requested) || requested.tokens().next().is_none() {
                     return Err(OAuthError::invalid_scope("scope exceeds the original grant"));
                 }
@@ -476,7 +478,7 @@ impl AuthorizationServer {
         let issued = self
             .inner()
             .tokens
-            .issue(TokenRequest {
+            .issue(IssueRequest {
                 subject: family.subject.clone(),
                 client_id: client.client_id().clone(),
                 audience: vec![self.audience().clone()],

@@ -19,4 +19,4 @@ pub use introspection::{IntrospectedToken, IntrospectedTokenType, IntrospectionR
 pub use metadata::AuthorizationServerMetadata;
 pub use par::ParResponse;
 pub use registration::{RegistrationRequest, RegistrationResponse};
-pub use token::TokenResponse;
+pub use token::{TokenRequest, TokenResponse};
