@@ -1,0 +1,1 @@
+//! The PostgreSQL stores (feature `postgres`): every conformance kit, in a fresh schema per run.
