@@ -30,7 +30,9 @@ impl TempDb {
     }
 
     async fn open(&self) -> SqliteStores {
-        SqliteStores::open(&self.url()).await.unwrap()
+        // Spawned: opening (and migrating) must be a `Send` future, as at an application's start.
+        let url = self.url();
+        tokio::spawn(async move { SqliteStores::open(&url).await }).await.unwrap().unwrap()
     }
 }
 

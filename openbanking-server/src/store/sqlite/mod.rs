@@ -25,11 +25,13 @@ mod artifacts;
 mod records;
 mod refresh;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use time::OffsetDateTime;
 
@@ -88,8 +90,12 @@ impl SqliteStores {
     /// Applies the migrations not yet applied (a no-op when the schema is current). Called by
     /// [`open`](Self::open) and [`from_pool`](Self::from_pool).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => err("apply the SQLite migrations", e),
+        // Boxed here, where its lifetimes are concrete, so that callers' futures stay `Send` (the
+        // compiler can't prove it through sqlx's higher-ranked executor bounds otherwise).
+        let run: Pin<Box<dyn Future<Output = Result<(), MigrateError>> + Send + '_>> =
+            Box::pin(MIGRATOR.run(&self.pool));
+        run.await.map_err(|e| match e {
+            MigrateError::Execute(e) => err("apply the SQLite migrations", e),
             other => StoreError::backend(other),
         })
     }
@@ -149,11 +155,11 @@ fn transient(code: &str) -> bool {
 }
 
 /// A sqlx error of `context`, as a [`StoreError`].
-pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
+fn err(context: &'static str, error: sqlx::Error) -> StoreError {
     sql::classify(context, error, transient)
 }
 
 /// `|e| err(context, e)`, for `map_err`.
-pub(super) fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| err(context, e)
 }
