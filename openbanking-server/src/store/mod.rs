@@ -1,6 +1,54 @@
 //! The stores behind the server. Every store trait, the in-memory implementations and the
 //! [`Stores`] bundle live in [`openbanking_core::store`] (one room for integrators, who implement
-//! them without depending on the server) and are re-exported here; durable backends join this
-//! module behind features.
+//! them without depending on the server) and are re-exported here; the durable backends are
+//! modules of their own, behind features.
+//!
+//! # Choosing a store
+//!
+//! - **Memory** ([`Stores::in_memory`]): tests, examples and development; lost on restart.
+//! - **SQLite** (`sqlite::SqliteStores`, feature `sqlite`, the default): one instance, durable,
+//!   in one file; nothing else to run.
+//! - **PostgreSQL** (`postgres::PostgresStores`, feature `postgres`): several instances sharing
+//!   one database.
+//!
+//! Each SQL backend ships its migrations (`migrations/{sqlite,postgres}/`, embedded at compile
+//! time) and applies them on start: versioned, and a no-op when the schema is current.
+//!
+//! # Running a second instance
+//!
+//! Instances behind one load balancer must share everything a request may touch at another
+//! instance: the same PostgreSQL URL **and schema** (codes, refresh families, replay `jti`s,
+//! sessions, consents), the same signing keys (a token one instance issued must verify at the
+//! other), and the same DPoP nonce secret (a nonce one instance gave must be accepted by the
+//! other). SQLite serves a single instance: one file, one writer.
+//!
+//! # What the SQL stores promise
+//!
+//! Every once-only operation is one conditional statement, so instances racing can't both win:
+//! a code is redeemed by `UPDATE … SET used = TRUE WHERE … AND NOT used … RETURNING`, a pushed
+//! request or interaction taken by `DELETE … RETURNING`, a replay key accepted by an
+//! `INSERT … ON CONFLICT DO UPDATE … WHERE` the old row has expired, a consent updated by
+//! `UPDATE … WHERE version = $expected`; a refresh-token rotation is a transaction of conditional
+//! updates on the family row (`BEGIN IMMEDIATE` on SQLite, a row lock on PostgreSQL).
+//!
+//! A row that can't be read back (malformed JSON, a value no migration wrote) is
+//! [`StoreError::Backend`], never a panic; a database out of reach (connection refused, pool timed
+//! out or closed, SQLite busy past its timeout) is [`StoreError::Unavailable`]; a unique violation
+//! is a [`StoreError::Conflict`].
+//!
+//! Expired rows are purged by the writes to each table, a bounded batch at a time (64 rows, at
+//! least as many as each write adds), and all at once by the backend's `purge_expired`, for a
+//! periodic task.
 
 pub use openbanking_core::store::*;
+
+#[cfg(feature = "_sql")]
+mod sql;
+
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite;
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;

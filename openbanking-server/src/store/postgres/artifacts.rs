@@ -1,0 +1,272 @@
+//! The short-lived, used-once records in PostgreSQL: pushed requests and interactions, authorization
+//! codes, replay `jti`s and access-token revocations.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use openbanking_core::Jti;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::PgPool;
+use time::{Duration, OffsetDateTime};
+
+use super::on;
+use crate::store::sql::{PURGE_BATCH, from_json, micros, to_json};
+use crate::store::{
+    ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, ReplayCache, ReplayError, RevocationStore,
+    StoreError, TokenHash,
+};
+
+/// The `kind` of pushed authorization requests in the `artifacts` table.
+pub(super) const PUSHED_REQUEST: &str = "pushed_request";
+/// The `kind` of PSU interactions in the `artifacts` table.
+pub(super) const INTERACTION: &str = "interaction";
+
+/// How long a used code is remembered after its expiry, so that a late replay still revokes (as
+/// the memory store does).
+const USED_CODE_MEMORY: Duration = Duration::hours(1);
+/// How long a revocation outlives the token's `exp`.
+const REVOCATION_LEEWAY: Duration = Duration::minutes(1);
+
+/// [`ArtifactStore`] over the rows of one `kind` of the `artifacts` table, values as JSON.
+pub(super) struct PostgresArtifactStore<T> {
+    pool: PgPool,
+    kind: &'static str,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> PostgresArtifactStore<T> {
+    pub(super) fn new(pool: PgPool, kind: &'static str) -> Self {
+        Self { pool, kind, _value: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for PostgresArtifactStore<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresArtifactStore").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<T> ArtifactStore<T> for PostgresArtifactStore<T>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    async fn put(
+        &self,
+        key: &str,
+        value: T,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let now = micros(now)?;
+        sqlx::query(
+            "DELETE FROM artifacts WHERE kind = $1 AND key IN \
+             (SELECT key FROM artifacts WHERE kind = $1 AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(self.kind)
+        .bind(now)
+        .bind(PURGE_BATCH)
+        .execute(&self.pool)
+        .await
+        .map_err(on("purge artifacts"))?;
+        // An expired entry under the same key (not purged yet) is overwritten; a live one stays.
+        let done = sqlx::query(
+            "INSERT INTO artifacts (kind, key, body, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at \
+             WHERE artifacts.expires_at <= $5",
+        )
+        .bind(self.kind)
+        .bind(key)
+        .bind(to_json(self.kind, &value)?)
+        .bind(micros(expires_at)?)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(on("put an artifact"))?;
+        if done.rows_affected() == 0 { Err(StoreError::already_exists()) } else { Ok(()) }
+    }
+
+    async fn get(&self, key: &str, now: OffsetDateTime) -> Result<Option<T>, StoreError> {
+        sqlx::query_scalar::<_, String>("SELECT body FROM artifacts WHERE kind = $1 AND key = $2 AND expires_at > $3")
+            .bind(self.kind)
+            .bind(key)
+            .bind(micros(now)?)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(on("read an artifact"))?
+            .map(|body| from_json("artifacts", "body", &body))
+            .transpose()
+    }
+
+    async fn take(&self, key: &str, now: OffsetDateTime) -> Result<Option<T>, StoreError> {
+        // One statement: of concurrent takers, one deletes the row and gets it back.
+        sqlx::query_scalar::<_, String>(
+            "DELETE FROM artifacts WHERE kind = $1 AND key = $2 AND expires_at > $3 RETURNING body",
+        )
+        .bind(self.kind)
+        .bind(key)
+        .bind(micros(now)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(on("take an artifact"))?
+        .map(|body| from_json("artifacts", "body", &body))
+        .transpose()
+    }
+}
+
+/// [`AuthorizationCodeStore`] over the `codes` table.
+#[derive(Debug)]
+pub(super) struct PostgresCodeStore {
+    pool: PgPool,
+}
+
+impl PostgresCodeStore {
+    pub(super) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl AuthorizationCodeStore for PostgresCodeStore {
+    async fn insert(
+        &self,
+        code: &TokenHash,
+        grant: CodeGrant,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
+            .bind(micros(now)?)
+            .bind(PURGE_BATCH)
+            .execute(&self.pool)
+            .await
+            .map_err(on("purge codes"))?;
+        sqlx::query("INSERT INTO codes (hash, grant_body, expires_at, used, purge_at) VALUES ($1, $2, $3, FALSE, $4)")
+            .bind(code.as_str())
+            .bind(to_json("a code grant", &grant)?)
+            .bind(micros(expires_at)?)
+            .bind(micros(expires_at.saturating_add(USED_CODE_MEMORY))?)
+            .execute(&self.pool)
+            .await
+            .map_err(on("insert a code"))?;
+        Ok(())
+    }
+
+    async fn redeem(&self, code: &TokenHash, now: OffsetDateTime) -> Result<CodeRedemption, StoreError> {
+        let now = micros(now)?;
+        // One conditional statement: of concurrent redeemers, one flips `used`.
+        let first = sqlx::query_scalar::<_, String>(
+            "UPDATE codes SET used = TRUE WHERE hash = $1 AND NOT used AND expires_at > $2 RETURNING grant_body",
+        )
+        .bind(code.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(on("redeem a code"))?;
+        if let Some(grant) = first {
+            return Ok(CodeRedemption::First(from_json("codes", "grant_body", &grant)?));
+        }
+        // Not redeemed now: a replay (used, still remembered), or unknown or expired.
+        let used =
+            sqlx::query_scalar::<_, String>("SELECT grant_body FROM codes WHERE hash = $1 AND used AND purge_at > $2")
+                .bind(code.as_str())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(on("read a code"))?;
+        match used {
+            Some(grant) => Ok(CodeRedemption::Replayed(from_json("codes", "grant_body", &grant)?)),
+            None => Ok(CodeRedemption::Invalid),
+        }
+    }
+}
+
+/// [`ReplayCache`] over the `replay` table: bounded by time only (and the disk).
+#[derive(Debug)]
+pub(super) struct PostgresReplayCache {
+    pool: PgPool,
+}
+
+impl PostgresReplayCache {
+    pub(super) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let now = micros(now)?;
+        sqlx::query("DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
+            .bind(now)
+            .bind(PURGE_BATCH)
+            .execute(&self.pool)
+            .await
+            .map_err(on("purge replay keys"))?;
+        // One statement: a new key is inserted; an expired one not purged yet is taken over; a
+        // live one (expiry inclusive) is left alone, and nothing changes.
+        let done = sqlx::query(
+            "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3",
+        )
+        .bind(key)
+        .bind(micros(expires_at)?)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(on("remember a replay key"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl ReplayCache for PostgresReplayCache {
+    async fn first_use(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError> {
+        // (A key already expired at `now` is stored too, as a dead row the next purge drops: it
+        // is refused if live, and whatever carries it is refused by its own expiry check.)
+        self.insert(key, expires_at, now).await.map_err(|e| ReplayError::Backend(Box::new(e)))
+    }
+}
+
+/// [`RevocationStore`] over the `revocations` table.
+#[derive(Debug)]
+pub(super) struct PostgresRevocationStore {
+    pool: PgPool,
+}
+
+impl PostgresRevocationStore {
+    pub(super) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl RevocationStore for PostgresRevocationStore {
+    async fn revoke(&self, jti: &Jti, exp: OffsetDateTime, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM revocations WHERE jti IN (SELECT jti FROM revocations WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
+            .bind(micros(now)?)
+            .bind(PURGE_BATCH)
+            .execute(&self.pool)
+            .await
+            .map_err(on("purge revocations"))?;
+        // Revoked again: remembered until the later of the two.
+        sqlx::query(
+            "INSERT INTO revocations (jti, purge_at) VALUES ($1, $2) \
+             ON CONFLICT (jti) DO UPDATE SET purge_at = excluded.purge_at WHERE revocations.purge_at < excluded.purge_at",
+        )
+        .bind(jti.as_str())
+        .bind(micros(exp.saturating_add(REVOCATION_LEEWAY))?)
+        .execute(&self.pool)
+        .await
+        .map_err(on("revoke an access token"))?;
+        Ok(())
+    }
+
+    async fn is_revoked(&self, jti: &Jti) -> Result<bool, StoreError> {
+        let found = sqlx::query_scalar::<_, i32>("SELECT 1 FROM revocations WHERE jti = $1")
+            .bind(jti.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(on("read a revocation"))?;
+        Ok(found.is_some())
+    }
+}

@@ -1,0 +1,222 @@
+//! Every store in PostgreSQL: durable and shared by several instances (feature `postgres`).
+//!
+//! [`PostgresStores::connect`] opens a pool on one URL, optionally in a schema of its own (created
+//! if missing, and made the `search_path` of every pooled connection, as a startup parameter), and applies the migrations
+//! shipped with the crate (`migrations/postgres/`); then [`stores`](PostgresStores::stores) hands
+//! out a [`Stores`] whose every store shares the pool. TLS, when the URL asks for it
+//! (`sslmode=require`), is rustls.
+//!
+//! ```no_run
+//! use openbanking_server::store::postgres::PostgresStores;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let postgres = PostgresStores::connect("postgres://bank@db.internal/bank", Some("openbanking")).await?;
+//! let stores = postgres.stores(); // the same URL and schema at every instance
+//! # drop(stores);
+//! # Ok(()) }
+//! ```
+//!
+//! A second instance needs the same URL and schema, the same signing keys and the same DPoP nonce
+//! secret (see [the store module](super#running-a-second-instance)).
+//!
+//! Once-only operations are single conditional statements, atomic under PostgreSQL's row locks
+//! (a writer waiting on a row re-checks its condition once the row is committed); the
+//! refresh-token rotation is a transaction of such statements. Expired rows are purged a bounded
+//! batch at a time by the writes to each table (`FOR UPDATE SKIP LOCKED`, so instances purging at
+//! once don't wait on each other), and all at once by
+//! [`purge_expired`](PostgresStores::purge_expired).
+
+mod artifacts;
+mod records;
+mod refresh;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use time::OffsetDateTime;
+
+use self::artifacts::{PostgresArtifactStore, PostgresCodeStore, PostgresReplayCache, PostgresRevocationStore};
+use self::records::{PostgresClientStore, PostgresConsentStore, PostgresSessionStore};
+use self::refresh::PostgresRefreshTokenStore;
+use super::sql::{self, micros};
+use super::{StoreError, Stores};
+
+/// The migrations of `migrations/postgres/`, embedded at compile time.
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a caller waits for a pooled connection before [`StoreError::Unavailable`].
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The durable stores in one PostgreSQL database (and schema), sharing one connection pool.
+///
+/// Cloning is cheap (the pool is shared). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct PostgresStores {
+    pool: PgPool,
+}
+
+/// A schema name the stores accept: a plain lower-case identifier, the same quoted or not.
+fn valid_schema(schema: &str) -> bool {
+    let mut chars = schema.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 63
+}
+
+impl PostgresStores {
+    /// Connects a pool (up to 10 connections, 5 s to get one) to `url`
+    /// (`postgres://user:password@host:port/database`), in `schema` if given (created if missing;
+    /// lower-case letters, digits and `_`, at most 63), and applies the migrations there.
+    ///
+    /// A malformed URL or schema name, or a failed migration, is [`StoreError::Backend`]; a server
+    /// out of reach is [`StoreError::Unavailable`].
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url).map_err(on("parse the PostgreSQL URL"))?;
+        if let Some(schema) = schema {
+            if !valid_schema(schema) {
+                return Err(StoreError::backend(format!("invalid PostgreSQL schema name {schema:?}")));
+            }
+            create_schema(&options, schema).await?;
+            // Every connection of the pool starts with this `search_path` (a startup parameter: it
+            // holds before the first statement, migrations included).
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(on("connect to PostgreSQL"))?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses a pool configured elsewhere (its connections' `search_path` decides the schema), and
+    /// applies the migrations.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
+        let stores = Self { pool };
+        stores.migrate().await?;
+        Ok(stores)
+    }
+
+    /// Applies the migrations not yet applied (a no-op when the schema is current; instances
+    /// starting at once take turns under an advisory lock). Called by [`connect`](Self::connect)
+    /// and [`from_pool`](Self::from_pool).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        // Boxed here, where its lifetimes are concrete, so that callers' futures stay `Send`.
+        let run: BoxFuture<'_, Result<(), MigrateError>> = Box::pin(MIGRATOR.run(&self.pool));
+        run.await.map_err(|e| match e {
+            MigrateError::Execute(e) => err("apply the PostgreSQL migrations", e),
+            other => StoreError::backend(other),
+        })
+    }
+
+    /// One store of each kind over this database.
+    pub fn stores(&self) -> Stores {
+        let pool = &self.pool;
+        Stores {
+            consents: Arc::new(PostgresConsentStore::new(pool.clone())),
+            clients: Arc::new(PostgresClientStore::new(pool.clone())),
+            pushed_requests: Arc::new(PostgresArtifactStore::new(pool.clone(), artifacts::PUSHED_REQUEST)),
+            interactions: Arc::new(PostgresArtifactStore::new(pool.clone(), artifacts::INTERACTION)),
+            codes: Arc::new(PostgresCodeStore::new(pool.clone())),
+            refresh_tokens: Arc::new(PostgresRefreshTokenStore::new(pool.clone())),
+            revocations: Arc::new(PostgresRevocationStore::new(pool.clone())),
+            replay: Arc::new(PostgresReplayCache::new(pool.clone())),
+            sessions: Arc::new(PostgresSessionStore::new(pool.clone())),
+        }
+    }
+
+    /// The connection pool, for an integrator's own queries (and tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Deletes every row that has expired at `now`, in every table (writes only purge a bounded
+    /// batch each): for a periodic task, at one instance or several. Returns how many rows went.
+    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let now = micros(now)?;
+        let mut purged = 0;
+        for statement in [
+            "DELETE FROM artifacts WHERE expires_at <= $1",
+            "DELETE FROM codes WHERE purge_at <= $1",
+            "DELETE FROM refresh_families WHERE purge_at <= $1",
+            "DELETE FROM revocations WHERE purge_at <= $1",
+            "DELETE FROM replay WHERE expires_at < $1",
+            "DELETE FROM sessions WHERE expires_at <= $1",
+        ] {
+            let done = sqlx::query(statement).bind(now).execute(&self.pool).await.map_err(on("purge"))?;
+            purged += done.rows_affected();
+        }
+        Ok(purged)
+    }
+
+    /// Closes the pool: waits for the connections in use to come back, then closes them all.
+    /// Every store handed out answers [`StoreError::Unavailable`] from then on.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A boxed `Send` future: what an `async` block calling sqlx's generic executors becomes where
+/// its lifetimes are concrete, so that the futures of callers (a `tokio::spawn`ed start-up) can be
+/// proven `Send` without running into the compiler's higher-ranked lifetime limits.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Creates `schema` if missing, on a connection of its own.
+fn create_schema<'a>(options: &'a PgConnectOptions, schema: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    Box::pin(async move {
+        let mut conn = options.connect().await.map_err(on("connect to PostgreSQL"))?;
+        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&mut conn).await;
+        // Two instances creating it at once: one wins, the other may see a unique violation.
+        match created.map_err(on("create the schema")) {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let _ = conn.close().await;
+        Ok(())
+    })
+}
+
+/// Whether a SQLSTATE means "out of reach or overloaded now", not a fault: connection exceptions
+/// (class 08), insufficient resources (53), operator intervention (57: shutting down, can't
+/// connect now), serialization failures and deadlocks (40001, 40P01), a lock not available (55P03).
+fn transient(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || matches!(code, "40001" | "40P01" | "55P03")
+}
+
+/// A sqlx error of `context`, as a [`StoreError`].
+fn err(context: &'static str, error: sqlx::Error) -> StoreError {
+    sql::classify(context, error, transient)
+}
+
+/// `|e| err(context, e)`, for `map_err`.
+fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| err(context, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_schema("openbanking") && valid_schema("_t1") && valid_schema("bank_2"));
+        for bad in ["", "1abc", "Bank", "a-b", "a\"b", "a;drop", &"x".repeat(64)] {
+            assert!(!valid_schema(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn busy_and_unreachable_servers_are_transient() {
+        assert!(transient("08006") && transient("53300") && transient("57P01") && transient("40001"));
+        assert!(!transient("23505") && !transient("42P01"));
+    }
+}

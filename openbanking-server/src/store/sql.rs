@@ -1,0 +1,133 @@
+//! What the SQL backends share: how times and values are encoded in columns, how a row that
+//! can't be read is reported, and how sqlx errors keep their meaning as [`StoreError`]s.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use super::StoreError;
+
+/// How many expired rows a write deletes from its table before it writes: at least as many as it
+/// adds, so that a table under steady load does not grow, while no single write pays for a backlog
+/// (`purge_expired` of the backend clears one at once).
+pub(crate) const PURGE_BATCH: i64 = 64;
+
+/// A query failed; `context` names the operation (never a value: keys may be secrets' hashes).
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+pub(crate) struct QueryFailed {
+    context: &'static str,
+    #[source]
+    source: sqlx::Error,
+}
+
+/// A stored row can't be read back: a row no migration wrote, malformed JSON, an out-of-range
+/// number.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable row in table `{table}`, column `{column}`: {reason}")]
+pub(crate) struct CorruptRow {
+    table: &'static str,
+    column: &'static str,
+    reason: String,
+}
+
+/// A [`StoreError::Backend`] for an unreadable column.
+pub(crate) fn corrupt(table: &'static str, column: &'static str, reason: impl fmt::Display) -> StoreError {
+    StoreError::backend(CorruptRow { table, column, reason: reason.to_string() })
+}
+
+/// Maps a sqlx error to what it means for the caller: out of reach or overloaded is
+/// [`StoreError::Unavailable`] (retry later, 503), a unique violation is a conflict, the rest is
+/// [`StoreError::Backend`]. `transient` says which database error codes (SQLite result codes,
+/// PostgreSQL SQLSTATEs) are a busy or unreachable server rather than a fault.
+pub(crate) fn classify(context: &'static str, error: sqlx::Error, transient: fn(&str) -> bool) -> StoreError {
+    use sqlx::Error as E;
+    let unavailable = match &error {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::Database(db) if db.is_unique_violation() => return StoreError::already_exists(),
+        E::Database(db) => db.code().is_some_and(|code| transient(&code)),
+        _ => false,
+    };
+    let failed = QueryFailed { context, source: error };
+    if unavailable {
+        tracing::warn!(error = %failed, cause = ?failed.source, "SQL store unavailable");
+        StoreError::unavailable(failed)
+    } else {
+        StoreError::backend(failed)
+    }
+}
+
+/// A time as stored: whole microseconds since the Unix epoch (below that is truncated, towards
+/// the past).
+pub(crate) fn micros(at: OffsetDateTime) -> Result<i64, StoreError> {
+    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000))
+        .map_err(|_| StoreError::backend(format!("time {at} out of the storable range")))
+}
+
+/// A stored time, read back (in UTC).
+pub(crate) fn from_micros(table: &'static str, column: &'static str, value: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000)
+        .map_err(|e| corrupt(table, column, format_args!("{value} µs is not a time: {e}")))
+}
+
+/// A value as stored in a JSON text column.
+pub(crate) fn to_json<T: Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::backend(format!("can't encode {what} as JSON: {e}")))
+}
+
+/// A JSON text column, read back.
+pub(crate) fn from_json<T: DeserializeOwned>(
+    table: &'static str,
+    column: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(table, column, e))
+}
+
+/// A version as stored (SQL integers are signed).
+pub(crate) fn version_to_sql(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| StoreError::stale_version(version))
+}
+
+/// A stored version, read back.
+pub(crate) fn version_from_sql(table: &'static str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt(table, "version", format_args!("negative version {value}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn times_round_trip_to_the_microsecond_and_truncate_below() {
+        let at = datetime!(2026-03-01 12:34:56.123456789 +05:30);
+        let stored = micros(at).unwrap();
+        assert_eq!(from_micros("t", "c", stored).unwrap(), datetime!(2026-03-01 12:34:56.123456 +05:30));
+        let before_epoch = datetime!(1969-12-31 23:59:59.9999995 UTC);
+        assert_eq!(
+            from_micros("t", "c", micros(before_epoch).unwrap()).unwrap(),
+            datetime!(1969-12-31 23:59:59.999999 UTC)
+        );
+        assert!(matches!(from_micros("t", "c", i64::MAX), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn malformed_json_is_a_backend_error_naming_the_column() {
+        let err = from_json::<Vec<u8>>("clients", "body", "{not json").unwrap_err();
+        let StoreError::Backend(cause) = err else { panic!("expected Backend") };
+        assert!(cause.to_string().contains("`clients`, column `body`"), "{cause}");
+    }
+
+    #[test]
+    fn pool_errors_are_unavailable_and_the_rest_backend() {
+        assert!(classify("x", sqlx::Error::PoolTimedOut, |_| false).is_unavailable());
+        assert!(classify("x", sqlx::Error::PoolClosed, |_| false).is_unavailable());
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(classify("x", sqlx::Error::Io(io), |_| false).is_unavailable());
+        assert!(matches!(classify("x", sqlx::Error::RowNotFound, |_| true), StoreError::Backend(_)));
+    }
+}

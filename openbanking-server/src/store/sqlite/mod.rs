@@ -1,0 +1,165 @@
+//! Every store in one SQLite file: durable, for a single instance (feature `sqlite`, the default).
+//!
+//! [`SqliteStores::open`] opens (or creates) the file, in WAL mode with a busy timeout and foreign
+//! keys on, and applies the migrations shipped with the crate (`migrations/sqlite/`); then
+//! [`stores`](SqliteStores::stores) hands out a [`Stores`] whose every store shares the pool.
+//!
+//! ```
+//! use openbanking_server::store::sqlite::SqliteStores;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::env::temp_dir().join(format!("ob-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let path = dir.join("bank.db");
+//! let sqlite = SqliteStores::open(&format!("sqlite://{}", path.display())).await?;
+//! let stores = sqlite.stores(); // hand this to the authorization server, consent API and pages
+//! # drop(stores); sqlite.close().await; std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Once-only operations are single conditional statements (SQLite runs one writer at a time, so
+//! each is atomic); the refresh-token rotation, which takes more than one statement, runs in a
+//! `BEGIN IMMEDIATE` transaction. Expired rows are purged a bounded batch at a time by the writes
+//! to each table, and all at once by [`purge_expired`](SqliteStores::purge_expired).
+
+mod artifacts;
+mod records;
+mod refresh;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use time::OffsetDateTime;
+
+use self::artifacts::{SqliteArtifactStore, SqliteCodeStore, SqliteReplayCache, SqliteRevocationStore};
+use self::records::{SqliteClientStore, SqliteConsentStore, SqliteSessionStore};
+use self::refresh::SqliteRefreshTokenStore;
+use super::sql::{self, micros};
+use super::{StoreError, Stores};
+
+/// The migrations of `migrations/sqlite/`, embedded at compile time.
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How long a statement waits for another connection's write to finish before giving up with
+/// [`StoreError::Unavailable`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The durable stores in one SQLite file, sharing one connection pool.
+///
+/// Cloning is cheap (the pool is shared). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct SqliteStores {
+    pool: SqlitePool,
+}
+
+impl SqliteStores {
+    /// Opens the database at `url` (`sqlite://PATH`, created if missing; `sqlite::memory:` for a
+    /// throwaway one) with WAL, a 5 s busy timeout and foreign keys on, and applies the
+    /// migrations.
+    ///
+    /// A malformed URL or a failed migration is [`StoreError::Backend`]; a file that can't be
+    /// opened is [`StoreError::Unavailable`].
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| err("parse the SQLite URL", e))?;
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| err("open the SQLite database", e))?;
+        Self::from_pool(pool).await
+    }
+
+    /// Uses a pool configured elsewhere (it should have foreign keys on and a busy timeout, as
+    /// [`open`](Self::open) sets), and applies the migrations.
+    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+        let stores = Self { pool };
+        stores.migrate().await?;
+        Ok(stores)
+    }
+
+    /// Applies the migrations not yet applied (a no-op when the schema is current). Called by
+    /// [`open`](Self::open) and [`from_pool`](Self::from_pool).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        // Boxed here, where its lifetimes are concrete, so that callers' futures stay `Send` (the
+        // compiler can't prove it through sqlx's higher-ranked executor bounds otherwise).
+        let run: Pin<Box<dyn Future<Output = Result<(), MigrateError>> + Send + '_>> =
+            Box::pin(MIGRATOR.run(&self.pool));
+        run.await.map_err(|e| match e {
+            MigrateError::Execute(e) => err("apply the SQLite migrations", e),
+            other => StoreError::backend(other),
+        })
+    }
+
+    /// One store of each kind over this database.
+    pub fn stores(&self) -> Stores {
+        let pool = &self.pool;
+        Stores {
+            consents: Arc::new(SqliteConsentStore::new(pool.clone())),
+            clients: Arc::new(SqliteClientStore::new(pool.clone())),
+            pushed_requests: Arc::new(SqliteArtifactStore::new(pool.clone(), artifacts::PUSHED_REQUEST)),
+            interactions: Arc::new(SqliteArtifactStore::new(pool.clone(), artifacts::INTERACTION)),
+            codes: Arc::new(SqliteCodeStore::new(pool.clone())),
+            refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
+            revocations: Arc::new(SqliteRevocationStore::new(pool.clone())),
+            replay: Arc::new(SqliteReplayCache::new(pool.clone())),
+            sessions: Arc::new(SqliteSessionStore::new(pool.clone())),
+        }
+    }
+
+    /// The connection pool, for an integrator's own queries (and tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Deletes every row that has expired at `now`, in every table (writes only purge a bounded
+    /// batch each): for a periodic task. Returns how many rows went.
+    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let now = micros(now)?;
+        let mut purged = 0;
+        for statement in [
+            "DELETE FROM artifacts WHERE expires_at <= $1",
+            "DELETE FROM codes WHERE purge_at <= $1",
+            "DELETE FROM refresh_families WHERE purge_at <= $1",
+            "DELETE FROM revocations WHERE purge_at <= $1",
+            "DELETE FROM replay WHERE expires_at < $1",
+            "DELETE FROM sessions WHERE expires_at <= $1",
+        ] {
+            let done = sqlx::query(statement).bind(now).execute(&self.pool).await.map_err(|e| err("purge", e))?;
+            purged += done.rows_affected();
+        }
+        Ok(purged)
+    }
+
+    /// Closes the pool: waits for the connections in use to come back, then closes them all.
+    /// Every store handed out answers [`StoreError::Unavailable`] from then on.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Whether a SQLite result code (primary or extended) means "busy now", not a fault:
+/// `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6) with their extended codes, `SQLITE_CANTOPEN` (14),
+/// `SQLITE_FULL` (13).
+fn transient(code: &str) -> bool {
+    code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 13 | 14))
+}
+
+/// A sqlx error of `context`, as a [`StoreError`].
+fn err(context: &'static str, error: sqlx::Error) -> StoreError {
+    sql::classify(context, error, transient)
+}
+
+/// `|e| err(context, e)`, for `map_err`.
+fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| err(context, e)
+}

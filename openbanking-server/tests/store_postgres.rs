@@ -1,0 +1,248 @@
+//! The PostgreSQL stores (feature `postgres`): every conformance kit, each test in a fresh random
+//! schema of the server named by `OPENBANKING_TEST_POSTGRES_URL` (dropped after), and what a
+//! shared durable store adds (two instances racing, restart, migrations, bad rows, a closed pool).
+//! Without the variable, each test says it was skipped and passes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use openbanking_core::testing::{
+    artifact_store_conformance, client_store_conformance, code_store_conformance, consent_store_conformance,
+    refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance,
+    sample_pending_authorization, sample_pushed_request, session_store_conformance,
+};
+use openbanking_core::{ClientId, ConsentId, random_token};
+use openbanking_server::store::postgres::PostgresStores;
+use openbanking_server::store::{CodeGrant, CodeRedemption, StoreError, TokenHash};
+use sqlx::Connection;
+use time::{Duration, OffsetDateTime};
+
+const URL_VAR: &str = "OPENBANKING_TEST_POSTGRES_URL";
+
+fn url() -> Option<String> {
+    let url = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: {URL_VAR} is not set");
+    }
+    url
+}
+
+/// Runs `test` with the URL and a fresh schema, then drops the schema, whether the test passed
+/// or not.
+async fn in_fresh_schema<F, Fut>(test: F)
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(url) = url() else { return };
+    let schema = format!("ob_test_{}", random_token(12).to_ascii_lowercase().replace('-', "_"));
+    let outcome = tokio::spawn(test(url.clone(), schema.clone())).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    if let Err(failed) = outcome {
+        std::panic::resume_unwind(failed.into_panic());
+    }
+}
+
+async fn connect(url: &str, schema: &str) -> PostgresStores {
+    PostgresStores::connect(url, Some(schema)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consent_store_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        consent_store_conformance(connect(&url, &schema).await.stores().consents).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_store_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        client_store_conformance(connect(&url, &schema).await.stores().clients).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn artifact_stores_conform() {
+    in_fresh_schema(|url, schema| async move {
+        let stores = connect(&url, &schema).await.stores();
+        artifact_store_conformance(stores.pushed_requests, sample_pushed_request).await;
+        artifact_store_conformance(stores.interactions, sample_pending_authorization).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_store_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        code_store_conformance(connect(&url, &schema).await.stores().codes).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_token_store_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        refresh_token_store_conformance(connect(&url, &schema).await.stores().refresh_tokens).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revocation_store_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        revocation_store_conformance(connect(&url, &schema).await.stores().revocations).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replay_cache_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        replay_cache_conformance(connect(&url, &schema).await.stores().replay).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_store_conforms() {
+    in_fresh_schema(|url, schema| async move {
+        session_store_conformance(connect(&url, &schema).await.stores().sessions).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_in_one_schema_pass_every_racing_kit_at_once() {
+    // Two pools on one schema, as two instances: the kits race across them.
+    in_fresh_schema(|url, schema| async move {
+        let (a, b) = (connect(&url, &schema).await.stores(), connect(&url, &schema).await.stores());
+        tokio::join!(
+            consent_store_conformance(Arc::clone(&a.consents)),
+            consent_store_conformance(Arc::clone(&b.consents)),
+            code_store_conformance(Arc::clone(&a.codes)),
+            code_store_conformance(Arc::clone(&b.codes)),
+            refresh_token_store_conformance(Arc::clone(&a.refresh_tokens)),
+            refresh_token_store_conformance(Arc::clone(&b.refresh_tokens)),
+            replay_cache_conformance(Arc::clone(&a.replay)),
+            replay_cache_conformance(Arc::clone(&b.replay)),
+            artifact_store_conformance(Arc::clone(&a.pushed_requests), sample_pushed_request),
+            artifact_store_conformance(Arc::clone(&b.pushed_requests), sample_pushed_request),
+        );
+        let now = OffsetDateTime::now_utc();
+        for _ in 0..20 {
+            let code = TokenHash::of(&random_token(32));
+            a.codes.insert(&code, sample_grant(), now + Duration::minutes(1), now).await.unwrap();
+            let (x, y) = tokio::join!(
+                tokio::spawn({
+                    let (codes, code) = (Arc::clone(&a.codes), code.clone());
+                    async move { codes.redeem(&code, now).await.unwrap() }
+                }),
+                tokio::spawn({
+                    let (codes, code) = (Arc::clone(&b.codes), code.clone());
+                    async move { codes.redeem(&code, now).await.unwrap() }
+                }),
+            );
+            let firsts = [x.unwrap(), y.unwrap()].iter().filter(|r| matches!(r, CodeRedemption::First(_))).count();
+            assert_eq!(firsts, 1);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn data_survives_a_reconnect_and_migrations_run_twice_are_a_no_op() {
+    in_fresh_schema(|url, schema| async move {
+        let first = connect(&url, &schema).await;
+        let client_id = ClientId::parse(format!("tpp-{}", random_token(8))).unwrap();
+        sqlx::query("INSERT INTO clients (client_id, body) VALUES ($1, '{}')")
+            .bind(client_id.as_str())
+            .execute(first.pool())
+            .await
+            .unwrap();
+        first.migrate().await.unwrap();
+        first.close().await;
+
+        let second = connect(&url, &schema).await;
+        second.migrate().await.unwrap();
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
+        assert_eq!(applied, 1, "each migration applied once");
+        assert!(second.stores().clients.delete(&client_id).await.unwrap(), "the row written before is there");
+        second.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_a_backend_error_not_a_panic() {
+    in_fresh_schema(|url, schema| async move {
+        let postgres = connect(&url, &schema).await;
+        let pool = postgres.pool();
+        sqlx::query("INSERT INTO clients (client_id, body) VALUES ('broken', '{not json')")
+            .execute(pool)
+            .await
+            .unwrap();
+        let err = postgres.stores().clients.get(&ClientId::parse("broken").unwrap()).await.unwrap_err();
+        let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
+        assert!(cause.to_string().contains("clients"), "the cause names the table: {cause}");
+
+        sqlx::query(
+            "INSERT INTO consents (consent_id, client_id, psu_id, status, created_at, version, body) \
+             VALUES ('odd', 'tpp', NULL, 'Authorised', 0, -1, '{\"ConsentId\": 3}')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let err = postgres.stores().consents.get(&ConsentId::parse("odd").unwrap()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        postgres.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_closed_pool_or_an_unreachable_server_is_unavailable() {
+    in_fresh_schema(|url, schema| async move {
+        let postgres = connect(&url, &schema).await;
+        let stores = postgres.stores();
+        postgres.close().await;
+        let err = stores.consents.get(&ConsentId::parse("any").unwrap()).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        let now = OffsetDateTime::now_utc();
+        assert!(stores.codes.redeem(&TokenHash::of("x"), now).await.unwrap_err().is_unavailable());
+        assert!(stores.replay.first_use("k", now + Duration::minutes(1), now).await.is_err(), "refused, not accepted");
+
+        // Nothing listens on port 1.
+        let err = PostgresStores::connect("postgres://postgres@127.0.0.1:1/none", None).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_schema_name_is_refused() {
+    let Some(url) = url() else { return };
+    let err = PostgresStores::connect(&url, Some("x\"; DROP TABLE y; --")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+fn sample_grant() -> CodeGrant {
+    let request = sample_pushed_request();
+    CodeGrant {
+        client_id: request.client_id,
+        redirect_uri: request.redirect_uri,
+        scope: request.scope,
+        subject: "alice".into(),
+        consent_id: None,
+        code_challenge: request.code_challenge,
+        dpop_jkt: None,
+        access_jti: openbanking_core::Jti::parse(random_token(16)).unwrap(),
+        refresh_family: None,
+    }
+}

@@ -1,0 +1,253 @@
+//! The SQLite stores: every conformance kit, a temporary database file per test, and what a
+//! durable store adds (restart, migrations, bad rows, a closed pool).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openbanking_core::testing::{
+    artifact_store_conformance, client_store_conformance, code_store_conformance, consent_store_conformance,
+    refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance,
+    sample_pending_authorization, sample_pushed_request, session_store_conformance,
+};
+use openbanking_core::{ClientId, ConsentId, random_token};
+use openbanking_server::store::sqlite::SqliteStores;
+use openbanking_server::store::{CodeRedemption, StoreError, TokenHash};
+use time::{Duration, OffsetDateTime};
+
+/// A database file under the temporary directory, removed (with its WAL files) when dropped.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new() -> Self {
+        Self { path: std::env::temp_dir().join(format!("openbanking-store-{}.db", random_token(12))) }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
+    async fn open(&self) -> SqliteStores {
+        // Spawned: opening (and migrating) must be a `Send` future, as at an application's start.
+        let url = self.url();
+        tokio::spawn(async move { SqliteStores::open(&url).await }).await.unwrap().unwrap()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consent_store_conforms() {
+    let db = TempDb::new();
+    consent_store_conformance(db.open().await.stores().consents).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_store_conforms() {
+    let db = TempDb::new();
+    client_store_conformance(db.open().await.stores().clients).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn artifact_stores_conform() {
+    let db = TempDb::new();
+    let stores = db.open().await.stores();
+    artifact_store_conformance(stores.pushed_requests, sample_pushed_request).await;
+    artifact_store_conformance(stores.interactions, sample_pending_authorization).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_store_conforms() {
+    let db = TempDb::new();
+    code_store_conformance(db.open().await.stores().codes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_token_store_conforms() {
+    let db = TempDb::new();
+    refresh_token_store_conformance(db.open().await.stores().refresh_tokens).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revocation_store_conforms() {
+    let db = TempDb::new();
+    revocation_store_conformance(db.open().await.stores().revocations).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replay_cache_conforms() {
+    let db = TempDb::new();
+    replay_cache_conformance(db.open().await.stores().replay).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_store_conforms() {
+    let db = TempDb::new();
+    session_store_conformance(db.open().await.stores().sessions).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_kit_passes_again_on_the_same_file() {
+    // The kits share one database as concurrent runs would: nothing of one run disturbs another.
+    let db = TempDb::new();
+    let stores = db.open().await.stores();
+    for _ in 0..2 {
+        consent_store_conformance(Arc::clone(&stores.consents)).await;
+        code_store_conformance(Arc::clone(&stores.codes)).await;
+        refresh_token_store_conformance(Arc::clone(&stores.refresh_tokens)).await;
+        replay_cache_conformance(Arc::clone(&stores.replay)).await;
+    }
+}
+
+#[tokio::test]
+async fn data_survives_a_restart_and_migrations_run_twice_are_a_no_op() {
+    let db = TempDb::new();
+    let consent_id = ConsentId::parse(format!("c-{}", random_token(8))).unwrap();
+    let first = db.open().await;
+    let consent = sample_consent(&consent_id);
+    first.stores().consents.insert(&consent).await.unwrap();
+    first.migrate().await.unwrap();
+    first.close().await;
+
+    let second = db.open().await;
+    second.migrate().await.unwrap();
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
+    assert_eq!(applied, 1, "each migration applied once");
+    assert_eq!(second.stores().consents.get(&consent_id).await.unwrap(), Some(consent));
+    second.close().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_a_backend_error_not_a_panic() {
+    let db = TempDb::new();
+    let sqlite = db.open().await;
+    let pool = sqlite.pool();
+    sqlx::query("INSERT INTO clients (client_id, body) VALUES ('broken', '{not json')").execute(pool).await.unwrap();
+    let err = sqlite.stores().clients.get(&ClientId::parse("broken").unwrap()).await.unwrap_err();
+    let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
+    assert!(cause.to_string().contains("clients"), "the cause names the table: {cause}");
+
+    // Well-formed JSON of the wrong shape, alike.
+    sqlx::query(
+        "INSERT INTO consents (consent_id, client_id, psu_id, status, created_at, version, body) \
+         VALUES ('odd', 'tpp', NULL, 'Authorised', 0, -1, '{\"ConsentId\": 3}')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let err = sqlite.stores().consents.get(&ConsentId::parse("odd").unwrap()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    let code = TokenHash::of("code");
+    sqlx::query("INSERT INTO codes (hash, grant_body, expires_at, used, purge_at) VALUES ($1, '[]', $2, 0, $2)")
+        .bind(code.as_str())
+        .bind(i64::MAX)
+        .execute(pool)
+        .await
+        .unwrap();
+    let err = sqlite.stores().codes.redeem(&code, OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    sqlite.close().await;
+}
+
+#[tokio::test]
+async fn a_closed_pool_is_unavailable() {
+    let db = TempDb::new();
+    let sqlite = db.open().await;
+    let stores = sqlite.stores();
+    sqlite.close().await;
+    let err = stores.consents.get(&ConsentId::parse("any").unwrap()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    let now = OffsetDateTime::now_utc();
+    let err = stores.codes.redeem(&TokenHash::of("x"), now).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(stores.replay.first_use("k", now + Duration::minutes(1), now).await.is_err(), "refused, not accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_file_redeem_a_code_once() {
+    let db = TempDb::new();
+    let (a, b) = (db.open().await.stores().codes, db.open().await.stores().codes);
+    let now = OffsetDateTime::now_utc();
+    for _ in 0..20 {
+        let code = TokenHash::of(&random_token(32));
+        a.insert(&code, sample_grant(), now + Duration::minutes(1), now).await.unwrap();
+        let (x, y) = tokio::join!(
+            tokio::spawn({
+                let (a, code) = (Arc::clone(&a), code.clone());
+                async move { a.redeem(&code, now).await }
+            }),
+            tokio::spawn({
+                let (b, code) = (Arc::clone(&b), code.clone());
+                async move { b.redeem(&code, now).await }
+            }),
+        );
+        let firsts =
+            [x.unwrap().unwrap(), y.unwrap().unwrap()].iter().filter(|r| matches!(r, CodeRedemption::First(_))).count();
+        assert_eq!(firsts, 1);
+    }
+}
+
+#[tokio::test]
+async fn purge_expired_clears_what_has_expired() {
+    let db = TempDb::new();
+    let sqlite = db.open().await;
+    let stores = sqlite.stores();
+    let now = OffsetDateTime::now_utc();
+    for i in 0..10 {
+        stores.replay.first_use(&format!("k{i}"), now + Duration::seconds(1), now).await.unwrap();
+        stores
+            .pushed_requests
+            .put(&format!("p{i}"), sample_pushed_request(), now + Duration::seconds(1), now)
+            .await
+            .unwrap();
+    }
+    assert!(stores.replay.first_use("live", now + Duration::hours(1), now).await.unwrap());
+    assert_eq!(sqlite.purge_expired(now + Duration::seconds(2)).await.unwrap(), 20);
+    assert!(!stores.replay.first_use("live", now + Duration::hours(1), now).await.unwrap());
+}
+
+fn sample_consent(id: &ConsentId) -> openbanking_core::Consent {
+    use openbanking_core::consent::ConsentParts;
+    let now = OffsetDateTime::now_utc();
+    openbanking_core::Consent::from_parts(ConsentParts {
+        consent_id: id.clone(),
+        client_id: ClientId::parse("tpp").unwrap(),
+        psu_id: None,
+        account_ids: Vec::new(),
+        status: openbanking_core::ConsentStatus::AwaitingAuthorisation,
+        creation_date_time: now.replace_nanosecond(now.microsecond() * 1000).unwrap(),
+        status_update_date_time: now.replace_nanosecond(0).unwrap(),
+        permissions: vec![openbanking_core::Permission::ReadAccountsBasic],
+        expiration_date_time: None,
+        transaction_from_date_time: None,
+        transaction_to_date_time: None,
+        version: 1,
+    })
+    .unwrap()
+}
+
+fn sample_grant() -> openbanking_server::store::CodeGrant {
+    let request = sample_pushed_request();
+    openbanking_server::store::CodeGrant {
+        client_id: request.client_id,
+        redirect_uri: request.redirect_uri,
+        scope: request.scope,
+        subject: "alice".into(),
+        consent_id: None,
+        code_challenge: request.code_challenge,
+        dpop_jkt: None,
+        access_jti: openbanking_core::Jti::parse(random_token(16)).unwrap(),
+        refresh_family: None,
+    }
+}
