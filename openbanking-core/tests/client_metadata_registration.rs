@@ -329,7 +329,8 @@ fn software_statement_must_be_a_signed_jws() {
     ));
     // A signed one passes the shape check (the server verifies it against the directory's keys).
     let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
-    let ssa = key.sign_jwt(jsonwebtoken::Header::default(), &json!({"software_id": "budget-buddy"})).unwrap();
+    let header = json!({ "typ": "JWT" });
+    let ssa = key.sign(header.as_object().unwrap(), &json!({"software_id": "budget-buddy"})).unwrap();
     assert!(ClientMetadata::from_json(with("software_statement", json!(ssa))).unwrap().validate().is_ok());
 }
 

@@ -195,12 +195,10 @@ async fn refuses_a_proof_carrying_a_private_key() {
     let token = bank.token(Some(&DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap())), "accounts");
     let mut jwk = key.public_jwk().to_json();
     jwk["d"] = json!("c2VjcmV0LXByaXZhdGUta2V5LW1hdGVyaWFsLTMyYnl0ZXM");
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.typ = Some("dpop+jwt".into());
-    header.extras.insert("jwk", jwk);
+    let header = json!({ "typ": "dpop+jwt", "jwk": jwk });
     let claims =
         json!({"jti": "j1", "htm": "GET", "htu": format!("{}{API_PATH}", bank.base), "iat": bank.clock.unix_now()});
-    let proof = key.sign_jwt(header, &claims).unwrap();
+    let proof = key.sign(header.as_object().unwrap(), &claims).unwrap();
     let (status, error, _) = refusal(bank.call(API_PATH, Some(format!("DPoP {token}")), Some(proof)).await).await;
     assert_eq!((status, error.as_str()), (401, "invalid_dpop_proof"));
 }

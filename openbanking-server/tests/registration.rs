@@ -313,10 +313,16 @@ fn directory() -> Directory {
     Directory { key, jwks }
 }
 
+/// A JWS header with `typ` and `kid` (the key's `alg` is added when signing).
+fn jws_header(typ: &str, kid: &str) -> serde_json::Map<String, Value> {
+    let mut header = serde_json::Map::new();
+    header.insert("typ".into(), typ.into());
+    header.insert("kid".into(), kid.into());
+    header
+}
+
 fn sign(key: &SigningKey, claims: &Value) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some(key.kid().as_str().to_owned());
-    key.sign_jwt(header, claims).unwrap()
+    key.sign(&jws_header("JWT", key.kid().as_str()), claims).unwrap()
 }
 
 async fn directory_bank(dir: &Directory) -> Bank {
@@ -424,9 +430,7 @@ async fn software_statement_policy_refuses_bad_statements() {
     bank.refused(&with(Some(hs)), 400, "invalid_software_statement").await;
     // Signed by a key the directory does not hold: same kid, and no kid.
     let rogue = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some(dir.key.kid().as_str().to_owned());
-    let forged = rogue.sign_jwt(header, &claims).unwrap();
+    let forged = rogue.sign(&jws_header("JWT", dir.key.kid().as_str()), &claims).unwrap();
     bank.refused(&with(Some(forged)), 400, "invalid_software_statement").await;
     bank.refused(&with(Some(sign(&rogue, &claims))), 400, "invalid_software_statement").await;
     // Expired, and expiring right now.

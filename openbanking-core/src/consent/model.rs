@@ -52,8 +52,8 @@ pub struct ConsentParts {
 /// `StatusUpdateDateTime`, `Permissions`, `ExpirationDateTime`, `TransactionFromDateTime`,
 /// `TransactionToDateTime`, times in RFC 3339) and also the bank-internal `ClientId`, `PsuId`,
 /// `AccountIds` and `Version`, so that stores and a hub can round-trip a whole consent. A
-/// response to a TPP uses [`to_ob_data`](Self::to_ob_data) instead, which leaves the internal
-/// fields out. Deserialization checks the same invariants as [`from_parts`](Self::from_parts).
+/// response to a TPP uses [`ConsentResponseData`](crate::wire::ob::ConsentResponseData)
+/// (`From<&Consent>`) instead, which leaves the internal fields out. Deserialization checks the same invariants as [`from_parts`](Self::from_parts).
 ///
 /// The status changes only through [`authorise`](Self::authorise), [`reject`](Self::reject),
 /// [`revoke`](Self::revoke) and [`expire_if_due`](Self::expire_if_due); the version changes only
@@ -62,25 +62,6 @@ pub struct ConsentParts {
 #[serde(try_from = "ConsentParts", into = "ConsentParts")]
 pub struct Consent {
     parts: ConsentParts,
-}
-
-/// The members of the OB v3.1 consent response `Data`, borrowed from a consent.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ObData<'a> {
-    consent_id: &'a ConsentId,
-    status: ConsentStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    creation_date_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    status_update_date_time: OffsetDateTime,
-    permissions: &'a [Permission],
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
-    expiration_date_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
-    transaction_from_date_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
-    transaction_to_date_time: Option<OffsetDateTime>,
 }
 
 impl Consent {
@@ -264,31 +245,6 @@ impl Consent {
         } else {
             false
         }
-    }
-
-    /// The UK Open Banking v3.1 `Data` of a consent response, for the TPP: `ConsentId`, `Status`,
-    /// `CreationDateTime`, `StatusUpdateDateTime`, `Permissions` and the optional
-    /// `ExpirationDateTime`, `TransactionFromDateTime`, `TransactionToDateTime`.
-    ///
-    /// The bank-internal `ClientId`, `PsuId`, `AccountIds` and `Version` are deliberately left
-    /// out: the TPP learns the accounts through the accounts API, and the PSU's identity and the
-    /// store's version are none of its business. The status is the stored one; call
-    /// [`expire_if_due`](Self::expire_if_due) first to report expiry. (Times outside RFC 3339's
-    /// years 0-9999 cannot be written; this method then returns `Value::Null`, which consents
-    /// built from validated requests never reach.)
-    pub fn to_ob_data(&self) -> serde_json::Value {
-        let p = &self.parts;
-        let data = ObData {
-            consent_id: &p.consent_id,
-            status: p.status,
-            creation_date_time: p.creation_date_time,
-            status_update_date_time: p.status_update_date_time,
-            permissions: &p.permissions,
-            expiration_date_time: p.expiration_date_time,
-            transaction_from_date_time: p.transaction_from_date_time,
-            transaction_to_date_time: p.transaction_to_date_time,
-        };
-        serde_json::to_value(data).unwrap_or(serde_json::Value::Null)
     }
 
     fn check_transition(&self, to: ConsentStatus, now: OffsetDateTime) -> Result<(), ConsentError> {

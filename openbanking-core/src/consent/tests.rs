@@ -330,10 +330,10 @@ fn serializes_with_ob_names_and_round_trips() {
 }
 
 #[test]
-fn to_ob_data_leaves_out_bank_internal_fields() {
+fn response_data_leaves_out_bank_internal_fields() {
     let mut c = consent_expiring_in(Duration::days(1));
     c.authorise(psu(), accounts(), NOW).unwrap();
-    let data = c.to_ob_data();
+    let data = serde_json::to_value(crate::wire::ob::ConsentResponseData::from(&c)).unwrap();
     let obj = data.as_object().unwrap();
     for hidden in ["ClientId", "PsuId", "AccountIds", "Version"] {
         assert!(!obj.contains_key(hidden), "{hidden} leaked");

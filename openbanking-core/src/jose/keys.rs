@@ -337,11 +337,13 @@ impl SigningKey {
 
     /// Signs `header` and `claims` into a compact JWS. The header's `alg` is forced to this key's.
     ///
-    /// Hidden: it takes a `jsonwebtoken` type, which the public API must not. It stays public only
-    /// for the attack tests that still build `jsonwebtoken::Header`s (until they move to
-    /// [`sign`](Self::sign)); code uses [`sign`](Self::sign).
-    #[doc(hidden)]
-    pub fn sign_jwt<T: Serialize>(&self, mut header: jsonwebtoken::Header, claims: &T) -> Result<String, KeyError> {
+    /// Crate-internal: it takes a `jsonwebtoken` type, which the public API must not; callers
+    /// outside the crate use [`sign`](Self::sign).
+    pub(crate) fn sign_jwt<T: Serialize>(
+        &self,
+        mut header: jsonwebtoken::Header,
+        claims: &T,
+    ) -> Result<String, KeyError> {
         header.alg = self.alg.to_jwt();
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|_| KeyError::Signing)
     }

@@ -1,7 +1,8 @@
 //! The accounts API (UK Open Banking v3.1 AIS) behind the guard, over the bank's [`AccountData`].
 //!
-//! [`router`] serves `GET` on [`ACCOUNTS`], [`ACCOUNT`], [`ACCOUNT_BALANCES`] and
-//! [`ACCOUNT_TRANSACTIONS`], guarded with scope `accounts`. A TPP reads only what its consent
+//! [`router`] serves `GET` on [`ACCOUNTS`], [`ACCOUNT`], [`ACCOUNT_BALANCES`] (needs
+//! `ReadBalances`) and [`ACCOUNT_TRANSACTIONS`] (needs `ReadTransactionsBasic` or `Detail`),
+//! guarded with scope `accounts`. A TPP reads only what its consent
 //! allows: the accounts it names, with the permissions it grants, transactions within its window;
 //! the rules are documented in [`api`].
 //!
@@ -30,14 +31,8 @@ pub use data::{Account, AccountData, Balance, MemoryAccountData, Transaction};
 
 use crate::guard::{GuardLayer, TokenGuard};
 
-/// `GET`: the consented accounts.
-pub const ACCOUNTS: &str = "/open-banking/v3.1/aisp/accounts";
-/// `GET`: one consented account.
-pub const ACCOUNT: &str = "/open-banking/v3.1/aisp/accounts/{AccountId}";
-/// `GET`: the balances of a consented account (needs `ReadBalances`).
-pub const ACCOUNT_BALANCES: &str = "/open-banking/v3.1/aisp/accounts/{AccountId}/balances";
-/// `GET`: the transactions of a consented account (needs `ReadTransactionsBasic` or `Detail`).
-pub const ACCOUNT_TRANSACTIONS: &str = "/open-banking/v3.1/aisp/accounts/{AccountId}/transactions";
+// The paths are defined once, in `core::wire::paths`, shared with the client.
+pub use openbanking_core::wire::paths::{ACCOUNT, ACCOUNT_BALANCES, ACCOUNT_TRANSACTIONS, ACCOUNTS};
 /// The scope the accounts API requires.
 pub const SCOPE: &str = "accounts";
 

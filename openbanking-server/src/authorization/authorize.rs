@@ -10,6 +10,7 @@
 //! returns the redirect back to the client with `code`, `state` and `iss` (RFC 9207), or
 //! `error=access_denied`.
 
+use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -19,7 +20,6 @@ use url::Url;
 
 use super::par::CONSENT_SCOPE_PREFIX;
 use super::{AuthorizationServer, CODE_LIFETIME, INTERACTION_LIFETIME, InteractionOutcome, Params};
-use crate::consent::pages::escape_html;
 use crate::error::{OAuthError, no_store};
 use crate::store::{CodeGrant, PendingAuthorization, PushedRequest, TokenHash};
 
@@ -37,18 +37,27 @@ fn invalid_request_uri(description: &'static str) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidRequestUri, description)
 }
 
+/// The `/authorize` error page (`templates/authorize_error.html`, escaped like the PSU pages).
+#[derive(Template)]
+#[template(path = "authorize_error.html", config = "templates/askama.toml")]
+struct ErrorHtml<'a> {
+    code: &'a str,
+    description: &'a str,
+}
+
 /// An error page for errors that must not be redirected (unknown client, bad redirect URI,
 /// bad `request_uri`): RFC 6749 §4.1.2.1 and RFC 9700 §4.11. Client errors are 400, server
 /// errors keep their status; the text shown is HTML-escaped.
 pub(crate) fn error_page(error: &OAuthError) -> Response {
     let status = if error.status().is_server_error() { error.status() } else { StatusCode::BAD_REQUEST };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
-         <body><h1>Authorization error</h1><p><code>{}</code></p><p>{}</p></body></html>",
-        escape_html(error.code().as_str()),
-        escape_html(error.description()),
-    );
-    (status, no_store(), Html(page)).into_response()
+    let page = ErrorHtml { code: error.code().as_str(), description: error.description() }.render();
+    match page {
+        Ok(page) => (status, no_store(), Html(page)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the /authorize error page could not be rendered");
+            (status, no_store(), "Authorization error").into_response()
+        }
+    }
 }
 
 impl AuthorizationServer {
@@ -177,11 +186,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape_html("<script>\"x\"&'y'</script>"),
-            "&lt;script&gt;&quot;x&quot;&amp;&#x27;y&#x27;&lt;/script&gt;"
-        );
+    fn error_page_escapes_markup() {
+        let page = ErrorHtml { code: "invalid_request", description: "<script>\"x\"&'y'</script>" }.render().unwrap();
+        assert!(page.contains("<code>invalid_request</code>"), "{page}");
+        assert!(page.contains("&lt;script&gt;&quot;x&quot;&amp;&#x27;y&#x27;&lt;/script&gt;"), "{page}");
+        assert!(!page.contains("<script>"), "{page}");
     }
 
     #[test]

@@ -113,7 +113,7 @@ mod tests {
     use crate::{ClientId, ConsentRequest, PsuId};
 
     #[test]
-    fn response_data_is_what_to_ob_data_wrote() {
+    fn response_data_is_the_ob_data_without_bank_internal_fields() {
         let now = datetime!(2026-01-01 12:00 UTC);
         let request = ConsentRequest::new([Permission::ReadAccountsDetail, Permission::ReadBalances])
             .with_expiration(now + time::Duration::days(90))
@@ -125,12 +125,32 @@ mod tests {
             now,
         );
         let data = serde_json::to_value(ConsentResponseData::from(&consent)).unwrap();
-        assert_eq!(data, consent.to_ob_data());
+        assert_eq!(
+            data,
+            serde_json::json!({
+                "ConsentId": "c-1",
+                "Status": "AwaitingAuthorisation",
+                "CreationDateTime": "2026-01-01T12:00:00Z",
+                "StatusUpdateDateTime": "2026-01-01T12:00:00Z",
+                "Permissions": ["ReadAccountsDetail", "ReadBalances"],
+                "ExpirationDateTime": "2026-04-01T12:00:00Z",
+                "TransactionFromDateTime": "2025-12-02T12:00:00Z"
+            })
+        );
 
         consent.authorise(PsuId::parse("alice").unwrap(), vec![crate::AccountId::parse("a1").unwrap()], now).unwrap();
         let data = serde_json::to_value(ConsentResponseData::from(&consent)).unwrap();
-        assert_eq!(data, consent.to_ob_data());
-        assert_eq!(data["Status"], "Authorised");
-        assert!(data.get("PsuId").is_none() && data.get("AccountIds").is_none());
+        assert_eq!(
+            data,
+            serde_json::json!({
+                "ConsentId": "c-1",
+                "Status": "Authorised",
+                "CreationDateTime": "2026-01-01T12:00:00Z",
+                "StatusUpdateDateTime": "2026-01-01T12:00:00Z",
+                "Permissions": ["ReadAccountsDetail", "ReadBalances"],
+                "ExpirationDateTime": "2026-04-01T12:00:00Z",
+                "TransactionFromDateTime": "2025-12-02T12:00:00Z"
+            })
+        );
     }
 }

@@ -119,7 +119,9 @@ mod catalogue;
 mod error;
 mod handlers;
 mod i18n;
-mod render;
+// `pub(crate)` for the templates' escaper (`templates/askama.toml`), which the authorization
+// server's error page uses too.
+pub(crate) mod render;
 mod session;
 mod view;
 
@@ -165,24 +167,6 @@ pub const DEFAULT_MAX_LOGIN_ATTEMPTS: u32 = 5;
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::minutes(15);
 /// The largest form body read, in bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
-
-/// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"` and `'`.
-///
-/// The templates' own escaping (one implementation), for HTML written outside them: the
-/// authorization server's error page uses it until that page moves to a template.
-///
-/// ```
-/// use openbanking_server::consent::pages::escape_html;
-/// assert_eq!(escape_html("<script>alert('x') & \"y\"</script>"),
-///            "&lt;script&gt;alert(&#x27;x&#x27;) &amp; &quot;y&quot;&lt;/script&gt;");
-/// ```
-pub fn escape_html(text: &str) -> String {
-    use askama::filters::Escaper as _;
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    // Writing to a `String` does not fail.
-    let _ = render::HtmlEntities.write_escaped_str(&mut out, text);
-    out
-}
 
 /// The PSU pages: an [`Interaction`] for the authorization server and the [`router`](Self::router)
 /// serving login, consent and dashboard. Cheap to clone (one `Arc`); clones share sessions.

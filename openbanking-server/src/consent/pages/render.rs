@@ -310,9 +310,10 @@ struct ErrorHtml<'p, 'a> {
 }
 
 /// The templates' HTML escaper (`templates/askama.toml`): `&`, `<`, `>`, `"` and `'` as named
-/// or hexadecimal entities, safe in element content and quoted attribute values.
+/// or hexadecimal entities, safe in element content and quoted attribute values. Every template
+/// of the crate uses it (the PSU pages and the authorization server's error page).
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct HtmlEntities;
+pub(crate) struct HtmlEntities;
 
 impl askama::filters::Escaper for HtmlEntities {
     fn write_escaped_str<W: fmt::Write>(&self, mut dest: W, text: &str) -> fmt::Result {
@@ -410,7 +411,12 @@ mod tests {
 
     #[test]
     fn templates_escape_every_special_character() {
-        let escape = super::super::escape_html;
+        let escape = |text: &str| {
+            use askama::filters::Escaper as _;
+            let mut out = String::new();
+            HtmlEntities.write_escaped_str(&mut out, text).unwrap();
+            out
+        };
         assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(escape("a & b"), "a &amp; b");
         assert_eq!(escape("\"quoted\" 'single'"), "&quot;quoted&quot; &#x27;single&#x27;");
