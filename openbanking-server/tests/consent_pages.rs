@@ -25,6 +25,7 @@ use openbanking_server::consent::pages::{
     ConsentPages, ConsentPagesBuilder, LoginPage, PageRenderer, RenderError, Texts,
 };
 use openbanking_server::consent::psu::MemoryPsuDirectory;
+use openbanking_server::store::{MemorySessionStore, SessionStore as _, Stores, TokenHash};
 use reqwest::StatusCode;
 use serde_json::Value;
 use time::Duration;
@@ -45,6 +46,14 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder, client_name: &str) -> Fixture {
+    fixture_with_stores(tweak, client_name, Stores::in_memory()).await
+}
+
+async fn fixture_with_stores(
+    tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder,
+    client_name: &str,
+    stores: Stores,
+) -> Fixture {
     let clock = Arc::new(ManualClock::starting_now());
     let store = Arc::new(MemoryConsentStore::new());
     let provider = Arc::new(LocalConsentProvider::new(store.clone(), clock.clone()));
@@ -57,9 +66,12 @@ async fn fixture_with(tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBui
     .unwrap();
     let consents = provider.clone();
     let interaction = Arc::new(pages.clone());
-    let bank =
-        start_bank_with(clock, move |b| b.consents(consents).interaction(interaction), |server| pages.router(server))
-            .await;
+    let bank = start_bank_with(
+        clock,
+        move |b| b.stores(stores).consents(consents).interaction(interaction),
+        |server| pages.router(server),
+    )
+    .await;
     let name = client_name.to_owned();
     let client = bank
         .client_with(&[GrantType::AuthorizationCode], TokenEndpointAuthMethod::PrivateKeyJwt, move |m| {
@@ -125,6 +137,24 @@ impl Fixture {
         // No PSU data, and not even the interaction id, in the URL.
         assert_eq!(location(&response), "/psu/login");
         verifier.secret().to_owned()
+    }
+
+    /// PAR and `/authorize` without a browser (no cookie kept): the session cookie's value that
+    /// `/authorize` hands out, or the response if it refused.
+    async fn authorize_anonymously(&self) -> Result<String, reqwest::Response> {
+        let (challenge, _) = PkceChallenge::new_random_s256();
+        let response = push(&self.bank, &self.client, &challenge, &[], None).await;
+        let body: Value = response.json().await.unwrap();
+        let mut url = Url::parse(&self.bank.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", self.client.client_id.as_str())
+            .append_pair("request_uri", body["request_uri"].as_str().unwrap());
+        let response = self.bank.http.get(url).send().await.unwrap();
+        if response.status() != StatusCode::SEE_OTHER {
+            return Err(response);
+        }
+        let cookie = set_cookie(&response);
+        Ok(cookie.split(';').next().unwrap().trim_start_matches("ob_psu_session=").to_owned())
     }
 
     /// Starts an interaction for a new consent and logs in as `user`: the browser is on the
@@ -783,4 +813,63 @@ async fn a_custom_renderer_draws_the_pages_it_overrides() {
     assert_eq!(location(&response), "/psu/consent");
     let page = browser.page("/psu/consent").await;
     assert!(page.contains(">Aprobar</button>") && page.contains("body{font-family:serif}"), "{page}");
+}
+
+#[tokio::test]
+async fn a_flood_of_authorize_requests_neither_locks_out_nor_keeps_out_psus() {
+    let sessions = Arc::new(MemorySessionStore::with_capacity(4));
+    let stores = Stores { sessions: sessions.clone(), ..Stores::in_memory() };
+    let f = fixture_with_stores(|b| b, "Budget Buddy", stores).await;
+    // Alice logs in at the dashboard; Bob is half-way through an authorization.
+    let alice = f.browser();
+    assert_eq!(location(&alice.login("alice", "alice-password").await), "/consents");
+    let bob = f.browser();
+    let (bob_consent, _) = f.at_consent_page(&bob, "bob").await;
+
+    // Someone opens far more interactions than the store holds: none is refused, and nobody who
+    // logged in is pushed out.
+    for _ in 0..12 {
+        f.authorize_anonymously().await.map_err(|r| r.status()).unwrap();
+    }
+    assert!(sessions.len() <= 4);
+    assert!(alice.page("/consents").await.contains("Apps with access to your accounts"));
+    let page = bob.page("/psu/consent").await;
+    assert_eq!(bob.decide(&page, "approve", &[BOB_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.status(&bob_consent).await, ConsentStatus::Authorised);
+
+    // A new PSU still gets in during the flood.
+    let carol = f.browser();
+    f.authorize_anonymously().await.map_err(|r| r.status()).unwrap();
+    let (consent, _) = f.at_consent_page(&carol, "alice").await;
+    let page = carol.page("/psu/consent").await;
+    assert_eq!(carol.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Authorised);
+
+    // Only when every session held is logged in are new ones refused, with a 503 page.
+    let full = Arc::new(MemorySessionStore::with_capacity(1));
+    let f = fixture_with_stores(|b| b, "Budget Buddy", Stores { sessions: full, ..Stores::in_memory() }).await;
+    assert_eq!(location(&f.browser().login("alice", "alice-password").await), "/consents");
+    let refused = f.authorize_anonymously().await.unwrap_err();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_session_that_never_logged_in_ends_with_its_interaction() {
+    let sessions = Arc::new(MemorySessionStore::new());
+    let f =
+        fixture_with_stores(|b| b, "Budget Buddy", Stores { sessions: sessions.clone(), ..Stores::in_memory() }).await;
+    let started = f.bank.clock.now();
+    let cookie = f.authorize_anonymously().await.map_err(|r| r.status()).unwrap();
+    let session = sessions.get(&TokenHash::of(&cookie), started).await.unwrap().unwrap();
+    assert!(session.psu_id.is_none());
+    assert!(
+        session.expires_at <= started + openbanking_server::authorization::INTERACTION_LIFETIME,
+        "ends {} after the interaction began",
+        session.expires_at - started
+    );
+    // A login page opened without an interaction is no longer-lived.
+    let response = f.browser().get("/psu/login").await;
+    let cookie = set_cookie(&response).split(';').next().unwrap().trim_start_matches("ob_psu_session=").to_owned();
+    let session = sessions.get(&TokenHash::of(&cookie), started).await.unwrap().unwrap();
+    assert!(session.expires_at <= started + openbanking_server::authorization::INTERACTION_LIFETIME);
 }

@@ -21,7 +21,7 @@ use super::session::{Session, SessionCookie, SessionId, Sessions, csrf_matches, 
 use super::view::{ConsentView, View, permissions};
 use super::{CONSENT_PATH, ConsentPages, DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, PagesInner, REVOKE_PATH};
 use crate::accounts::data::AccountLabel;
-use crate::authorization::{AuthorizationServer, InteractionOutcome};
+use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, InteractionOutcome};
 use crate::store::PendingAuthorization;
 
 /// The hidden form field carrying the CSRF token.
@@ -151,7 +151,8 @@ pub(super) async fn login_page(State(st): State<PagesState>, headers: HeaderMap,
             view.login(&session.csrf, "", None)
         }
         None => {
-            let session = new_session(None, now + st.inner().session_lifetime);
+            // Not logged in yet: as short-lived as an interaction's session.
+            let session = new_session(None, now + st.inner().session_lifetime.min(INTERACTION_LIFETIME));
             match st.sessions.create(&session, now).await {
                 Ok(id) => with_cookie(view.login(&session.csrf, "", None), st.cookie.set(&id)),
                 Err(e) => view.error(e),

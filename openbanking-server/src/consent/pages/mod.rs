@@ -89,9 +89,11 @@
 //!   the browser holds only the id, in a cookie that is `HttpOnly`, `SameSite=Lax`, `Path=/` and
 //!   `Secure` (named `__Host-…`) unless the issuer is `http` on a loopback host (or
 //!   [`secure_cookies`](ConsentPagesBuilder::secure_cookies) says otherwise). A session expires
-//!   after the [session lifetime](ConsentPagesBuilder::session_lifetime), counted from its creation
-//!   and again from login. The id is replaced at login (no session fixation) and never logged.
-//!   Nothing about the PSU or the interaction appears in a URL.
+//!   after the [session lifetime](ConsentPagesBuilder::session_lifetime), counted from login; a
+//!   session that has not logged in ends sooner, with its interaction
+//!   ([`INTERACTION_LIFETIME`](crate::authorization::INTERACTION_LIFETIME) after `/authorize`),
+//!   or that long after it was opened at the login page. The id is replaced at login (no session
+//!   fixation) and never logged. Nothing about the PSU or the interaction appears in a URL.
 //! - **CSRF:** every form carries the session's random token, compared in constant time; a
 //!   missing or wrong token gets a 403 page and changes nothing.
 //! - **Login attempts** are bounded per session, and so per interaction: after
@@ -112,8 +114,10 @@
 //!   requesting client; the dashboard lists and revokes only the logged-in PSU's consents.
 //! - **Sessions are kept in the server's [`SessionStore`](crate::store::SessionStore)** (one of
 //!   its [`Stores`](crate::store::Stores)), so that instances sharing the stores share the PSU's
-//!   login. A store at capacity (the in-memory one holds 100 000 live sessions) or out of reach
-//!   refuses new sessions with a 503 page; it never drops a live one.
+//!   login. A store at capacity (the in-memory one holds 100 000 live sessions) makes room by
+//!   dropping the session that has not logged in and ends first, so a flood of `/authorize`
+//!   requests only pushes out its own kind; it never drops a logged-in session, and when it holds
+//!   only those (or is out of reach) a new session gets a 503 page.
 
 mod catalogue;
 mod error;
@@ -145,7 +149,7 @@ pub use self::render::{
 use self::session::{SessionCookie, Sessions};
 use super::psu::PsuAuthenticator;
 use crate::accounts::AccountData;
-use crate::authorization::{AuthorizationServer, Interaction};
+use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, Interaction};
 use crate::store::PendingAuthorization;
 
 /// The login form (GET shows it, POST submits it).
@@ -161,7 +165,7 @@ pub const REVOKE_PATH: &str = "/consents/revoke";
 
 /// Failed logins allowed per session (and so per interaction) by default.
 pub const DEFAULT_MAX_LOGIN_ATTEMPTS: u32 = 5;
-/// How long a session lasts by default, from its creation and again from login.
+/// How long a session lasts by default, from login (one that has not logged in ends sooner).
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::minutes(15);
 /// The largest form body read, in bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -316,8 +320,9 @@ impl ConsentPagesBuilder {
         self
     }
 
-    /// How long a session lasts, from its creation and again from login (1 minute to 12 hours;
-    /// default 15 minutes).
+    /// How long a session lasts from login (1 minute to 12 hours; default 15 minutes). A session
+    /// that has not logged in lasts no longer than this, nor than its interaction
+    /// ([`INTERACTION_LIFETIME`](crate::authorization::INTERACTION_LIFETIME)).
     pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
         self.session_lifetime = lifetime;
         self
@@ -424,7 +429,9 @@ impl Interaction for ConsentPages {
     /// and redirects (303) to the login page.
     async fn begin(&self, server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
         let now = server.clock().now();
-        let session = session::new_session(Some(pending.id), now + self.inner.session_lifetime);
+        // A session that has not logged in ends with its interaction, at the latest.
+        let ends = (now + self.inner.session_lifetime).min(pending.started_at + INTERACTION_LIFETIME);
+        let session = session::new_session(Some(pending.id), ends);
         let cookie = SessionCookie {
             secure: self.secure_cookies_for(server),
             max_age: self.inner.session_lifetime.whole_seconds(),
