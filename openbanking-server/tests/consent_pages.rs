@@ -24,7 +24,7 @@ use openbanking_server::accounts::MemoryAccountData;
 use openbanking_server::consent::pages::{
     ConsentPages, ConsentPagesBuilder, LoginPage, PageRenderer, RenderError, Texts,
 };
-use openbanking_server::consent::psu::MemoryPsuDirectory;
+use openbanking_server::consent::psu::{MemoryPsuDirectory, PsuAuthenticator};
 use openbanking_server::store::{MemorySessionStore, SessionStore as _, Stores, TokenHash};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -54,16 +54,20 @@ async fn fixture_with_stores(
     client_name: &str,
     stores: Stores,
 ) -> Fixture {
+    fixture_full(tweak, client_name, stores, Arc::new(MemoryPsuDirectory::seeded().unwrap())).await
+}
+
+async fn fixture_full(
+    tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder,
+    client_name: &str,
+    stores: Stores,
+    psus: Arc<dyn PsuAuthenticator>,
+) -> Fixture {
     let clock = Arc::new(ManualClock::starting_now());
     let store = Arc::new(MemoryConsentStore::new());
     let provider = Arc::new(LocalConsentProvider::new(store.clone(), clock.clone()));
-    let pages = tweak(ConsentPages::builder(
-        provider.clone(),
-        Arc::new(MemoryPsuDirectory::seeded().unwrap()),
-        Arc::new(MemoryAccountData::seeded()),
-    ))
-    .build()
-    .unwrap();
+    let pages =
+        tweak(ConsentPages::builder(provider.clone(), psus, Arc::new(MemoryAccountData::seeded()))).build().unwrap();
     let consents = provider.clone();
     let interaction = Arc::new(pages.clone());
     let bank = start_bank_with(
@@ -872,4 +876,65 @@ async fn a_session_that_never_logged_in_ends_with_its_interaction() {
     let cookie = set_cookie(&response).split(';').next().unwrap().trim_start_matches("ob_psu_session=").to_owned();
     let session = sessions.get(&TokenHash::of(&cookie), started).await.unwrap().unwrap();
     assert!(session.expires_at <= started + openbanking_server::authorization::INTERACTION_LIFETIME);
+}
+
+/// The seeded directory, counting how often it is asked.
+#[derive(Debug)]
+struct CountingDirectory {
+    inner: MemoryPsuDirectory,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PsuAuthenticator for CountingDirectory {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<PsuId>, openbanking_core::StoreError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.authenticate(username, password).await
+    }
+}
+
+#[tokio::test]
+async fn password_guesses_from_new_sessions_are_throttled_per_username_without_asking_the_directory() {
+    let directory = Arc::new(CountingDirectory { inner: MemoryPsuDirectory::seeded().unwrap(), calls: 0.into() });
+    let calls = || directory.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let f = fixture_full(|b| b, "Budget Buddy", Stores::in_memory(), directory.clone()).await;
+
+    // Ten guesses, each from a fresh session (each session's own limit is never reached).
+    for guess in 0..10 {
+        let response = f.browser().login("alice", &format!("guess-{guess}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().contains("The username or password is not right."));
+    }
+    assert_eq!(calls(), 10);
+
+    // The next one is refused on the login page, even with the right password, and the
+    // directory is not asked.
+    let response = f.browser().login("Alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[reqwest::header::RETRY_AFTER], "60");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Too many failed attempts to log in with this username"), "{page}");
+    assert!(page.contains("Wait 1 min") && page.contains("name=\"password\""), "a login page: {page}");
+    let response = f.browser_speaking("es-AR").login("alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("demasiados intentos fallidos") && page.contains("Esperar 1 min"), "{page}");
+    assert_eq!(calls(), 10);
+
+    // Another PSU is not held up.
+    assert_eq!(location(&f.browser().login("bob", "bob-password").await), "/consents");
+
+    // Once the delay has passed, one more try; a wrong one doubles the delay.
+    f.bank.clock.advance(Duration::minutes(1));
+    assert_eq!(f.browser().login("alice", "guess-10").await.status(), StatusCode::OK);
+    let response = f.browser().login("alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[reqwest::header::RETRY_AFTER], "120");
+    f.bank.clock.advance(Duration::minutes(2));
+    assert_eq!(location(&f.browser().login("alice", "alice-password").await), "/consents");
+    assert_eq!(calls(), 13);
 }

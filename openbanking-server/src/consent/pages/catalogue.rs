@@ -20,6 +20,9 @@ pub(super) const EN: Texts = Texts {
     log_in: t("Log in"),
     login_failed_one_left: t("The username or password is not right. 1 try left."),
     login_failed_left: t("The username or password is not right. {left} tries left."),
+    login_throttled: t(
+        "Too many failed attempts to log in with this username. Nothing was checked. Wait {minutes} min and try again.",
+    ),
     consent_title: t("Your consent"),
     consent_heading: t("{client} wants to see your account information"),
     consent_permissions_heading: t("What {client} will be able to see"),
@@ -99,6 +102,9 @@ pub(super) const ES: Texts = Texts {
     log_in: t("Iniciar sesión"),
     login_failed_one_left: t("El usuario o la contraseña no son correctos. Queda 1 intento."),
     login_failed_left: t("El usuario o la contraseña no son correctos. Quedan {left} intentos."),
+    login_throttled: t(
+        "Hubo demasiados intentos fallidos de inicio de sesión con este usuario. No se verificó nada. Esperar {minutes} min y volver a intentar.",
+    ),
     consent_title: t("Consentimiento"),
     consent_heading: t("{client} solicita ver información de las cuentas"),
     consent_permissions_heading: t("Qué podrá ver {client}"),

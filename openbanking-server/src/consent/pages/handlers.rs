@@ -2,10 +2,11 @@
 //! structs and the renderer turn the result into HTML in the PSU's language.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use openbanking_core::consent::{Consent, ConsentStatus};
@@ -164,6 +165,7 @@ pub(super) async fn login_page(State(st): State<PagesState>, headers: HeaderMap,
 pub(super) async fn login_submit(
     State(st): State<PagesState>,
     headers: HeaderMap,
+    extensions: Extensions,
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
@@ -176,6 +178,22 @@ pub(super) async fn login_submit(
     if session.psu_id.is_some() {
         return st.next(&session);
     }
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    // Across sessions: a username (or source) guessed at too often waits, and the authenticator
+    // is not asked.
+    let source = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let throttled = match st.inner().throttle.attempt(username, source, now) {
+        Ok(throttled) => throttled,
+        Err(wait) => {
+            tracing::warn!(wait_seconds = wait.whole_seconds(), "PSU login throttled");
+            let minutes = ((wait.whole_seconds() + 59) / 60).max(1);
+            let message = fill(&view.texts.login_throttled, &[("minutes", &minutes.to_string())]);
+            let page = view.login_with_status(StatusCode::TOO_MANY_REQUESTS, &session.csrf, username, Some(message));
+            let retry_after = HeaderValue::from(wait.whole_seconds().max(1));
+            return ([(header::RETRY_AFTER, retry_after)], page).into_response();
+        }
+    };
     // Take an attempt before checking, so that concurrent submissions can't exceed the bound.
     let max = st.inner().max_login_attempts;
     let attempt = st.sessions.update(&id, now, |s| {
@@ -191,9 +209,14 @@ pub(super) async fn login_submit(
     let Some(attempt) = attempt else {
         return lock_out(&st, &view, &id, now).await;
     };
-    let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("");
-    match st.inner().psus.authenticate(username, password).await {
+    let outcome = st.inner().psus.authenticate(username, password).await;
+    match &outcome {
+        Ok(Some(_)) => st.inner().throttle.succeeded(throttled),
+        Ok(None) => st.inner().throttle.failed(throttled, now),
+        // The directory did not answer: the attempt stays counted for the username only.
+        Err(_) => {}
+    }
+    match outcome {
         Ok(Some(psu)) => {
             // A new session id at login: an id planted before login is worth nothing after it.
             if let Err(e) = st.sessions.remove(&id, now).await {

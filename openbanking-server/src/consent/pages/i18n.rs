@@ -25,9 +25,9 @@ pub const SPANISH: &str = "es";
 /// Start from [`Texts::english`] or [`Texts::spanish`] and change fields; give the result to
 /// [`ConsentPagesBuilder::texts`](super::ConsentPagesBuilder::texts) under a language tag. A few
 /// texts take values, written as `{name}` placeholders: `{client}` (the app's name), `{left}` (login
-/// tries left), `{from}` and `{to}` (dates). The struct is `#[non_exhaustive]`, so new texts can
-/// be added without breaking a bank's code; a bank's language then shows the English text for
-/// them until it sets its own.
+/// tries left), `{minutes}` (a wait), `{from}` and `{to}` (dates). The struct is
+/// `#[non_exhaustive]`, so new texts can be added without breaking a bank's code; a bank's
+/// language then shows the English text for them until it sets its own.
 ///
 /// ```
 /// use openbanking_server::consent::pages::Texts;
@@ -55,6 +55,9 @@ pub struct Texts {
     pub login_failed_one_left: Cow<'static, str>,
     /// A failed login with `{left}` tries left.
     pub login_failed_left: Cow<'static, str>,
+    /// A login refused without checking, after too many failures for the username (or from
+    /// the network) across sessions: wait `{minutes}` minutes.
+    pub login_throttled: Cow<'static, str>,
     /// The consent page's title.
     pub consent_title: Cow<'static, str>,
     /// The consent page's heading for an account-access consent (`{client}`).

@@ -100,8 +100,14 @@
 //!   [`max_login_attempts`](ConsentPagesBuilder::max_login_attempts) failures (default 5) an
 //!   interaction ends as if the PSU had denied (the TPP gets `error=access_denied`; the consent
 //!   stays `AwaitingAuthorisation`, since whoever failed may not be its PSU), and a dashboard login
-//!   shows a "too many attempts" page. The session is dropped either way. Throttling per username
-//!   or per network source across sessions belongs to the bank's [`PsuAuthenticator`].
+//!   shows a "too many attempts" page. The session is dropped either way.
+//! - **Password guessing across sessions** is throttled per username and per source address
+//!   (when the app is served with axum's `ConnectInfo<SocketAddr>`), with exponential backoff
+//!   ([`LoginThrottle`], set with [`login_throttle`](ConsentPagesBuilder::login_throttle)): by
+//!   default, after 10 failures for a username it is refused for 1 minute, then 2, 4, ... up to an
+//!   hour per further failure, **without calling the [`PsuAuthenticator`]**, on the login page
+//!   (429) with a message. So every authenticator benefits. The counts live in memory, per
+//!   `ConsentPages` instance, in a bounded map (100 000 entries by default).
 //! - **Escaping:** the default templates are askama's, HTML-escaped by default and checked at
 //!   compile time: every value (the TPP's `client_name`, account labels, ids, scopes, the
 //!   catalogue's texts) is escaped unless marked safe, which only the stylesheet is. Responses
@@ -125,6 +131,7 @@ mod handlers;
 mod i18n;
 mod render;
 mod session;
+mod throttle;
 mod view;
 
 use std::fmt;
@@ -147,6 +154,8 @@ pub use self::render::{
     ErrorPage, LoginPage, PageContext, PageRenderer, RenderError,
 };
 use self::session::{SessionCookie, Sessions};
+pub use self::throttle::LoginThrottle;
+use self::throttle::Throttle;
 use super::psu::PsuAuthenticator;
 use crate::accounts::AccountData;
 use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, Interaction};
@@ -200,6 +209,7 @@ struct PagesInner {
     psus: Arc<dyn PsuAuthenticator>,
     accounts: Arc<dyn AccountData>,
     max_login_attempts: u32,
+    throttle: Throttle,
     session_lifetime: Duration,
     secure_cookies: Option<bool>,
     path_prefix: String,
@@ -214,6 +224,7 @@ impl fmt::Debug for ConsentPages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsentPages")
             .field("max_login_attempts", &self.inner.max_login_attempts)
+            .field("login_throttle", &self.inner.throttle)
             .field("session_lifetime", &self.inner.session_lifetime)
             .field("secure_cookies", &self.inner.secure_cookies)
             .field("path_prefix", &self.inner.path_prefix)
@@ -231,6 +242,7 @@ pub struct ConsentPagesBuilder {
     psus: Arc<dyn PsuAuthenticator>,
     accounts: Arc<dyn AccountData>,
     max_login_attempts: u32,
+    login_throttle: LoginThrottle,
     session_lifetime: Duration,
     secure_cookies: Option<bool>,
     path_prefix: String,
@@ -243,6 +255,7 @@ impl fmt::Debug for ConsentPagesBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsentPagesBuilder")
             .field("max_login_attempts", &self.max_login_attempts)
+            .field("login_throttle", &self.login_throttle)
             .field("session_lifetime", &self.session_lifetime)
             .field("secure_cookies", &self.secure_cookies)
             .field("path_prefix", &self.path_prefix)
@@ -270,6 +283,7 @@ impl ConsentPages {
             psus,
             accounts,
             max_login_attempts: DEFAULT_MAX_LOGIN_ATTEMPTS,
+            login_throttle: LoginThrottle::default(),
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             secure_cookies: None,
             path_prefix: String::new(),
@@ -317,6 +331,13 @@ impl ConsentPagesBuilder {
     /// allowed failure ends the interaction with a denial.
     pub fn max_login_attempts(mut self, attempts: u32) -> Self {
         self.max_login_attempts = attempts;
+        self
+    }
+
+    /// How failed logins are throttled across sessions, per username and per source address
+    /// (default: [`LoginThrottle::default`]).
+    pub fn login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.login_throttle = throttle;
         self
     }
 
@@ -370,6 +391,9 @@ impl ConsentPagesBuilder {
         if !(1..=100).contains(&self.max_login_attempts) {
             return Err(ConfigError::Invalid { setting: "max_login_attempts", reason: "between 1 and 100".into() });
         }
+        self.login_throttle
+            .check()
+            .map_err(|reason| ConfigError::Invalid { setting: "login_throttle", reason: reason.into() })?;
         if self.session_lifetime < Duration::minutes(1) || self.session_lifetime > Duration::hours(12) {
             return Err(ConfigError::Invalid {
                 setting: "session_lifetime",
@@ -411,6 +435,7 @@ impl ConsentPagesBuilder {
                 psus: self.psus,
                 accounts: self.accounts,
                 max_login_attempts: self.max_login_attempts,
+                throttle: Throttle::new(self.login_throttle),
                 session_lifetime: self.session_lifetime,
                 secure_cookies: self.secure_cookies,
                 path_prefix: self.path_prefix,

@@ -52,8 +52,18 @@ impl<'a> View<'a> {
     }
 
     pub(super) fn login(&self, csrf: &str, username: &str, error: Option<String>) -> Response {
+        self.login_with_status(StatusCode::OK, csrf, username, error)
+    }
+
+    pub(super) fn login_with_status(
+        &self,
+        status: StatusCode,
+        csrf: &str,
+        username: &str,
+        error: Option<String>,
+    ) -> Response {
         let page = LoginPage { context: self.context(), action: self.pages.href(LOGIN_PATH), csrf, username, error };
-        self.respond(StatusCode::OK, self.pages.inner.renderer.login(&page))
+        self.respond(status, self.pages.inner.renderer.login(&page))
     }
 
     pub(super) fn consent(
