@@ -591,10 +591,13 @@ async fn two_concurrent_approvals_of_one_consent_have_one_winner() {
     let (page_a, page_b) = (a.page("/psu/consent").await, b.page("/psu/consent").await);
     let (ra, rb) =
         tokio::join!(a.decide(&page_a, "approve", &[ALICE_SAVINGS]), b.decide(&page_b, "approve", &[ALICE_CURRENT]));
-    let mut statuses = [ra.status(), rb.status()];
-    statuses.sort();
-    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
-    let winner = if ra.status() == StatusCode::SEE_OTHER { ALICE_SAVINGS } else { ALICE_CURRENT };
+    // Both go back to the TPP: one with a code, the other (decided elsewhere) denied.
+    assert_eq!([ra.status(), rb.status()], [StatusCode::SEE_OTHER, StatusCode::SEE_OTHER]);
+    let codes = [&ra, &rb].map(|r| query_param(&Url::parse(&location(r)).unwrap(), "code").is_some());
+    let errors = [&ra, &rb].map(|r| query_param(&Url::parse(&location(r)).unwrap(), "error"));
+    assert_eq!(codes.iter().filter(|c| **c).count(), 1, "{errors:?}");
+    assert!(errors.contains(&Some("access_denied".into())), "{errors:?}");
+    let winner = if codes[0] { ALICE_SAVINGS } else { ALICE_CURRENT };
     let stored = f.provider.get(&consent).await.unwrap().unwrap();
     assert_eq!(stored.status(), ConsentStatus::Authorised);
     assert_eq!(stored.account_ids(), [AccountId::parse(winner).unwrap()]);
@@ -629,18 +632,65 @@ async fn a_plain_scope_request_is_approved_without_accounts() {
     assert!(query_param(&redirect, "code").is_some());
 }
 
+/// The redirect back to the TPP ends the interaction denied, with `state` and `iss`.
+fn assert_denied_back_to_the_tpp(f: &Fixture, response: &reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let redirect = Url::parse(&location(response)).unwrap();
+    assert!(redirect.as_str().starts_with(common::REDIRECT_URI), "{redirect}");
+    assert_eq!(query_param(&redirect, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("state-123"));
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(f.bank.base.as_str()));
+    assert_eq!(query_param(&redirect, "code"), None);
+}
+
 #[tokio::test]
 async fn a_consent_decided_elsewhere_is_not_shown_for_approval() {
     let f = fixture().await;
     let browser = f.browser();
     let (consent, _) = f.at_consent_page(&browser, "alice").await;
     let page = browser.page("/psu/consent").await;
-    // The TPP withdraws the consent while the PSU reads the page.
+    // The TPP withdraws the consent while the PSU reads the page: Approve sends the PSU back to
+    // the TPP, denied, rather than to an error page.
     f.provider.revoke(RevokeConsent::new(consent.clone(), Actor::Bank)).await.unwrap();
     let response = browser.decide(&page, "approve", &[ALICE_SAVINGS]).await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_denied_back_to_the_tpp(&f, &response);
     assert_eq!(f.status(&consent).await, ConsentStatus::Revoked);
-    assert_eq!(browser.get("/psu/consent").await.status(), StatusCode::CONFLICT);
+    // The interaction is over.
+    assert_eq!(location(&browser.get("/psu/consent").await), "/consents");
+}
+
+#[tokio::test]
+async fn a_psu_is_never_stranded_when_the_consent_is_decided_elsewhere() {
+    let f = fixture().await;
+    // Reloading the page after the consent was authorised in another interaction.
+    let consent = f.consent().await;
+    let scope = format!("consent:{consent}");
+    let (here, there) = (f.browser(), f.browser());
+    for browser in [&here, &there] {
+        f.start(browser, &scope).await;
+        assert_eq!(location(&browser.login("alice", "alice-password").await), "/psu/consent");
+    }
+    here.page("/psu/consent").await;
+    let page = there.page("/psu/consent").await;
+    assert_eq!(there.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert_denied_back_to_the_tpp(&f, &here.get("/psu/consent").await);
+    let stored = f.provider.get(&consent).await.unwrap().unwrap();
+    assert_eq!(stored.status(), ConsentStatus::Authorised, "left as decided elsewhere");
+    assert_eq!(stored.account_ids(), [AccountId::parse(ALICE_SAVINGS).unwrap()]);
+
+    // Pressing Approve after the consent was rejected in another interaction.
+    let consent = f.consent().await;
+    let scope = format!("consent:{consent}");
+    let (here, there) = (f.browser(), f.browser());
+    for browser in [&here, &there] {
+        f.start(browser, &scope).await;
+        assert_eq!(location(&browser.login("alice", "alice-password").await), "/psu/consent");
+    }
+    let page = here.page("/psu/consent").await;
+    let other = there.page("/psu/consent").await;
+    assert_denied_back_to_the_tpp(&f, &there.decide(&other, "deny", &[]).await);
+    assert_denied_back_to_the_tpp(&f, &here.decide(&page, "approve", &[ALICE_CURRENT]).await);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Rejected);
 }
 
 #[tokio::test]

@@ -267,8 +267,8 @@ async fn lock_out(st: &PagesState, view: &View<'_>, id: &SessionId, now: OffsetD
 pub(super) async fn consent_page(State(st): State<PagesState>, headers: HeaderMap, jar: CookieJar) -> Response {
     let view = st.view(&headers);
     let now = st.now();
-    let session = match st.current(&jar, now).await {
-        Ok(Some((_, session))) => session,
+    let (id, session) = match st.current(&jar, now).await {
+        Ok(Some(current)) => current,
         Ok(None) => return view.error(PageError::Expired),
         Err(e) => return view.error(e),
     };
@@ -285,8 +285,31 @@ pub(super) async fn consent_page(State(st): State<PagesState>, headers: HeaderMa
     .await;
     match result {
         Ok(consent) => view.consent(StatusCode::OK, &consent, &session.csrf, None, &[]),
+        Err(PageError::Conflict) => decided_elsewhere(&st, &view, &id, interaction, now).await,
         Err(e) => view.error(e),
     }
+}
+
+/// The consent was decided elsewhere (revoked by the TPP, authorised or rejected in another
+/// interaction) while its page was open: nothing is left to decide here, so the interaction ends
+/// denied and the PSU goes back to the TPP (`error=access_denied`, `state`, `iss`) rather than
+/// being left on an error page. The consent is left as it was decided.
+async fn decided_elsewhere(
+    st: &PagesState,
+    view: &View<'_>,
+    id: &SessionId,
+    interaction: &str,
+    now: OffsetDateTime,
+) -> Response {
+    tracing::info!("the consent was decided elsewhere; the interaction ends denied");
+    let location = match st.server.complete_interaction(interaction, InteractionOutcome::Deny).await {
+        Ok(location) => location,
+        Err(e) => return view.error(e.into()),
+    };
+    if let Err(e) = st.sessions.update(id, now, |s| s.interaction = None).await {
+        tracing::warn!(error = ?e, "could not clear a decided interaction from the session");
+    }
+    st.pages.see_other(&location)
 }
 
 pub(super) async fn consent_submit(
@@ -328,6 +351,7 @@ pub(super) async fn consent_submit(
             st.pages.see_other(&location)
         }
         Ok(Decided::Page(response)) => response,
+        Err(PageError::Conflict) => decided_elsewhere(&st, &view, &id, &interaction, now).await,
         Err(e) => view.error(e),
     }
 }

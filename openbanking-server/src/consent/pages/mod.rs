@@ -117,7 +117,10 @@
 //!   (There is no CSP `form-action`: browsers apply it to the redirect back to the TPP.)
 //! - **Decisions:** the accounts a PSU selects must be among [`AccountData::accounts`] of that
 //!   PSU; a consent is shown and approved only while it awaits authorisation and belongs to the
-//!   requesting client; the dashboard lists and revokes only the logged-in PSU's consents.
+//!   requesting client; the dashboard lists and revokes only the logged-in PSU's consents. A
+//!   consent decided elsewhere while its page was open (revoked by the TPP, authorised or
+//!   rejected in another interaction) is left as decided, and Approve or a reload ends the
+//!   interaction denied: the PSU goes back to the TPP with `error=access_denied`.
 //! - **Sessions are kept in the server's [`SessionStore`](crate::store::SessionStore)** (one of
 //!   its [`Stores`](crate::store::Stores)), so that instances sharing the stores share the PSU's
 //!   login. A store at capacity (the in-memory one holds 100 000 live sessions) makes room by
