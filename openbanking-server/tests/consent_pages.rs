@@ -521,9 +521,9 @@ async fn the_dashboard_lists_the_psus_consents_and_revokes_only_its_own() {
     // Her own: revoked, and back to the dashboard.
     let response = alice.post("/consents/revoke", &[("csrf", &token), ("consent_id", alice_consent.as_str())]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/consents");
+    assert_eq!(location(&response), "/consents?revoked=1");
     assert_eq!(f.status(&alice_consent).await, ConsentStatus::Revoked);
-    let page = alice.page("/consents").await;
+    let page = alice.page("/consents?revoked=1").await;
     assert!(page.contains("Revoked"));
     assert!(!page.contains(">Revoke</button>"), "a revoked consent has no Revoke button");
 
@@ -623,7 +623,7 @@ async fn a_plain_scope_request_is_approved_without_accounts() {
     f.start(&browser, "accounts").await;
     assert_eq!(location(&browser.login("bob", "bob-password").await), "/psu/consent");
     let page = browser.page("/psu/consent").await;
-    assert!(page.contains("Budget Buddy asks for access"));
+    assert!(page.contains("Budget Buddy (unverified) asks for access"));
     assert!(page.contains("<code>accounts</code>"));
     assert!(!page.contains("name=\"account\""));
     let response = browser.decide(&page, "approve", &[]).await;
@@ -743,7 +743,7 @@ async fn a_spanish_browser_gets_spanish_pages_with_the_same_fields() {
     assert_eq!(location(&response), "/psu/consent");
     let (language, page) = language_of(browser.get("/psu/consent").await).await;
     assert_eq!(language, "es");
-    assert!(page.contains("Budget Buddy solicita ver información de las cuentas"), "{page}");
+    assert!(page.contains("Budget Buddy (no verificado) solicita ver información de las cuentas"), "{page}");
     snapshot("consent-es", &page);
     assert!(page.contains("Saldos de las cuentas"), "permissions in Spanish: {page}");
     assert!(!page.contains(Permission::ReadBalances.description()));
@@ -824,7 +824,7 @@ async fn markup_in_the_client_name_is_inert_in_spanish_too() {
     f.at_consent_page(&browser, "alice").await;
     let page = browser.page("/psu/consent").await;
     assert!(!page.contains("<script"), "{page}");
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; solicita ver información"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; (no verificado) solicita ver información"), "{page}");
     assert!(!page.contains("<b>Banco</b>") && page.contains("&lt;b&gt;Banco&lt;/b&gt;"));
 }
 
@@ -987,4 +987,92 @@ async fn password_guesses_from_new_sessions_are_throttled_per_username_without_a
     f.bank.clock.advance(Duration::minutes(2));
     assert_eq!(location(&f.browser().login("alice", "alice-password").await), "/consents");
     assert_eq!(calls(), 13);
+}
+
+#[tokio::test]
+async fn the_tpp_is_named_by_its_verified_organisation_and_a_self_asserted_name_is_marked() {
+    // Self-asserted: the registered client_name, marked, in both languages, on both pages.
+    let f = fixture_with(|b| b, "Your Bank Security Team").await;
+    let browser = f.browser();
+    f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains("Your Bank Security Team (unverified) wants to see your account information"), "{page}");
+    assert_eq!(browser.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert!(browser.page("/consents").await.contains("<h2>Your Bank Security Team (unverified)</h2>"));
+    let spanish = f.browser_speaking("es");
+    f.at_consent_page(&spanish, "alice").await;
+    let page = spanish.page("/psu/consent").await;
+    assert!(page.contains("Your Bank Security Team (no verificado) solicita"), "{page}");
+
+    // Registered under a directory's software statement: named by the organisation it vouches
+    // for, unmarked.
+    let mut client = f.bank.server.clients().get(&f.client.client_id).await.unwrap().unwrap();
+    client.verified_organisation = Some("Budget Buddy Ltd".into());
+    f.bank.server.clients().replace(client).await.unwrap();
+    let browser = f.browser();
+    f.at_consent_page(&browser, "bob").await;
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains("<h1>Budget Buddy Ltd wants to see your account information</h1>"), "{page}");
+    assert!(!page.contains("unverified") && !page.contains("Your Bank Security Team"), "{page}");
+}
+
+#[tokio::test]
+async fn the_transaction_window_reads_right_with_only_a_start_or_none() {
+    let f = fixture().await;
+    let transactions =
+        [Permission::ReadAccountsBasic, Permission::ReadTransactionsBasic, Permission::ReadTransactionsCredits];
+    let start = f.bank.clock.now() - Duration::days(30);
+    let end = f.bank.clock.now();
+    let cases = [
+        (
+            Some(start),
+            Some(end),
+            format!("Transactions from {} to {}.", Texts::english().date(start), Texts::english().date(end)),
+        ),
+        (Some(start), None, format!("Transactions from {} on.", Texts::english().date(start))),
+        (None, Some(end), format!("Transactions up to {}.", Texts::english().date(end))),
+        (None, None, "Transactions of any date.".to_owned()),
+    ];
+    for (from, to, expected) in cases {
+        let request = ConsentRequest::new(transactions).with_transaction_window(from, to);
+        let consent = f.provider.create(CreateConsent::new(f.client.client_id.clone(), request)).await.unwrap();
+        let browser = f.browser();
+        f.start(&browser, &format!("consent:{}", consent.consent_id())).await;
+        browser.login("alice", "alice-password").await;
+        let page = browser.page("/psu/consent").await;
+        assert!(page.contains(&format!("<p class=\"muted\">{expected}</p>")), "{expected} in {page}");
+    }
+    // No transactions asked for: no window to speak of.
+    let consent = f
+        .provider
+        .create(CreateConsent::new(f.client.client_id.clone(), ConsentRequest::new([Permission::ReadBalances])))
+        .await
+        .unwrap();
+    let browser = f.browser();
+    f.start(&browser, &format!("consent:{}", consent.consent_id())).await;
+    browser.login("alice", "alice-password").await;
+    assert!(!browser.page("/psu/consent").await.contains("Transactions"));
+}
+
+#[tokio::test]
+async fn after_revoke_the_dashboard_says_it_is_done_and_the_consent_no_longer_reads_it_can_see() {
+    let f = fixture().await;
+    let browser = f.browser_speaking("es");
+    let (consent, _) = f.approved(&browser, "alice", &[ALICE_SAVINGS]).await;
+    let page = browser.page("/consents").await;
+    assert!(page.contains("Puede ver:") && !page.contains("Acceso revocado"));
+    // One click, then the notice; no PSU data in the URL.
+    let response = browser.post("/consents/revoke", &[("csrf", &csrf(&page)), ("consent_id", consent.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let next = location(&response);
+    assert!(!next.contains(consent.as_str()) && !next.contains("alice"), "{next}");
+    let page = browser.page(&next).await;
+    assert!(page.contains("Acceso revocado."), "{page}");
+    assert!(page.contains("Podía ver:") && !page.contains("Puede ver:"), "{page}");
+    let page = f.browser().page("/psu/login").await; // English texts exist too
+    assert!(!page.contains("Access revoked"));
+    let english = f.browser();
+    english.login("alice", "alice-password").await;
+    let page = english.page(&next).await;
+    assert!(page.contains("Access revoked.") && page.contains("It could see:") && !page.contains("It can see:"));
 }

@@ -224,7 +224,7 @@ impl AuthorizationServer {
 
     /// Registration once the caller was let in.
     async fn register_authorized(&self, request: Value) -> Result<RegistrationResponse, OAuthError> {
-        let metadata = self.checked_metadata(request)?;
+        let (metadata, verified_organisation) = self.checked_metadata(request)?;
         let client_id = ClientId::parse(random_token(CLIENT_ID_BYTES)).map_err(OAuthError::server_error)?;
         let client_secret = (metadata.metadata().token_endpoint_auth_method
             == TokenEndpointAuthMethod::ClientSecretBasic)
@@ -236,6 +236,7 @@ impl AuthorizationServer {
             secret_hash: client_secret.as_ref().map(ClientSecret::hash),
             registration_token_hash: TokenHash::of(&registration_access_token),
             issued_at: self.clock().now(),
+            verified_organisation,
         };
         self.clients().insert(client.clone()).await?;
         tracing::info!(client_id = %client.client_id, "client registered");
@@ -290,7 +291,7 @@ impl AuthorizationServer {
                 ));
             }
         }
-        let metadata = self.checked_metadata(request)?;
+        let (metadata, verified_organisation) = self.checked_metadata(request)?;
         let (secret_hash, client_secret) = match metadata.metadata().token_endpoint_auth_method {
             TokenEndpointAuthMethod::ClientSecretBasic => match current.secret_hash {
                 Some(hash) => (Some(hash), None),
@@ -307,6 +308,7 @@ impl AuthorizationServer {
             secret_hash,
             registration_token_hash: current.registration_token_hash,
             issued_at: current.issued_at,
+            verified_organisation,
         };
         match self.clients().replace(client.clone()).await {
             Ok(()) => {}
@@ -369,13 +371,15 @@ impl AuthorizationServer {
         RegistrationResponse { client, client_secret, registration_access_token, registration_client_uri }
     }
 
-    /// Policy (software statement), parsing, validation, and the server's own rules.
-    fn checked_metadata(&self, request: Value) -> Result<ValidatedClientMetadata, OAuthError> {
+    /// Policy (software statement), parsing, validation, and the server's own rules; with the
+    /// organisation a verified statement names (`org_name`, else its client name).
+    fn checked_metadata(&self, request: Value) -> Result<(ValidatedClientMetadata, Option<String>), OAuthError> {
         let Value::Object(mut members) = request else {
             return Err(metadata_error("the request body must be a JSON object (RFC 7591 §3.1)"));
         };
         let statement = members.get("software_statement");
         // What a verified statement asserted (its metadata members), under the statement policy.
+        let mut organisation = None;
         let asserted = match &self.inner().registration {
             RegistrationPolicy::SoftwareStatement { directory_keys, issuer } => {
                 let Some(statement) = statement else {
@@ -385,6 +389,9 @@ impl AuthorizationServer {
                     return Err(statement_error("software_statement must be a string (a signed JWT)"));
                 };
                 let claims = self.verify_statement(statement, directory_keys, issuer.as_deref())?;
+                organisation = ["org_name", "software_client_name", "client_name"]
+                    .into_iter()
+                    .find_map(|name| claims.get(name).and_then(Value::as_str).map(str::to_owned));
                 let asserted = statement_metadata(claims);
                 // The keys and redirect URIs come from the statement or not at all.
                 for name in STATEMENT_ONLY {
@@ -426,7 +433,7 @@ impl AuthorizationServer {
                 return Err(metadata_error(format!("scope `{unknown}` is not offered by this server")));
             }
         }
-        Ok(metadata)
+        Ok((metadata, organisation))
     }
 
     /// Verifies a software statement against the directory's keys and checks its times and

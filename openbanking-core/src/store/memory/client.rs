@@ -113,6 +113,7 @@ mod tests {
             secret_hash: None,
             registration_token_hash: TokenHash::of(id),
             issued_at: OffsetDateTime::UNIX_EPOCH,
+            verified_organisation: None,
         }
     }
 

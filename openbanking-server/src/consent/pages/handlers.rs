@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
@@ -27,6 +27,9 @@ use crate::store::PendingAuthorization;
 
 /// The hidden form field carrying the CSRF token.
 const CSRF_FIELD: &str = "csrf";
+
+/// The dashboard's query after a revocation, for its "revoked" notice.
+const REVOKED_QUERY: &str = "revoked=1";
 
 /// Adds `cookie` to the response as a `Set-Cookie` header.
 pub(super) fn with_cookie(response: Response, cookie: Cookie<'static>) -> Response {
@@ -91,17 +94,29 @@ impl PagesState {
         self.see_other(if session.interaction.is_some() { CONSENT_PATH } else { DASHBOARD_PATH })
     }
 
-    async fn client_name(&self, client_id: &ClientId) -> Result<String, PageError> {
+    /// How the pages name a TPP: the organisation its software statement vouches for; else its
+    /// self-asserted `client_name`, marked unverified; else its client id.
+    async fn client_name(&self, client_id: &ClientId, texts: &Texts) -> Result<String, PageError> {
         let client = self.server.clients().get(client_id).await.map_err(PageError::server)?;
-        Ok(client
-            .and_then(|c| c.metadata.metadata().client_name.clone())
-            .unwrap_or_else(|| client_id.as_str().to_owned()))
+        let Some(client) = client else { return Ok(client_id.as_str().to_owned()) };
+        if let Some(organisation) = client.verified_organisation {
+            return Ok(organisation);
+        }
+        Ok(match &client.metadata.metadata().client_name {
+            Some(name) => fill(&texts.unverified_client, &[("client", name)]),
+            None => client_id.as_str().to_owned(),
+        })
     }
 
     /// Everything the consent page shows, checked: the interaction is pending, its consent (if
     /// any) belongs to the requesting client and still awaits authorisation.
-    async fn consent_view(&self, pending: &PendingAuthorization, psu: &PsuId) -> Result<ConsentView, PageError> {
-        let client_name = self.client_name(&pending.request.client_id).await?;
+    async fn consent_view(
+        &self,
+        pending: &PendingAuthorization,
+        psu: &PsuId,
+        texts: &Texts,
+    ) -> Result<ConsentView, PageError> {
+        let client_name = self.client_name(&pending.request.client_id, texts).await?;
         let consent = match &pending.request.consent_id {
             Some(consent_id) => {
                 let consent = self.inner().provider.get(consent_id).await?;
@@ -280,7 +295,7 @@ pub(super) async fn consent_page(State(st): State<PagesState>, headers: HeaderMa
     };
     let result = async {
         let pending = st.server.pending_interaction(interaction).await?.ok_or(PageError::Expired)?;
-        st.consent_view(&pending, psu).await
+        st.consent_view(&pending, psu, view.texts).await
     }
     .await;
     match result {
@@ -370,7 +385,7 @@ async fn approve(
     psu: &PsuId,
     form: &FormData,
 ) -> Result<Decided, PageError> {
-    let shown = st.consent_view(pending, psu).await?;
+    let shown = st.consent_view(pending, psu, view.texts).await?;
     if let Some(consent) = &shown.consent {
         let selected: Vec<&str> = form.all("account").collect();
         let again = |error: PageError| {
@@ -425,7 +440,12 @@ async fn deny(st: &PagesState, pending: &PendingAuthorization, psu: &PsuId) -> R
     Ok(Decided::Redirect(location))
 }
 
-pub(super) async fn dashboard(State(st): State<PagesState>, headers: HeaderMap, jar: CookieJar) -> Response {
+pub(super) async fn dashboard(
+    State(st): State<PagesState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    jar: CookieJar,
+) -> Response {
     let view = st.view(&headers);
     let now = st.now();
     let session = match st.current(&jar, now).await {
@@ -443,6 +463,8 @@ pub(super) async fn dashboard(State(st): State<PagesState>, headers: HeaderMap, 
                 revoke_action: st.pages.href(REVOKE_PATH),
                 logout_action: st.pages.href(LOGOUT_PATH),
                 csrf: &session.csrf,
+                // Set by the redirect after a revocation; says nothing about the PSU.
+                notice: (query.as_deref() == Some(REVOKED_QUERY)).then(|| view.texts.revoked_notice.to_string()),
                 consents,
             };
             view.respond(StatusCode::OK, st.inner().renderer.dashboard(&page))
@@ -483,7 +505,7 @@ async fn consent_summaries(st: &PagesState, view: &View<'_>, psu: &PsuId) -> Res
         let client_name = match names.get(consent.client_id()) {
             Some(name) => name.clone(),
             None => {
-                let name = st.client_name(consent.client_id()).await?;
+                let name = st.client_name(consent.client_id(), t).await?;
                 names.insert(consent.client_id().clone(), name.clone());
                 name
             }
@@ -552,7 +574,7 @@ pub(super) async fn revoke(State(st): State<PagesState>, headers: HeaderMap, jar
     }
     .await;
     match result {
-        Ok(()) => st.see_other(DASHBOARD_PATH),
+        Ok(()) => st.see_other(&format!("{DASHBOARD_PATH}?{REVOKED_QUERY}")),
         Err(e) => view.error(e),
     }
 }

@@ -70,6 +70,15 @@ pub struct Texts {
     pub consent_no_end: Cow<'static, str>,
     /// The consent's transaction window (`{from}`, `{to}`).
     pub consent_transactions: Cow<'static, str>,
+    /// A transaction window with only a start (`{from}`).
+    pub consent_transactions_from: Cow<'static, str>,
+    /// A transaction window with only an end (`{to}`).
+    pub consent_transactions_to: Cow<'static, str>,
+    /// Access to transactions without a window.
+    pub consent_transactions_any: Cow<'static, str>,
+    /// A TPP named only by its own word (its `client_name`, not vouched for by a directory):
+    /// `{client}` marked as unverified.
+    pub unverified_client: Cow<'static, str>,
     /// The consent page's heading for a request without a consent, only scopes (`{client}`).
     pub scope_heading: Cow<'static, str>,
     /// The legend over the accounts to choose.
@@ -104,8 +113,12 @@ pub struct Texts {
     pub accounts: Cow<'static, str>,
     /// Dashboard label: the consent's id.
     pub consent: Cow<'static, str>,
-    /// Dashboard: before the permissions.
+    /// Dashboard: before the permissions of an active consent.
     pub it_can_see: Cow<'static, str>,
+    /// Dashboard: before the permissions of a consent that is over (revoked, rejected, expired).
+    pub it_could_see: Cow<'static, str>,
+    /// Dashboard: after a revocation.
+    pub revoked_notice: Cow<'static, str>,
     /// The revoke button.
     pub revoke: Cow<'static, str>,
     /// The log out button.
