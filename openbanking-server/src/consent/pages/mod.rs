@@ -91,7 +91,7 @@
 //!   [`secure_cookies`](ConsentPagesBuilder::secure_cookies) says otherwise). A session expires
 //!   after the [session lifetime](ConsentPagesBuilder::session_lifetime), counted from login; a
 //!   session that has not logged in ends sooner, with its interaction
-//!   ([`INTERACTION_LIFETIME`](crate::authorization::INTERACTION_LIFETIME) after `/authorize`),
+//!   ([`INTERACTION_LIFETIME`] after `/authorize`),
 //!   or that long after it was opened at the login page. The id is replaced at login (no session
 //!   fixation) and never logged. Nothing about the PSU or the interaction appears in a URL.
 //! - **CSRF:** every form carries the session's random token, compared in constant time; a
@@ -346,7 +346,7 @@ impl ConsentPagesBuilder {
 
     /// How long a session lasts from login (1 minute to 12 hours; default 15 minutes). A session
     /// that has not logged in lasts no longer than this, nor than its interaction
-    /// ([`INTERACTION_LIFETIME`](crate::authorization::INTERACTION_LIFETIME)).
+    /// ([`INTERACTION_LIFETIME`]).
     pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
         self.session_lifetime = lifetime;
         self
