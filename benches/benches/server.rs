@@ -51,6 +51,7 @@ fn server(rt: &tokio::runtime::Runtime) -> (AuthorizationServer, ClientId, Signi
         secret_hash: None,
         registration_token_hash: TokenHash::of(&random_token(32)),
         issued_at: SystemClock.now(),
+        verified_organisation: None,
     }))
     .unwrap();
     (server, client_id, key)

@@ -24,7 +24,8 @@ use openbanking_server::accounts::MemoryAccountData;
 use openbanking_server::consent::pages::{
     ConsentPages, ConsentPagesBuilder, LoginPage, PageRenderer, RenderError, Texts,
 };
-use openbanking_server::consent::psu::MemoryPsuDirectory;
+use openbanking_server::consent::psu::{MemoryPsuDirectory, PsuAuthenticator};
+use openbanking_server::store::{MemorySessionStore, SessionStore as _, Stores, TokenHash};
 use reqwest::StatusCode;
 use serde_json::Value;
 use time::Duration;
@@ -45,21 +46,36 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder, client_name: &str) -> Fixture {
+    fixture_with_stores(tweak, client_name, Stores::in_memory()).await
+}
+
+async fn fixture_with_stores(
+    tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder,
+    client_name: &str,
+    stores: Stores,
+) -> Fixture {
+    fixture_full(tweak, client_name, stores, Arc::new(MemoryPsuDirectory::seeded().unwrap())).await
+}
+
+async fn fixture_full(
+    tweak: impl FnOnce(ConsentPagesBuilder) -> ConsentPagesBuilder,
+    client_name: &str,
+    stores: Stores,
+    psus: Arc<dyn PsuAuthenticator>,
+) -> Fixture {
     let clock = Arc::new(ManualClock::starting_now());
     let store = Arc::new(MemoryConsentStore::new());
     let provider = Arc::new(LocalConsentProvider::new(store.clone(), clock.clone()));
-    let pages = tweak(ConsentPages::builder(
-        provider.clone(),
-        Arc::new(MemoryPsuDirectory::seeded().unwrap()),
-        Arc::new(MemoryAccountData::seeded()),
-    ))
-    .build()
-    .unwrap();
+    let pages =
+        tweak(ConsentPages::builder(provider.clone(), psus, Arc::new(MemoryAccountData::seeded()))).build().unwrap();
     let consents = provider.clone();
     let interaction = Arc::new(pages.clone());
-    let bank =
-        start_bank_with(clock, move |b| b.consents(consents).interaction(interaction), |server| pages.router(server))
-            .await;
+    let bank = start_bank_with(
+        clock,
+        move |b| b.stores(stores).consents(consents).interaction(interaction),
+        |server| pages.router(server),
+    )
+    .await;
     let name = client_name.to_owned();
     let client = bank
         .client_with(&[GrantType::AuthorizationCode], TokenEndpointAuthMethod::PrivateKeyJwt, move |m| {
@@ -125,6 +141,24 @@ impl Fixture {
         // No PSU data, and not even the interaction id, in the URL.
         assert_eq!(location(&response), "/psu/login");
         verifier.secret().to_owned()
+    }
+
+    /// PAR and `/authorize` without a browser (no cookie kept): the session cookie's value that
+    /// `/authorize` hands out, or the response if it refused.
+    async fn authorize_anonymously(&self) -> Result<String, reqwest::Response> {
+        let (challenge, _) = PkceChallenge::new_random_s256();
+        let response = push(&self.bank, &self.client, &challenge, &[], None).await;
+        let body: Value = response.json().await.unwrap();
+        let mut url = Url::parse(&self.bank.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", self.client.client_id.as_str())
+            .append_pair("request_uri", body["request_uri"].as_str().unwrap());
+        let response = self.bank.http.get(url).send().await.unwrap();
+        if response.status() != StatusCode::SEE_OTHER {
+            return Err(response);
+        }
+        let cookie = set_cookie(&response);
+        Ok(cookie.split(';').next().unwrap().trim_start_matches("ob_psu_session=").to_owned())
     }
 
     /// Starts an interaction for a new consent and logs in as `user`: the browser is on the
@@ -487,9 +521,9 @@ async fn the_dashboard_lists_the_psus_consents_and_revokes_only_its_own() {
     // Her own: revoked, and back to the dashboard.
     let response = alice.post("/consents/revoke", &[("csrf", &token), ("consent_id", alice_consent.as_str())]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response), "/consents");
+    assert_eq!(location(&response), "/consents?revoked=1");
     assert_eq!(f.status(&alice_consent).await, ConsentStatus::Revoked);
-    let page = alice.page("/consents").await;
+    let page = alice.page("/consents?revoked=1").await;
     assert!(page.contains("Revoked"));
     assert!(!page.contains(">Revoke</button>"), "a revoked consent has no Revoke button");
 
@@ -557,10 +591,13 @@ async fn two_concurrent_approvals_of_one_consent_have_one_winner() {
     let (page_a, page_b) = (a.page("/psu/consent").await, b.page("/psu/consent").await);
     let (ra, rb) =
         tokio::join!(a.decide(&page_a, "approve", &[ALICE_SAVINGS]), b.decide(&page_b, "approve", &[ALICE_CURRENT]));
-    let mut statuses = [ra.status(), rb.status()];
-    statuses.sort();
-    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
-    let winner = if ra.status() == StatusCode::SEE_OTHER { ALICE_SAVINGS } else { ALICE_CURRENT };
+    // Both go back to the TPP: one with a code, the other (decided elsewhere) denied.
+    assert_eq!([ra.status(), rb.status()], [StatusCode::SEE_OTHER, StatusCode::SEE_OTHER]);
+    let codes = [&ra, &rb].map(|r| query_param(&Url::parse(&location(r)).unwrap(), "code").is_some());
+    let errors = [&ra, &rb].map(|r| query_param(&Url::parse(&location(r)).unwrap(), "error"));
+    assert_eq!(codes.iter().filter(|c| **c).count(), 1, "{errors:?}");
+    assert!(errors.contains(&Some("access_denied".into())), "{errors:?}");
+    let winner = if codes[0] { ALICE_SAVINGS } else { ALICE_CURRENT };
     let stored = f.provider.get(&consent).await.unwrap().unwrap();
     assert_eq!(stored.status(), ConsentStatus::Authorised);
     assert_eq!(stored.account_ids(), [AccountId::parse(winner).unwrap()]);
@@ -586,7 +623,7 @@ async fn a_plain_scope_request_is_approved_without_accounts() {
     f.start(&browser, "accounts").await;
     assert_eq!(location(&browser.login("bob", "bob-password").await), "/psu/consent");
     let page = browser.page("/psu/consent").await;
-    assert!(page.contains("Budget Buddy asks for access"));
+    assert!(page.contains("Budget Buddy (unverified) asks for access"));
     assert!(page.contains("<code>accounts</code>"));
     assert!(!page.contains("name=\"account\""));
     let response = browser.decide(&page, "approve", &[]).await;
@@ -595,18 +632,65 @@ async fn a_plain_scope_request_is_approved_without_accounts() {
     assert!(query_param(&redirect, "code").is_some());
 }
 
+/// The redirect back to the TPP ends the interaction denied, with `state` and `iss`.
+fn assert_denied_back_to_the_tpp(f: &Fixture, response: &reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let redirect = Url::parse(&location(response)).unwrap();
+    assert!(redirect.as_str().starts_with(common::REDIRECT_URI), "{redirect}");
+    assert_eq!(query_param(&redirect, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("state-123"));
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(f.bank.base.as_str()));
+    assert_eq!(query_param(&redirect, "code"), None);
+}
+
 #[tokio::test]
 async fn a_consent_decided_elsewhere_is_not_shown_for_approval() {
     let f = fixture().await;
     let browser = f.browser();
     let (consent, _) = f.at_consent_page(&browser, "alice").await;
     let page = browser.page("/psu/consent").await;
-    // The TPP withdraws the consent while the PSU reads the page.
+    // The TPP withdraws the consent while the PSU reads the page: Approve sends the PSU back to
+    // the TPP, denied, rather than to an error page.
     f.provider.revoke(RevokeConsent::new(consent.clone(), Actor::Bank)).await.unwrap();
     let response = browser.decide(&page, "approve", &[ALICE_SAVINGS]).await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_denied_back_to_the_tpp(&f, &response);
     assert_eq!(f.status(&consent).await, ConsentStatus::Revoked);
-    assert_eq!(browser.get("/psu/consent").await.status(), StatusCode::CONFLICT);
+    // The interaction is over.
+    assert_eq!(location(&browser.get("/psu/consent").await), "/consents");
+}
+
+#[tokio::test]
+async fn a_psu_is_never_stranded_when_the_consent_is_decided_elsewhere() {
+    let f = fixture().await;
+    // Reloading the page after the consent was authorised in another interaction.
+    let consent = f.consent().await;
+    let scope = format!("consent:{consent}");
+    let (here, there) = (f.browser(), f.browser());
+    for browser in [&here, &there] {
+        f.start(browser, &scope).await;
+        assert_eq!(location(&browser.login("alice", "alice-password").await), "/psu/consent");
+    }
+    here.page("/psu/consent").await;
+    let page = there.page("/psu/consent").await;
+    assert_eq!(there.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert_denied_back_to_the_tpp(&f, &here.get("/psu/consent").await);
+    let stored = f.provider.get(&consent).await.unwrap().unwrap();
+    assert_eq!(stored.status(), ConsentStatus::Authorised, "left as decided elsewhere");
+    assert_eq!(stored.account_ids(), [AccountId::parse(ALICE_SAVINGS).unwrap()]);
+
+    // Pressing Approve after the consent was rejected in another interaction.
+    let consent = f.consent().await;
+    let scope = format!("consent:{consent}");
+    let (here, there) = (f.browser(), f.browser());
+    for browser in [&here, &there] {
+        f.start(browser, &scope).await;
+        assert_eq!(location(&browser.login("alice", "alice-password").await), "/psu/consent");
+    }
+    let page = here.page("/psu/consent").await;
+    let other = there.page("/psu/consent").await;
+    assert_denied_back_to_the_tpp(&f, &there.decide(&other, "deny", &[]).await);
+    assert_denied_back_to_the_tpp(&f, &here.decide(&page, "approve", &[ALICE_CURRENT]).await);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Rejected);
 }
 
 #[tokio::test]
@@ -659,7 +743,7 @@ async fn a_spanish_browser_gets_spanish_pages_with_the_same_fields() {
     assert_eq!(location(&response), "/psu/consent");
     let (language, page) = language_of(browser.get("/psu/consent").await).await;
     assert_eq!(language, "es");
-    assert!(page.contains("Budget Buddy solicita ver información de las cuentas"), "{page}");
+    assert!(page.contains("Budget Buddy (no verificado) solicita ver información de las cuentas"), "{page}");
     snapshot("consent-es", &page);
     assert!(page.contains("Saldos de las cuentas"), "permissions in Spanish: {page}");
     assert!(!page.contains(Permission::ReadBalances.description()));
@@ -740,7 +824,7 @@ async fn markup_in_the_client_name_is_inert_in_spanish_too() {
     f.at_consent_page(&browser, "alice").await;
     let page = browser.page("/psu/consent").await;
     assert!(!page.contains("<script"), "{page}");
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; solicita ver información"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; (no verificado) solicita ver información"), "{page}");
     assert!(!page.contains("<b>Banco</b>") && page.contains("&lt;b&gt;Banco&lt;/b&gt;"));
 }
 
@@ -783,4 +867,212 @@ async fn a_custom_renderer_draws_the_pages_it_overrides() {
     assert_eq!(location(&response), "/psu/consent");
     let page = browser.page("/psu/consent").await;
     assert!(page.contains(">Aprobar</button>") && page.contains("body{font-family:serif}"), "{page}");
+}
+
+#[tokio::test]
+async fn a_flood_of_authorize_requests_neither_locks_out_nor_keeps_out_psus() {
+    let sessions = Arc::new(MemorySessionStore::with_capacity(4));
+    let stores = Stores { sessions: sessions.clone(), ..Stores::in_memory() };
+    let f = fixture_with_stores(|b| b, "Budget Buddy", stores).await;
+    // Alice logs in at the dashboard; Bob is half-way through an authorization.
+    let alice = f.browser();
+    assert_eq!(location(&alice.login("alice", "alice-password").await), "/consents");
+    let bob = f.browser();
+    let (bob_consent, _) = f.at_consent_page(&bob, "bob").await;
+
+    // Someone opens far more interactions than the store holds: none is refused, and nobody who
+    // logged in is pushed out.
+    for _ in 0..12 {
+        f.authorize_anonymously().await.map_err(|r| r.status()).unwrap();
+    }
+    assert!(sessions.len() <= 4);
+    assert!(alice.page("/consents").await.contains("Apps with access to your accounts"));
+    let page = bob.page("/psu/consent").await;
+    assert_eq!(bob.decide(&page, "approve", &[BOB_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.status(&bob_consent).await, ConsentStatus::Authorised);
+
+    // A new PSU still gets in during the flood.
+    let carol = f.browser();
+    f.authorize_anonymously().await.map_err(|r| r.status()).unwrap();
+    let (consent, _) = f.at_consent_page(&carol, "alice").await;
+    let page = carol.page("/psu/consent").await;
+    assert_eq!(carol.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.status(&consent).await, ConsentStatus::Authorised);
+
+    // Only when every session held is logged in are new ones refused, with a 503 page.
+    let full = Arc::new(MemorySessionStore::with_capacity(1));
+    let f = fixture_with_stores(|b| b, "Budget Buddy", Stores { sessions: full, ..Stores::in_memory() }).await;
+    assert_eq!(location(&f.browser().login("alice", "alice-password").await), "/consents");
+    let refused = f.authorize_anonymously().await.unwrap_err();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_session_that_never_logged_in_ends_with_its_interaction() {
+    let sessions = Arc::new(MemorySessionStore::new());
+    let f =
+        fixture_with_stores(|b| b, "Budget Buddy", Stores { sessions: sessions.clone(), ..Stores::in_memory() }).await;
+    let started = f.bank.clock.now();
+    let cookie = f.authorize_anonymously().await.map_err(|r| r.status()).unwrap();
+    let session = sessions.get(&TokenHash::of(&cookie), started).await.unwrap().unwrap();
+    assert!(session.psu_id.is_none());
+    assert!(
+        session.expires_at <= started + openbanking_server::authorization::INTERACTION_LIFETIME,
+        "ends {} after the interaction began",
+        session.expires_at - started
+    );
+    // A login page opened without an interaction is no longer-lived.
+    let response = f.browser().get("/psu/login").await;
+    let cookie = set_cookie(&response).split(';').next().unwrap().trim_start_matches("ob_psu_session=").to_owned();
+    let session = sessions.get(&TokenHash::of(&cookie), started).await.unwrap().unwrap();
+    assert!(session.expires_at <= started + openbanking_server::authorization::INTERACTION_LIFETIME);
+}
+
+/// The seeded directory, counting how often it is asked.
+#[derive(Debug)]
+struct CountingDirectory {
+    inner: MemoryPsuDirectory,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PsuAuthenticator for CountingDirectory {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<PsuId>, openbanking_core::StoreError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.authenticate(username, password).await
+    }
+}
+
+#[tokio::test]
+async fn password_guesses_from_new_sessions_are_throttled_per_username_without_asking_the_directory() {
+    let directory = Arc::new(CountingDirectory { inner: MemoryPsuDirectory::seeded().unwrap(), calls: 0.into() });
+    let calls = || directory.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let f = fixture_full(|b| b, "Budget Buddy", Stores::in_memory(), directory.clone()).await;
+
+    // Ten guesses, each from a fresh session (each session's own limit is never reached).
+    for guess in 0..10 {
+        let response = f.browser().login("alice", &format!("guess-{guess}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.text().await.unwrap().contains("The username or password is not right."));
+    }
+    assert_eq!(calls(), 10);
+
+    // The next one is refused on the login page, even with the right password, and the
+    // directory is not asked.
+    let response = f.browser().login("Alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[reqwest::header::RETRY_AFTER], "60");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Too many failed attempts to log in with this username"), "{page}");
+    assert!(page.contains("Wait 1 min") && page.contains("name=\"password\""), "a login page: {page}");
+    let response = f.browser_speaking("es-AR").login("alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("demasiados intentos fallidos") && page.contains("Esperar 1 min"), "{page}");
+    assert_eq!(calls(), 10);
+
+    // Another PSU is not held up.
+    assert_eq!(location(&f.browser().login("bob", "bob-password").await), "/consents");
+
+    // Once the delay has passed, one more try; a wrong one doubles the delay.
+    f.bank.clock.advance(Duration::minutes(1));
+    assert_eq!(f.browser().login("alice", "guess-10").await.status(), StatusCode::OK);
+    let response = f.browser().login("alice", "alice-password").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[reqwest::header::RETRY_AFTER], "120");
+    f.bank.clock.advance(Duration::minutes(2));
+    assert_eq!(location(&f.browser().login("alice", "alice-password").await), "/consents");
+    assert_eq!(calls(), 13);
+}
+
+#[tokio::test]
+async fn the_tpp_is_named_by_its_verified_organisation_and_a_self_asserted_name_is_marked() {
+    // Self-asserted: the registered client_name, marked, in both languages, on both pages.
+    let f = fixture_with(|b| b, "Your Bank Security Team").await;
+    let browser = f.browser();
+    f.at_consent_page(&browser, "alice").await;
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains("Your Bank Security Team (unverified) wants to see your account information"), "{page}");
+    assert_eq!(browser.decide(&page, "approve", &[ALICE_SAVINGS]).await.status(), StatusCode::SEE_OTHER);
+    assert!(browser.page("/consents").await.contains("<h2>Your Bank Security Team (unverified)</h2>"));
+    let spanish = f.browser_speaking("es");
+    f.at_consent_page(&spanish, "alice").await;
+    let page = spanish.page("/psu/consent").await;
+    assert!(page.contains("Your Bank Security Team (no verificado) solicita"), "{page}");
+
+    // Registered under a directory's software statement: named by the organisation it vouches
+    // for, unmarked.
+    let mut client = f.bank.server.clients().get(&f.client.client_id).await.unwrap().unwrap();
+    client.verified_organisation = Some("Budget Buddy Ltd".into());
+    f.bank.server.clients().replace(client).await.unwrap();
+    let browser = f.browser();
+    f.at_consent_page(&browser, "bob").await;
+    let page = browser.page("/psu/consent").await;
+    assert!(page.contains("<h1>Budget Buddy Ltd wants to see your account information</h1>"), "{page}");
+    assert!(!page.contains("unverified") && !page.contains("Your Bank Security Team"), "{page}");
+}
+
+#[tokio::test]
+async fn the_transaction_window_reads_right_with_only_a_start_or_none() {
+    let f = fixture().await;
+    let transactions =
+        [Permission::ReadAccountsBasic, Permission::ReadTransactionsBasic, Permission::ReadTransactionsCredits];
+    let start = f.bank.clock.now() - Duration::days(30);
+    let end = f.bank.clock.now();
+    let cases = [
+        (
+            Some(start),
+            Some(end),
+            format!("Transactions from {} to {}.", Texts::english().date(start), Texts::english().date(end)),
+        ),
+        (Some(start), None, format!("Transactions from {} on.", Texts::english().date(start))),
+        (None, Some(end), format!("Transactions up to {}.", Texts::english().date(end))),
+        (None, None, "Transactions of any date.".to_owned()),
+    ];
+    for (from, to, expected) in cases {
+        let request = ConsentRequest::new(transactions).with_transaction_window(from, to);
+        let consent = f.provider.create(CreateConsent::new(f.client.client_id.clone(), request)).await.unwrap();
+        let browser = f.browser();
+        f.start(&browser, &format!("consent:{}", consent.consent_id())).await;
+        browser.login("alice", "alice-password").await;
+        let page = browser.page("/psu/consent").await;
+        assert!(page.contains(&format!("<p class=\"muted\">{expected}</p>")), "{expected} in {page}");
+    }
+    // No transactions asked for: no window to speak of.
+    let consent = f
+        .provider
+        .create(CreateConsent::new(f.client.client_id.clone(), ConsentRequest::new([Permission::ReadBalances])))
+        .await
+        .unwrap();
+    let browser = f.browser();
+    f.start(&browser, &format!("consent:{}", consent.consent_id())).await;
+    browser.login("alice", "alice-password").await;
+    assert!(!browser.page("/psu/consent").await.contains("Transactions"));
+}
+
+#[tokio::test]
+async fn after_revoke_the_dashboard_says_it_is_done_and_the_consent_no_longer_reads_it_can_see() {
+    let f = fixture().await;
+    let browser = f.browser_speaking("es");
+    let (consent, _) = f.approved(&browser, "alice", &[ALICE_SAVINGS]).await;
+    let page = browser.page("/consents").await;
+    assert!(page.contains("Puede ver:") && !page.contains("Acceso revocado"));
+    // One click, then the notice; no PSU data in the URL.
+    let response = browser.post("/consents/revoke", &[("csrf", &csrf(&page)), ("consent_id", consent.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let next = location(&response);
+    assert!(!next.contains(consent.as_str()) && !next.contains("alice"), "{next}");
+    let page = browser.page(&next).await;
+    assert!(page.contains("Acceso revocado."), "{page}");
+    assert!(page.contains("Podía ver:") && !page.contains("Puede ver:"), "{page}");
+    let page = f.browser().page("/psu/login").await; // English texts exist too
+    assert!(!page.contains("Access revoked"));
+    let english = f.browser();
+    english.login("alice", "alice-password").await;
+    let page = english.page(&next).await;
+    assert!(page.contains("Access revoked.") && page.contains("It could see:") && !page.contains("It can see:"));
 }

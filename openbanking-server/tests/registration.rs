@@ -388,6 +388,8 @@ async fn software_statement_claims_override_the_request() {
     let stored = bank.stored(a.body["client_id"].as_str().unwrap()).await.unwrap();
     assert!(stored.metadata.allows_redirect_uri("https://verified.tpp.example/cb"));
     assert!(!stored.metadata.allows_redirect_uri("https://attacker.example/cb"));
+    // The PSU pages name the TPP by what the directory verified, never by the request.
+    assert_eq!(stored.verified_organisation.as_deref(), Some("Budget Buddy Ltd (verified)"));
 }
 
 #[tokio::test]
@@ -544,6 +546,8 @@ async fn uk_directory_claims_are_mapped_to_client_metadata() {
     assert_eq!(a.body["redirect_uris"], json!(["https://budgetbuddy.example/cb"]));
     assert_eq!(a.body["jwks_uri"], "https://keystore.directory.example/org/budget-buddy.jwks");
     assert!(a.body.get("jwks").is_none(), "the request's keys were dropped: {}", a.body);
+    let stored = bank.stored(a.body["client_id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(stored.verified_organisation.as_deref(), Some("Budget Buddy Ltd"));
 
     // The RFC 7591 name wins over the directory's when a statement has both.
     let mut both = claims.clone();

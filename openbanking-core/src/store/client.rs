@@ -24,6 +24,12 @@ pub struct RegisteredClient {
     /// When the client id was issued (`client_id_issued_at`, sent in whole seconds).
     #[serde(with = "time::serde::rfc3339")]
     pub issued_at: OffsetDateTime,
+    /// The organisation a directory vouches for: from the software statement the client
+    /// registered with (the UK directory's `org_name`, else the statement's client name), or
+    /// `None` when it registered without one. Unlike `client_name` in the metadata, which a
+    /// client may assert for itself, this is what the PSU pages name the TPP by.
+    #[serde(default)]
+    pub verified_organisation: Option<String>,
 }
 
 /// Registered clients.

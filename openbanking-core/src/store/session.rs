@@ -44,8 +44,17 @@ impl fmt::Debug for PsuSession {
 /// `insert` refuses a live id with `Conflict`; `get` returns a session strictly before its
 /// `expires_at` and `None` from then on; `replace` changes a live session (and may move its
 /// expiry) and is `NotFound` for an absent or expired one; `delete` says whether a session was
-/// there. A store at capacity refuses `insert` with [`StoreError::Unavailable`] rather than
-/// dropping a live session.
+/// there.
+///
+/// # Capacity and eviction
+///
+/// A store may hold a bounded number of sessions. When it is full, `insert` first makes room by
+/// dropping a live session that never logged in (`psu_id` is `None`), the one whose `expires_at`
+/// comes first; a session that logged in is never dropped to make room. When every session held
+/// is logged in, `insert` is refused with [`StoreError::Unavailable`]. So a flood of `/authorize`
+/// requests (each opens an anonymous session) can't lock out PSUs who logged in, nor keep new
+/// logins out for long: an anonymous session lives no longer than its interaction, and the
+/// flood's own sessions are the first to go.
 #[async_trait]
 pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Stores a new session. `now` lets the store drop expired ones.

@@ -75,6 +75,7 @@ fn registration(client_id: &ClientId, with_secret: bool) -> RegisteredClient {
         secret_hash: with_secret.then(|| setup(STORE, ClientSecretHash::parse(&random_token(32)))),
         registration_token_hash: TokenHash::of(&random_token(32)),
         issued_at: (micros_now() - Duration::microseconds(3)).to_offset(plus_two),
+        verified_organisation: with_secret.then(|| fresh("org")),
     }
 }
 

@@ -33,8 +33,9 @@ fn contract(name: &'static str) -> Contract {
 /// - `delete_says_whether_it_was_there`: `delete` of a session is `true` and the session is gone;
 ///   `delete` again, or of an unknown id, is `false`.
 ///
-/// The capacity rule (a full store refuses `insert` with `Unavailable` rather than dropping a
-/// live session) depends on each store's capacity, and is left to its own tests.
+/// The capacity and eviction rule (a full store drops the anonymous session expiring first, never
+/// a logged-in one, and refuses `insert` with `Unavailable` when every session is logged in)
+/// depends on each store's capacity, and is left to its own tests.
 ///
 /// Every run uses fresh random session ids, and inserts only with the `now` it started at, so the
 /// kit can run repeatedly, and concurrently, against one shared database.

@@ -40,9 +40,10 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Implementations must not log the password, and should take the same time whether or not the
 /// username exists (so timing does not reveal which usernames exist).
 ///
-/// Throttling online password guessing per username (and per source) is the implementation's
-/// job, that is the bank's authenticator's: the consent pages bound the attempts per session and
-/// interaction only, and an attacker can open as many sessions as they like. An implementation
+/// The consent pages throttle online password guessing per username and per source address
+/// before an authenticator is asked ([`LoginThrottle`](super::pages::LoginThrottle)), on top of
+/// the attempts per session; an authenticator may add its own (account lockout, risk checks).
+/// An implementation
 /// that hashes passwords itself should also bound how many hashes run at once, as
 /// [`MemoryPsuDirectory`] does, so that parallel logins can't exhaust memory or CPU.
 #[async_trait]
@@ -65,8 +66,8 @@ struct Entry {
 /// parameters, so the answer takes as long as for a known one. Hashing runs on tokio's blocking
 /// pool, off the async workers, and at most [`max_concurrent_hashes`](Self::max_concurrent_hashes)
 /// verifications run at once (by default one per CPU the process may use): further logins wait
-/// for a turn without allocating, so parallel logins cost at most that many times 19 MiB. It
-/// does not throttle guessing per username (see [`PsuAuthenticator`]).
+/// for a turn without allocating, so parallel logins cost at most that many times 19 MiB.
+/// Guessing per username is throttled by the pages (see [`PsuAuthenticator`]).
 ///
 /// For sandboxes and tests: the bank's real directory implements [`PsuAuthenticator`] itself.
 #[derive(Clone)]

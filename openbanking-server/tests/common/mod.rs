@@ -126,6 +126,7 @@ impl TestBank {
                 secret_hash: secret.as_ref().map(ClientSecret::hash),
                 registration_token_hash: TokenHash::of(&random_token(32)),
                 issued_at: self.clock.now(),
+                verified_organisation: None,
             })
             .await
             .unwrap();

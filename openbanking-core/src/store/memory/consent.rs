@@ -1,7 +1,9 @@
 //! The in-memory [`ConsentStore`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use time::{Duration, OffsetDateTime};
 
 use crate::consent::Consent;
 use crate::store::{ConsentCursor, ConsentPage, ConsentQuery, ConsentStore, StoreError};
@@ -9,6 +11,21 @@ use crate::types::ConsentId;
 
 /// A [`ConsentStore`] in a process-local map: for tests, examples and single-instance
 /// development. Consents are lost when the process ends and are not shared between instances.
+///
+/// Bounded in two ways:
+///
+/// - **Purge by age.** A consent that is over (in a final status: `Rejected`, `Revoked`,
+///   `Expired`) is forgotten `retention` (default [`DEFAULT_RETENTION`](Self::DEFAULT_RETENTION), 30 days) after its last status change
+///   (`StatusUpdateDateTime`); one that is not final but has an `ExpirationDateTime` is forgotten
+///   `retention` after that. From then on `get` returns `None` (the consent API answers 404) and
+///   listings leave it out. A consent that is not final and never expires is never purged.
+/// - **Capacity.** At most `capacity` consents (default [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY), 100 000) are held; once that many are
+///   held after purging, `insert` is refused with [`StoreError::Unavailable`] (the consent API
+///   answers 503): a live consent is never dropped to make room.
+///
+/// The store has no clock: its "now" is the latest `StatusUpdateDateTime` it was given (every
+/// write carries the consent authority's time). Purging happens at each write, in purge-time
+/// order, `O(log n)` per consent; reads never purge.
 ///
 /// A plain `std` lock is enough: no lock is held across an `.await`.
 ///
@@ -20,56 +37,135 @@ use crate::types::ConsentId;
 /// assert!(store.get(&ConsentId::parse("missing").unwrap()).await.unwrap().is_none());
 /// # }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryConsentStore {
-    consents: RwLock<HashMap<ConsentId, Consent>>,
+    state: RwLock<State>,
+    capacity: usize,
+    retention: Duration,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    consents: HashMap<ConsentId, Consent>,
+    /// `(purge time, id)` of every consent held that will be purged.
+    by_purge_time: BTreeSet<(OffsetDateTime, ConsentId)>,
+    /// The latest `StatusUpdateDateTime` written: the store's "now".
+    now: Option<OffsetDateTime>,
+}
+
+impl State {
+    /// Stores `consent` (replacing any with its id), indexed by its purge time.
+    fn put(&mut self, consent: Consent, retention: Duration) {
+        let id = consent.consent_id().clone();
+        if let Some(old) = self.consents.get(&id)
+            && let Some(at) = purge_at(old, retention)
+        {
+            self.by_purge_time.remove(&(at, id.clone()));
+        }
+        if let Some(at) = purge_at(&consent, retention) {
+            self.by_purge_time.insert((at, id.clone()));
+        }
+        let written = consent.status_update_date_time();
+        self.now = Some(self.now.map_or(written, |now| now.max(written)));
+        self.consents.insert(id, consent);
+    }
+
+    /// Forgets the consents whose purge time has come, by the store's "now".
+    fn purge(&mut self) {
+        let Some(now) = self.now else { return };
+        while let Some((at, _)) = self.by_purge_time.first()
+            && *at <= now
+        {
+            if let Some((_, id)) = self.by_purge_time.pop_first() {
+                self.consents.remove(&id);
+            }
+        }
+    }
+}
+
+/// When a consent may be forgotten: `retention` after its last status change once final, or
+/// after its expiry if it has one; never otherwise.
+fn purge_at(consent: &Consent, retention: Duration) -> Option<OffsetDateTime> {
+    if consent.status().is_final() {
+        Some(consent.status_update_date_time().saturating_add(retention))
+    } else {
+        consent.expiration_date_time().map(|at| at.saturating_add(retention))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("consent store full ({0} consents)")]
+struct Full(usize);
+
+impl Default for MemoryConsentStore {
+    fn default() -> Self {
+        Self::with_limits(Self::DEFAULT_CAPACITY, Self::DEFAULT_RETENTION)
+    }
 }
 
 impl MemoryConsentStore {
-    /// An empty store.
+    /// The default capacity: consents held at once.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+    /// The default retention: how long a consent that is over is kept.
+    pub const DEFAULT_RETENTION: Duration = Duration::days(30);
+
+    /// An empty store with the default capacity and retention.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// How many consents the store holds.
+    /// An empty store holding at most `capacity` consents (at least one), forgetting those that
+    /// are over `retention` after their last status change (or expiry).
+    pub fn with_limits(capacity: usize, retention: Duration) -> Self {
+        Self { state: RwLock::new(State::default()), capacity: capacity.max(1), retention }
+    }
+
+    /// How many consents the store holds (including ones due to be purged at the next write).
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read().consents.len()
     }
 
     /// Whether the store holds no consent.
     pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
+        self.len() == 0
     }
 
-    // A panic while holding the lock cannot leave a half-written entry (every write is a single
-    // `insert`), so a poisoned lock is safe to keep using.
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<ConsentId, Consent>> {
-        self.consents.read().unwrap_or_else(|p| p.into_inner())
+    // A panic while holding the lock cannot leave a half-written entry (the map and its index
+    // change together in `put`, which does not panic), so a poisoned lock is safe to keep using.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<ConsentId, Consent>> {
-        self.consents.write().unwrap_or_else(|p| p.into_inner())
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[async_trait::async_trait]
 impl ConsentStore for MemoryConsentStore {
     async fn insert(&self, consent: &Consent) -> Result<(), StoreError> {
-        let mut map = self.write();
-        if map.contains_key(consent.consent_id()) {
+        let mut state = self.write();
+        if state.consents.contains_key(consent.consent_id()) {
             return Err(StoreError::already_exists());
         }
-        map.insert(consent.consent_id().clone(), consent.clone());
+        let written = consent.status_update_date_time();
+        state.now = Some(state.now.map_or(written, |now| now.max(written)));
+        state.purge();
+        if state.consents.len() >= self.capacity {
+            tracing::warn!(capacity = self.capacity, "in-memory consent store full");
+            return Err(StoreError::unavailable(Full(self.capacity)));
+        }
+        state.put(consent.clone(), self.retention);
         Ok(())
     }
 
     async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, StoreError> {
-        Ok(self.read().get(consent_id).cloned())
+        Ok(self.read().consents.get(consent_id).cloned())
     }
 
     async fn update(&self, consent: &Consent, expected_version: u64) -> Result<Consent, StoreError> {
-        let mut map = self.write();
-        let Some(stored) = map.get_mut(consent.consent_id()) else {
+        let mut state = self.write();
+        let Some(stored) = state.consents.get(consent.consent_id()) else {
             return Err(StoreError::NotFound);
         };
         if stored.version() != expected_version {
@@ -78,13 +174,14 @@ impl ConsentStore for MemoryConsentStore {
         let next = expected_version.checked_add(1).ok_or(StoreError::stale_version(expected_version))?;
         let mut updated = consent.clone();
         updated.set_version(next);
-        *stored = updated.clone();
+        state.put(updated.clone(), self.retention);
+        state.purge();
         Ok(updated)
     }
 
     async fn list(&self, query: &ConsentQuery) -> Result<ConsentPage, StoreError> {
         let mut found: Vec<Consent> =
-            self.read().values().filter(|c| query.matches(c) && query.is_after_cursor(c)).cloned().collect();
+            self.read().consents.values().filter(|c| query.matches(c) && query.is_after_cursor(c)).cloned().collect();
         found.sort_by_cached_key(ConsentCursor::of);
         found.truncate(query.limit());
         Ok(ConsentPage::new(found, query.limit()))
@@ -93,6 +190,8 @@ impl ConsentStore for MemoryConsentStore {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use time::macros::datetime;
 
     use super::*;
@@ -129,5 +228,63 @@ mod tests {
         let store = MemoryConsentStore::new();
         assert!(matches!(store.update(&consent("c-1"), 1).await, Err(StoreError::NotFound)));
         assert!(store.is_empty());
+    }
+
+    fn consent_at(id: &str, now: OffsetDateTime, expires: Option<OffsetDateTime>) -> Consent {
+        let mut req = ConsentRequest::new([Permission::ReadBalances]);
+        if let Some(at) = expires {
+            req = req.with_expiration(at);
+        }
+        let req = req.validate(now).unwrap();
+        Consent::new(ConsentId::parse(id).unwrap(), ClientId::parse("tpp").unwrap(), &req, now)
+    }
+
+    #[tokio::test]
+    async fn consents_that_are_over_are_purged_after_the_retention_and_live_ones_never() {
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        let day = Duration::days(1);
+        let store = MemoryConsentStore::with_limits(100, Duration::days(30));
+        let mut revoked = consent_at("revoked", t0, None);
+        store.insert(&revoked).await.unwrap();
+        revoked.revoke(t0 + day).unwrap();
+        store.update(&revoked, 1).await.unwrap();
+        store.insert(&consent_at("live", t0, None)).await.unwrap();
+        store.insert(&consent_at("expiring", t0, Some(t0 + 10 * day))).await.unwrap();
+
+        // A day before the revoked one's retention ends: all kept.
+        store.insert(&consent_at("c-30", t0 + 30 * day, None)).await.unwrap();
+        assert_eq!(store.len(), 4);
+        // 30 days after its last status change: gone, from `get` and from listings.
+        store.insert(&consent_at("c-31", t0 + 31 * day, None)).await.unwrap();
+        assert!(store.get(&ConsentId::parse("revoked").unwrap()).await.unwrap().is_none());
+        assert!(store.get(&ConsentId::parse("live").unwrap()).await.unwrap().is_some());
+        assert!(store.get(&ConsentId::parse("expiring").unwrap()).await.unwrap().is_some());
+        // 30 days after its expiry, the expired one goes too; the live one stays for good.
+        store.insert(&consent_at("c-40", t0 + 40 * day, None)).await.unwrap();
+        assert!(store.get(&ConsentId::parse("expiring").unwrap()).await.unwrap().is_none());
+        store.insert(&consent_at("c-999", t0 + 999 * day, None)).await.unwrap();
+        assert!(store.get(&ConsentId::parse("live").unwrap()).await.unwrap().is_some());
+        let listed = store.list(&ConsentQuery::all()).await.unwrap().consents;
+        assert_eq!(listed.len(), store.len());
+        assert_eq!(store.read().by_purge_time.len(), 0, "only consents that will go are indexed");
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_new_consents_until_one_is_purged() {
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        let store = MemoryConsentStore::with_limits(2, Duration::days(1));
+        let mut first = consent_at("c-1", t0, None);
+        store.insert(&first).await.unwrap();
+        store.insert(&consent_at("c-2", t0, None)).await.unwrap();
+        let refused = store.insert(&consent_at("c-3", t0, None)).await;
+        assert!(refused.is_err_and(|e| e.is_unavailable()));
+        assert_eq!(store.len(), 2, "no live consent is dropped");
+
+        first.reject(t0).unwrap();
+        store.update(&first, 1).await.unwrap();
+        let refused = store.insert(&consent_at("c-3", t0 + Duration::hours(23), None)).await;
+        assert!(refused.is_err_and(|e| e.is_unavailable()), "still within the retention");
+        store.insert(&consent_at("c-3", t0 + Duration::days(1), None)).await.unwrap();
+        assert!(store.get(&ConsentId::parse("c-1").unwrap()).await.unwrap().is_none());
     }
 }

@@ -6,6 +6,14 @@
 //! write first drops the entries whose time has come (by the `now` the caller passes) from the
 //! front of that index: each entry costs `O(log n)` once to insert and once to purge, and no write
 //! scans the live entries.
+//!
+//! Every store is bounded, as its own documentation details: pushed requests, interactions,
+//! codes, revocations and replayed `jti`s are purged by age (their expiry); the replay cache and
+//! PSU sessions also have a capacity; consents that are over are purged some days after their
+//! last status change, under a capacity; refresh families are purged once over and keep only
+//! their latest token hashes; clients have a capacity. A full store refuses new entries with
+//! [`StoreError::Unavailable`](crate::store::StoreError::Unavailable) (a 503) rather than drop
+//! a live one, except that PSU sessions that never logged in make room for new sessions.
 
 mod artifact;
 mod client;

@@ -1,6 +1,6 @@
 //! [`MemoryRefreshTokenStore`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -17,8 +17,10 @@ struct FamilyEntry {
     /// The token `current` replaced, and when: usable until `current` is first used or the
     /// grace period ends.
     previous: Option<(TokenHash, OffsetDateTime)>,
-    /// Every token issued in the family: its entries in the token index, dropped with it.
-    issued: Vec<TokenHash>,
+    /// The last [`MemoryRefreshTokenStore::KEPT_TOKENS`] tokens issued in the family, oldest
+    /// first (always with `current` and the token in `previous`): its entries in the token index,
+    /// dropped with it.
+    issued: VecDeque<TokenHash>,
     /// When the family was revoked, if it is.
     revoked_at: Option<OffsetDateTime>,
 }
@@ -41,6 +43,21 @@ impl FamilyEntry {
             _ => self.family.expires_at,
         };
         self.family.access_tokens.iter().map(|t| t.exp).fold(end, OffsetDateTime::max)
+    }
+
+    /// Records `token` as issued, forgetting (from `issued` and from `tokens`) the oldest ones
+    /// beyond [`MemoryRefreshTokenStore::KEPT_TOKENS`], never `current` nor `previous`.
+    fn issue(&mut self, token: TokenHash, tokens: &mut HashMap<TokenHash, String>) {
+        self.issued.push_back(token);
+        while self.issued.len() > MemoryRefreshTokenStore::KEPT_TOKENS {
+            let Some(oldest) = self.issued.pop_front() else { break };
+            let in_use = oldest == self.current || self.previous.as_ref().is_some_and(|(p, _)| *p == oldest);
+            if in_use {
+                self.issued.push_back(oldest);
+            } else {
+                tokens.remove(&oldest);
+            }
+        }
     }
 
     fn revoke(&mut self, now: OffsetDateTime) {
@@ -90,16 +107,30 @@ impl RefreshState {
 
 /// In-memory [`RefreshTokenStore`].
 ///
-/// A family is forgotten, with every token hash it issued, once it has expired or been revoked
-/// and every access token issued from it has expired: presenting one of its tokens after that is
-/// answered as for an unknown token, which is how an expired or revoked family is answered
-/// anyway. Families are purged in that order as families are created and tokens rotated.
+/// Bounded by age and per family:
+///
+/// - A family is forgotten, with every token hash it holds, once it has expired or been revoked
+///   and every access token issued from it has expired: presenting one of its tokens after that
+///   is answered as for an unknown token, which is how an expired or revoked family is answered
+///   anyway. Families are purged in that order as families are created and tokens rotated.
+/// - A family's list of access tokens drops those that have expired whenever one is added, so it
+///   holds only the live ones (those revoking the family must reach).
+/// - A family keeps the hashes of its last [`KEPT_TOKENS`](Self::KEPT_TOKENS) refresh tokens
+///   (its current one and the one it replaced among them), not one per rotation: an older token
+///   of a live family is then unknown, and answered `Invalid` (`invalid_grant`) without revoking
+///   the family. Reuse of any of the last `KEPT_TOKENS` tokens is still detected and revokes the
+///   family. A thief holding a token that old gets nothing either way; only the revocation it
+///   would have triggered is lost.
 #[derive(Debug, Default)]
 pub struct MemoryRefreshTokenStore {
     state: Mutex<RefreshState>,
 }
 
 impl MemoryRefreshTokenStore {
+    /// How many of a family's latest refresh-token hashes are kept for reuse detection: at
+    /// the usual rotation of one per access token (minutes), a few hours of the family's history.
+    pub const KEPT_TOKENS: usize = 32;
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -135,8 +166,13 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         }
         let id = family.id.clone();
         let revoked_at = family.revoked.then_some(now);
-        let entry =
-            FamilyEntry { family, current: token.clone(), previous: None, issued: vec![token.clone()], revoked_at };
+        let entry = FamilyEntry {
+            family,
+            current: token.clone(),
+            previous: None,
+            issued: VecDeque::from([token.clone()]),
+            revoked_at,
+        };
         let purge_at = entry.purge_at();
         state.families.insert(id, entry, purge_at);
         Ok(())
@@ -155,7 +191,8 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         if state.tokens.contains_key(next) {
             return Err(StoreError::already_exists());
         }
-        let Some(entry) = state.families.get_mut(family_id.as_str()) else { return Ok(RefreshRotation::Invalid) };
+        let RefreshState { families, tokens, .. } = &mut *state;
+        let Some(entry) = families.get_mut(family_id.as_str()) else { return Ok(RefreshRotation::Invalid) };
         if entry.family.revoked || now >= entry.family.expires_at {
             return Ok(RefreshRotation::Invalid);
         }
@@ -172,9 +209,9 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         // (In grace, `previous` keeps its original time: retries don't extend the window, and
         // the unused `current` it had produced is dropped in favour of `next`.)
         entry.current = next.clone();
-        entry.issued.push(next.clone());
+        entry.issue(next.clone(), tokens);
         let family = entry.family.clone();
-        state.tokens.insert(next.clone(), family_id);
+        tokens.insert(next.clone(), family_id);
         Ok(RefreshRotation::Rotated(family))
     }
 
@@ -339,6 +376,43 @@ mod tests {
         assert_eq!(store.token_count(), 3);
         store.create(family("h", at(86_400)), &hash(), now).await.unwrap();
         assert_eq!((store.family_count(), store.token_count()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_family_keeps_only_its_latest_token_hashes_and_still_detects_their_reuse() {
+        let store = MemoryRefreshTokenStore::new();
+        let mut tokens = vec![hash()];
+        store.create(family("f", at(86_400)), &tokens[0], T0).await.unwrap();
+        for i in 1..=200 {
+            let next = hash();
+            let rotated = store.rotate(&tokens[i - 1], &next, at(i as i64), GRACE).await.unwrap();
+            assert!(matches!(rotated, RefreshRotation::Rotated(_)));
+            tokens.push(next);
+        }
+        let kept = MemoryRefreshTokenStore::KEPT_TOKENS;
+        assert_eq!(store.token_count(), kept, "not one hash per rotation");
+        let now = at(10_000);
+        // A token older than the last `kept` is unknown: refused, and the family lives on.
+        let forgotten = &tokens[200 - kept];
+        assert_eq!(store.rotate(forgotten, &hash(), now, GRACE).await.unwrap(), RefreshRotation::Invalid);
+        assert!(store.find(&tokens[200], now, GRACE).await.unwrap().unwrap().1);
+        // One of the last `kept`, presented again: reuse, and the family is revoked.
+        let recent = &tokens[201 - kept];
+        assert!(matches!(store.rotate(recent, &hash(), now, GRACE).await.unwrap(), RefreshRotation::Reused(_)));
+        assert!(!store.find(&tokens[200], now, GRACE).await.unwrap().unwrap().1);
+    }
+
+    #[tokio::test]
+    async fn retries_in_grace_never_push_out_the_previous_token() {
+        let store = MemoryRefreshTokenStore::new();
+        let (old, current) = (hash(), hash());
+        store.create(family("f", at(3600)), &old, T0).await.unwrap();
+        store.rotate(&old, &current, T0, GRACE).await.unwrap();
+        for _ in 0..100 {
+            let retried = store.rotate(&old, &hash(), at(30), GRACE).await.unwrap();
+            assert!(matches!(retried, RefreshRotation::Rotated(_)), "the previous token stays known in grace");
+        }
+        assert_eq!(store.token_count(), MemoryRefreshTokenStore::KEPT_TOKENS);
     }
 
     #[tokio::test]

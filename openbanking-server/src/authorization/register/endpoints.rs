@@ -44,7 +44,7 @@ impl AuthorizationServer {
 
     /// Registration once the caller was let in.
     async fn register_authorized(&self, request: RegistrationRequest) -> Result<RegistrationResponse, OAuthError> {
-        let metadata = self.checked_metadata(request)?;
+        let (metadata, verified_organisation) = self.checked_metadata(request)?;
         let client_id = ClientId::parse(random_token(CLIENT_ID_BYTES)).map_err(OAuthError::server_error)?;
         let client_secret = (metadata.metadata().token_endpoint_auth_method
             == TokenEndpointAuthMethod::ClientSecretBasic)
@@ -56,6 +56,7 @@ impl AuthorizationServer {
             secret_hash: client_secret.as_ref().map(ClientSecret::hash),
             registration_token_hash: TokenHash::of(&registration_access_token),
             issued_at: self.clock().now(),
+            verified_organisation,
         };
         self.clients().insert(client.clone()).await?;
         tracing::info!(client_id = %client.client_id, "client registered");
@@ -107,7 +108,7 @@ impl AuthorizationServer {
                 ));
             }
         }
-        let metadata = self.checked_metadata(request)?;
+        let (metadata, verified_organisation) = self.checked_metadata(request)?;
         let (secret_hash, client_secret) = match metadata.metadata().token_endpoint_auth_method {
             TokenEndpointAuthMethod::ClientSecretBasic => match current.secret_hash {
                 Some(hash) => (Some(hash), None),
@@ -124,6 +125,7 @@ impl AuthorizationServer {
             secret_hash,
             registration_token_hash: current.registration_token_hash,
             issued_at: current.issued_at,
+            verified_organisation,
         };
         match self.clients().replace(client.clone()).await {
             Ok(()) => {}

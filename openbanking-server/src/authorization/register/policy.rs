@@ -35,12 +35,14 @@ impl AuthorizationServer {
         }
     }
 
-    /// Policy (software statement), the typed decode, validation, and the server's own rules.
+    /// Policy (software statement), the typed decode, validation, and the server's own rules;
+    /// with the organisation a verified statement names (`org_name`, else its client name).
     pub(super) fn checked_metadata(
         &self,
         mut request: RegistrationRequest,
-    ) -> Result<ValidatedClientMetadata, OAuthError> {
+    ) -> Result<(ValidatedClientMetadata, Option<String>), OAuthError> {
         let statement = request.software_statement();
+        let mut organisation = None;
         // What a verified statement asserted (its metadata members), under the statement policy.
         let asserted = match &self.inner().registration {
             RegistrationPolicy::SoftwareStatement { directory_keys, issuer } => {
@@ -51,6 +53,9 @@ impl AuthorizationServer {
                     return Err(statement_error("software_statement must be a string (a signed JWT)"));
                 };
                 let claims = verify_statement(statement, directory_keys, issuer.as_deref(), self.clock().unix_now())?;
+                organisation = ["org_name", "software_client_name", "client_name"]
+                    .into_iter()
+                    .find_map(|name| claims.get(name).and_then(serde_json::Value::as_str).map(str::to_owned));
                 let asserted = statement_metadata(claims);
                 // The keys and redirect URIs come from the statement or not at all; the
                 // statement's values take precedence over the request's (RFC 7591 §2.3).
@@ -87,6 +92,6 @@ impl AuthorizationServer {
                 return Err(metadata_error(format!("scope `{unknown}` is not offered by this server")));
             }
         }
-        Ok(metadata)
+        Ok((metadata, organisation))
     }
 }

@@ -2,10 +2,11 @@
 //! structs and the renderer turn the result into HTML in the PSU's language.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use openbanking_core::consent::{Consent, ConsentStatus};
@@ -21,11 +22,14 @@ use super::session::{Session, SessionCookie, SessionId, Sessions, csrf_matches, 
 use super::view::{ConsentView, View, permissions};
 use super::{CONSENT_PATH, ConsentPages, DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, PagesInner, REVOKE_PATH};
 use crate::accounts::data::AccountLabel;
-use crate::authorization::{AuthorizationServer, InteractionOutcome};
+use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, InteractionOutcome};
 use crate::store::PendingAuthorization;
 
 /// The hidden form field carrying the CSRF token.
 const CSRF_FIELD: &str = "csrf";
+
+/// The dashboard's query after a revocation, for its "revoked" notice.
+const REVOKED_QUERY: &str = "revoked=1";
 
 /// Adds `cookie` to the response as a `Set-Cookie` header.
 pub(super) fn with_cookie(response: Response, cookie: Cookie<'static>) -> Response {
@@ -90,17 +94,29 @@ impl PagesState {
         self.see_other(if session.interaction.is_some() { CONSENT_PATH } else { DASHBOARD_PATH })
     }
 
-    async fn client_name(&self, client_id: &ClientId) -> Result<String, PageError> {
+    /// How the pages name a TPP: the organisation its software statement vouches for; else its
+    /// self-asserted `client_name`, marked unverified; else its client id.
+    async fn client_name(&self, client_id: &ClientId, texts: &Texts) -> Result<String, PageError> {
         let client = self.server.clients().get(client_id).await.map_err(PageError::server)?;
-        Ok(client
-            .and_then(|c| c.metadata.metadata().client_name.clone())
-            .unwrap_or_else(|| client_id.as_str().to_owned()))
+        let Some(client) = client else { return Ok(client_id.as_str().to_owned()) };
+        if let Some(organisation) = client.verified_organisation {
+            return Ok(organisation);
+        }
+        Ok(match &client.metadata.metadata().client_name {
+            Some(name) => fill(&texts.unverified_client, &[("client", name)]),
+            None => client_id.as_str().to_owned(),
+        })
     }
 
     /// Everything the consent page shows, checked: the interaction is pending, its consent (if
     /// any) belongs to the requesting client and still awaits authorisation.
-    async fn consent_view(&self, pending: &PendingAuthorization, psu: &PsuId) -> Result<ConsentView, PageError> {
-        let client_name = self.client_name(&pending.request.client_id).await?;
+    async fn consent_view(
+        &self,
+        pending: &PendingAuthorization,
+        psu: &PsuId,
+        texts: &Texts,
+    ) -> Result<ConsentView, PageError> {
+        let client_name = self.client_name(&pending.request.client_id, texts).await?;
         let consent = match &pending.request.consent_id {
             Some(consent_id) => {
                 let consent = self.inner().provider.get(consent_id).await?;
@@ -151,7 +167,8 @@ pub(super) async fn login_page(State(st): State<PagesState>, headers: HeaderMap,
             view.login(&session.csrf, "", None)
         }
         None => {
-            let session = new_session(None, now + st.inner().session_lifetime);
+            // Not logged in yet: as short-lived as an interaction's session.
+            let session = new_session(None, now + st.inner().session_lifetime.min(INTERACTION_LIFETIME));
             match st.sessions.create(&session, now).await {
                 Ok(id) => with_cookie(view.login(&session.csrf, "", None), st.cookie.set(&id)),
                 Err(e) => view.error(e),
@@ -163,6 +180,7 @@ pub(super) async fn login_page(State(st): State<PagesState>, headers: HeaderMap,
 pub(super) async fn login_submit(
     State(st): State<PagesState>,
     headers: HeaderMap,
+    extensions: Extensions,
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
@@ -175,6 +193,22 @@ pub(super) async fn login_submit(
     if session.psu_id.is_some() {
         return st.next(&session);
     }
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    // Across sessions: a username (or source) guessed at too often waits, and the authenticator
+    // is not asked.
+    let source = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let throttled = match st.inner().throttle.attempt(username, source, now) {
+        Ok(throttled) => throttled,
+        Err(wait) => {
+            tracing::warn!(wait_seconds = wait.whole_seconds(), "PSU login throttled");
+            let minutes = ((wait.whole_seconds() + 59) / 60).max(1);
+            let message = fill(&view.texts.login_throttled, &[("minutes", &minutes.to_string())]);
+            let page = view.login_with_status(StatusCode::TOO_MANY_REQUESTS, &session.csrf, username, Some(message));
+            let retry_after = HeaderValue::from(wait.whole_seconds().max(1));
+            return ([(header::RETRY_AFTER, retry_after)], page).into_response();
+        }
+    };
     // Take an attempt before checking, so that concurrent submissions can't exceed the bound.
     let max = st.inner().max_login_attempts;
     let attempt = st.sessions.update(&id, now, |s| {
@@ -190,9 +224,14 @@ pub(super) async fn login_submit(
     let Some(attempt) = attempt else {
         return lock_out(&st, &view, &id, now).await;
     };
-    let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("");
-    match st.inner().psus.authenticate(username, password).await {
+    let outcome = st.inner().psus.authenticate(username, password).await;
+    match &outcome {
+        Ok(Some(_)) => st.inner().throttle.succeeded(throttled),
+        Ok(None) => st.inner().throttle.failed(throttled, now),
+        // The directory did not answer: the attempt stays counted for the username only.
+        Err(_) => {}
+    }
+    match outcome {
         Ok(Some(psu)) => {
             // A new session id at login: an id planted before login is worth nothing after it.
             if let Err(e) = st.sessions.remove(&id, now).await {
@@ -243,8 +282,8 @@ async fn lock_out(st: &PagesState, view: &View<'_>, id: &SessionId, now: OffsetD
 pub(super) async fn consent_page(State(st): State<PagesState>, headers: HeaderMap, jar: CookieJar) -> Response {
     let view = st.view(&headers);
     let now = st.now();
-    let session = match st.current(&jar, now).await {
-        Ok(Some((_, session))) => session,
+    let (id, session) = match st.current(&jar, now).await {
+        Ok(Some(current)) => current,
         Ok(None) => return view.error(PageError::Expired),
         Err(e) => return view.error(e),
     };
@@ -256,13 +295,36 @@ pub(super) async fn consent_page(State(st): State<PagesState>, headers: HeaderMa
     };
     let result = async {
         let pending = st.server.pending_interaction(interaction).await?.ok_or(PageError::Expired)?;
-        st.consent_view(&pending, psu).await
+        st.consent_view(&pending, psu, view.texts).await
     }
     .await;
     match result {
         Ok(consent) => view.consent(StatusCode::OK, &consent, &session.csrf, None, &[]),
+        Err(PageError::Conflict) => decided_elsewhere(&st, &view, &id, interaction, now).await,
         Err(e) => view.error(e),
     }
+}
+
+/// The consent was decided elsewhere (revoked by the TPP, authorised or rejected in another
+/// interaction) while its page was open: nothing is left to decide here, so the interaction ends
+/// denied and the PSU goes back to the TPP (`error=access_denied`, `state`, `iss`) rather than
+/// being left on an error page. The consent is left as it was decided.
+async fn decided_elsewhere(
+    st: &PagesState,
+    view: &View<'_>,
+    id: &SessionId,
+    interaction: &str,
+    now: OffsetDateTime,
+) -> Response {
+    tracing::info!("the consent was decided elsewhere; the interaction ends denied");
+    let location = match st.server.complete_interaction(interaction, InteractionOutcome::Deny).await {
+        Ok(location) => location,
+        Err(e) => return view.error(e.into()),
+    };
+    if let Err(e) = st.sessions.update(id, now, |s| s.interaction = None).await {
+        tracing::warn!(error = ?e, "could not clear a decided interaction from the session");
+    }
+    st.pages.see_other(&location)
 }
 
 pub(super) async fn consent_submit(
@@ -304,6 +366,7 @@ pub(super) async fn consent_submit(
             st.pages.see_other(&location)
         }
         Ok(Decided::Page(response)) => response,
+        Err(PageError::Conflict) => decided_elsewhere(&st, &view, &id, &interaction, now).await,
         Err(e) => view.error(e),
     }
 }
@@ -322,7 +385,7 @@ async fn approve(
     psu: &PsuId,
     form: &FormData,
 ) -> Result<Decided, PageError> {
-    let shown = st.consent_view(pending, psu).await?;
+    let shown = st.consent_view(pending, psu, view.texts).await?;
     if let Some(consent) = &shown.consent {
         let selected: Vec<&str> = form.all("account").collect();
         let again = |error: PageError| {
@@ -377,7 +440,12 @@ async fn deny(st: &PagesState, pending: &PendingAuthorization, psu: &PsuId) -> R
     Ok(Decided::Redirect(location))
 }
 
-pub(super) async fn dashboard(State(st): State<PagesState>, headers: HeaderMap, jar: CookieJar) -> Response {
+pub(super) async fn dashboard(
+    State(st): State<PagesState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    jar: CookieJar,
+) -> Response {
     let view = st.view(&headers);
     let now = st.now();
     let session = match st.current(&jar, now).await {
@@ -395,6 +463,8 @@ pub(super) async fn dashboard(State(st): State<PagesState>, headers: HeaderMap, 
                 revoke_action: st.pages.href(REVOKE_PATH),
                 logout_action: st.pages.href(LOGOUT_PATH),
                 csrf: &session.csrf,
+                // Set by the redirect after a revocation; says nothing about the PSU.
+                notice: (query.as_deref() == Some(REVOKED_QUERY)).then(|| view.texts.revoked_notice.to_string()),
                 consents,
             };
             view.respond(StatusCode::OK, st.inner().renderer.dashboard(&page))
@@ -435,7 +505,7 @@ async fn consent_summaries(st: &PagesState, view: &View<'_>, psu: &PsuId) -> Res
         let client_name = match names.get(consent.client_id()) {
             Some(name) => name.clone(),
             None => {
-                let name = st.client_name(consent.client_id()).await?;
+                let name = st.client_name(consent.client_id(), t).await?;
                 names.insert(consent.client_id().clone(), name.clone());
                 name
             }
@@ -504,7 +574,7 @@ pub(super) async fn revoke(State(st): State<PagesState>, headers: HeaderMap, jar
     }
     .await;
     match result {
-        Ok(()) => st.see_other(DASHBOARD_PATH),
+        Ok(()) => st.see_other(&format!("{DASHBOARD_PATH}?{REVOKED_QUERY}")),
         Err(e) => view.error(e),
     }
 }

@@ -25,9 +25,9 @@ pub const SPANISH: &str = "es";
 /// Start from [`Texts::english`] or [`Texts::spanish`] and change fields; give the result to
 /// [`ConsentPagesBuilder::texts`](super::ConsentPagesBuilder::texts) under a language tag. A few
 /// texts take values, written as `{name}` placeholders: `{client}` (the app's name), `{left}` (login
-/// tries left), `{from}` and `{to}` (dates). The struct is `#[non_exhaustive]`, so new texts can
-/// be added without breaking a bank's code; a bank's language then shows the English text for
-/// them until it sets its own.
+/// tries left), `{minutes}` (a wait), `{from}` and `{to}` (dates). The struct is
+/// `#[non_exhaustive]`, so new texts can be added without breaking a bank's code; a bank's
+/// language then shows the English text for them until it sets its own.
 ///
 /// ```
 /// use openbanking_server::consent::pages::Texts;
@@ -55,6 +55,9 @@ pub struct Texts {
     pub login_failed_one_left: Cow<'static, str>,
     /// A failed login with `{left}` tries left.
     pub login_failed_left: Cow<'static, str>,
+    /// A login refused without checking, after too many failures for the username (or from
+    /// the network) across sessions: wait `{minutes}` minutes.
+    pub login_throttled: Cow<'static, str>,
     /// The consent page's title.
     pub consent_title: Cow<'static, str>,
     /// The consent page's heading for an account-access consent (`{client}`).
@@ -67,6 +70,15 @@ pub struct Texts {
     pub consent_no_end: Cow<'static, str>,
     /// The consent's transaction window (`{from}`, `{to}`).
     pub consent_transactions: Cow<'static, str>,
+    /// A transaction window with only a start (`{from}`).
+    pub consent_transactions_from: Cow<'static, str>,
+    /// A transaction window with only an end (`{to}`).
+    pub consent_transactions_to: Cow<'static, str>,
+    /// Access to transactions without a window.
+    pub consent_transactions_any: Cow<'static, str>,
+    /// A TPP named only by its own word (its `client_name`, not vouched for by a directory):
+    /// `{client}` marked as unverified.
+    pub unverified_client: Cow<'static, str>,
     /// The consent page's heading for a request without a consent, only scopes (`{client}`).
     pub scope_heading: Cow<'static, str>,
     /// The legend over the accounts to choose.
@@ -101,8 +113,12 @@ pub struct Texts {
     pub accounts: Cow<'static, str>,
     /// Dashboard label: the consent's id.
     pub consent: Cow<'static, str>,
-    /// Dashboard: before the permissions.
+    /// Dashboard: before the permissions of an active consent.
     pub it_can_see: Cow<'static, str>,
+    /// Dashboard: before the permissions of a consent that is over (revoked, rejected, expired).
+    pub it_could_see: Cow<'static, str>,
+    /// Dashboard: after a revocation.
+    pub revoked_notice: Cow<'static, str>,
     /// The revoke button.
     pub revoke: Cow<'static, str>,
     /// The log out button.

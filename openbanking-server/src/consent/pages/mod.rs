@@ -89,17 +89,25 @@
 //!   the browser holds only the id, in a cookie that is `HttpOnly`, `SameSite=Lax`, `Path=/` and
 //!   `Secure` (named `__Host-…`) unless the issuer is `http` on a loopback host (or
 //!   [`secure_cookies`](ConsentPagesBuilder::secure_cookies) says otherwise). A session expires
-//!   after the [session lifetime](ConsentPagesBuilder::session_lifetime), counted from its creation
-//!   and again from login. The id is replaced at login (no session fixation) and never logged.
-//!   Nothing about the PSU or the interaction appears in a URL.
+//!   after the [session lifetime](ConsentPagesBuilder::session_lifetime), counted from login; a
+//!   session that has not logged in ends sooner, with its interaction
+//!   ([`INTERACTION_LIFETIME`] after `/authorize`),
+//!   or that long after it was opened at the login page. The id is replaced at login (no session
+//!   fixation) and never logged. Nothing about the PSU or the interaction appears in a URL.
 //! - **CSRF:** every form carries the session's random token, compared in constant time; a
 //!   missing or wrong token gets a 403 page and changes nothing.
 //! - **Login attempts** are bounded per session, and so per interaction: after
 //!   [`max_login_attempts`](ConsentPagesBuilder::max_login_attempts) failures (default 5) an
 //!   interaction ends as if the PSU had denied (the TPP gets `error=access_denied`; the consent
 //!   stays `AwaitingAuthorisation`, since whoever failed may not be its PSU), and a dashboard login
-//!   shows a "too many attempts" page. The session is dropped either way. Throttling per username
-//!   or per network source across sessions belongs to the bank's [`PsuAuthenticator`].
+//!   shows a "too many attempts" page. The session is dropped either way.
+//! - **Password guessing across sessions** is throttled per username and per source address
+//!   (when the app is served with axum's `ConnectInfo<SocketAddr>`), with exponential backoff
+//!   ([`LoginThrottle`], set with [`login_throttle`](ConsentPagesBuilder::login_throttle)): by
+//!   default, after 10 failures for a username it is refused for 1 minute, then 2, 4, ... up to an
+//!   hour per further failure, **without calling the [`PsuAuthenticator`]**, on the login page
+//!   (429) with a message. So every authenticator benefits. The counts live in memory, per
+//!   `ConsentPages` instance, in a bounded map (100 000 entries by default).
 //! - **Escaping:** the default templates are askama's, HTML-escaped by default and checked at
 //!   compile time: every value (the TPP's `client_name`, account labels, ids, scopes, the
 //!   catalogue's texts) is escaped unless marked safe, which only the stylesheet is. Responses
@@ -109,11 +117,16 @@
 //!   (There is no CSP `form-action`: browsers apply it to the redirect back to the TPP.)
 //! - **Decisions:** the accounts a PSU selects must be among [`AccountData::accounts`] of that
 //!   PSU; a consent is shown and approved only while it awaits authorisation and belongs to the
-//!   requesting client; the dashboard lists and revokes only the logged-in PSU's consents.
+//!   requesting client; the dashboard lists and revokes only the logged-in PSU's consents. A
+//!   consent decided elsewhere while its page was open (revoked by the TPP, authorised or
+//!   rejected in another interaction) is left as decided, and Approve or a reload ends the
+//!   interaction denied: the PSU goes back to the TPP with `error=access_denied`.
 //! - **Sessions are kept in the server's [`SessionStore`](crate::store::SessionStore)** (one of
 //!   its [`Stores`](crate::store::Stores)), so that instances sharing the stores share the PSU's
-//!   login. A store at capacity (the in-memory one holds 100 000 live sessions) or out of reach
-//!   refuses new sessions with a 503 page; it never drops a live one.
+//!   login. A store at capacity (the in-memory one holds 100 000 live sessions) makes room by
+//!   dropping the session that has not logged in and ends first, so a flood of `/authorize`
+//!   requests only pushes out its own kind; it never drops a logged-in session, and when it holds
+//!   only those (or is out of reach) a new session gets a 503 page.
 
 mod catalogue;
 mod error;
@@ -123,6 +136,7 @@ mod i18n;
 // server's error page uses too.
 pub(crate) mod render;
 mod session;
+mod throttle;
 mod view;
 
 use std::fmt;
@@ -145,9 +159,11 @@ pub use self::render::{
     ErrorPage, LoginPage, PageContext, PageRenderer, RenderError,
 };
 use self::session::{SessionCookie, Sessions};
+pub use self::throttle::LoginThrottle;
+use self::throttle::Throttle;
 use super::psu::PsuAuthenticator;
 use crate::accounts::AccountData;
-use crate::authorization::{AuthorizationServer, Interaction};
+use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, Interaction};
 use crate::store::PendingAuthorization;
 
 /// The login form (GET shows it, POST submits it).
@@ -163,7 +179,7 @@ pub const REVOKE_PATH: &str = "/consents/revoke";
 
 /// Failed logins allowed per session (and so per interaction) by default.
 pub const DEFAULT_MAX_LOGIN_ATTEMPTS: u32 = 5;
-/// How long a session lasts by default, from its creation and again from login.
+/// How long a session lasts by default, from login (one that has not logged in ends sooner).
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::minutes(15);
 /// The largest form body read, in bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -180,6 +196,7 @@ struct PagesInner {
     psus: Arc<dyn PsuAuthenticator>,
     accounts: Arc<dyn AccountData>,
     max_login_attempts: u32,
+    throttle: Throttle,
     session_lifetime: Duration,
     secure_cookies: Option<bool>,
     path_prefix: String,
@@ -194,6 +211,7 @@ impl fmt::Debug for ConsentPages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsentPages")
             .field("max_login_attempts", &self.inner.max_login_attempts)
+            .field("login_throttle", &self.inner.throttle)
             .field("session_lifetime", &self.inner.session_lifetime)
             .field("secure_cookies", &self.inner.secure_cookies)
             .field("path_prefix", &self.inner.path_prefix)
@@ -211,6 +229,7 @@ pub struct ConsentPagesBuilder {
     psus: Arc<dyn PsuAuthenticator>,
     accounts: Arc<dyn AccountData>,
     max_login_attempts: u32,
+    login_throttle: LoginThrottle,
     session_lifetime: Duration,
     secure_cookies: Option<bool>,
     path_prefix: String,
@@ -223,6 +242,7 @@ impl fmt::Debug for ConsentPagesBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsentPagesBuilder")
             .field("max_login_attempts", &self.max_login_attempts)
+            .field("login_throttle", &self.login_throttle)
             .field("session_lifetime", &self.session_lifetime)
             .field("secure_cookies", &self.secure_cookies)
             .field("path_prefix", &self.path_prefix)
@@ -250,6 +270,7 @@ impl ConsentPages {
             psus,
             accounts,
             max_login_attempts: DEFAULT_MAX_LOGIN_ATTEMPTS,
+            login_throttle: LoginThrottle::default(),
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             secure_cookies: None,
             path_prefix: String::new(),
@@ -300,8 +321,16 @@ impl ConsentPagesBuilder {
         self
     }
 
-    /// How long a session lasts, from its creation and again from login (1 minute to 12 hours;
-    /// default 15 minutes).
+    /// How failed logins are throttled across sessions, per username and per source address
+    /// (default: [`LoginThrottle::default`]).
+    pub fn login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.login_throttle = throttle;
+        self
+    }
+
+    /// How long a session lasts from login (1 minute to 12 hours; default 15 minutes). A session
+    /// that has not logged in lasts no longer than this, nor than its interaction
+    /// ([`INTERACTION_LIFETIME`]).
     pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
         self.session_lifetime = lifetime;
         self
@@ -349,6 +378,9 @@ impl ConsentPagesBuilder {
         if !(1..=100).contains(&self.max_login_attempts) {
             return Err(ConfigError::Invalid { setting: "max_login_attempts", reason: "between 1 and 100".into() });
         }
+        self.login_throttle
+            .check()
+            .map_err(|reason| ConfigError::Invalid { setting: "login_throttle", reason: reason.into() })?;
         if self.session_lifetime < Duration::minutes(1) || self.session_lifetime > Duration::hours(12) {
             return Err(ConfigError::Invalid {
                 setting: "session_lifetime",
@@ -390,6 +422,7 @@ impl ConsentPagesBuilder {
                 psus: self.psus,
                 accounts: self.accounts,
                 max_login_attempts: self.max_login_attempts,
+                throttle: Throttle::new(self.login_throttle),
                 session_lifetime: self.session_lifetime,
                 secure_cookies: self.secure_cookies,
                 path_prefix: self.path_prefix,
@@ -408,7 +441,9 @@ impl Interaction for ConsentPages {
     /// and redirects (303) to the login page.
     async fn begin(&self, server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
         let now = server.clock().now();
-        let session = session::new_session(Some(pending.id), now + self.inner.session_lifetime);
+        // A session that has not logged in ends with its interaction, at the latest.
+        let ends = (now + self.inner.session_lifetime).min(pending.started_at + INTERACTION_LIFETIME);
+        let session = session::new_session(Some(pending.id), ends);
         let cookie = SessionCookie {
             secure: self.secure_cookies_for(server),
             max_age: self.inner.session_lifetime.whole_seconds(),

@@ -54,7 +54,8 @@ pub struct ConsentPage<'a> {
     pub action: String,
     /// The value of the hidden `csrf` field.
     pub csrf: &'a str,
-    /// The TPP's name (its registered `client_name`, else its client id): untrusted text.
+    /// The TPP's name: the organisation its software statement vouches for, else its
+    /// self-asserted `client_name` marked as unverified, else its client id. Untrusted text.
     pub client_name: &'a str,
     /// The page's heading, with the TPP's name in it.
     pub heading: String,
@@ -86,7 +87,8 @@ pub struct ConsentDetails {
     pub permissions: Vec<String>,
     /// When the consent ends (a date), or `None` for no end.
     pub until: Option<String>,
-    /// The transaction window in words, if the consent has one.
+    /// The transaction window in words (from and to, from, up to, or any date), if the consent
+    /// gives access to transactions or has a window.
     pub transactions: Option<String>,
     /// The PSU's accounts to choose from (fields named `account`).
     pub accounts: Vec<AccountChoice>,
@@ -118,6 +120,8 @@ pub struct DashboardPage<'a> {
     pub logout_action: String,
     /// The value of the hidden `csrf` fields.
     pub csrf: &'a str,
+    /// What was just done, in words (after a revocation), to show above the consents.
+    pub notice: Option<String>,
     /// The PSU's consents, newest first.
     pub consents: Vec<ConsentSummary>,
 }
@@ -128,11 +132,12 @@ pub struct DashboardPage<'a> {
 pub struct ConsentSummary {
     /// The consent id (the `consent_id` field of its Revoke form).
     pub consent_id: String,
-    /// The TPP's name: untrusted text.
+    /// The TPP's name, as on the consent page ([`ConsentPage::client_name`]): untrusted text.
     pub client_name: String,
     /// The status in words.
     pub status: String,
-    /// Whether it can still be revoked (offer Revoke).
+    /// Whether it can still be revoked (offer Revoke); if not, the TPP no longer sees what
+    /// `permissions` says (it *could* see it).
     pub active: bool,
     /// When it was given (a date).
     pub given: String,
@@ -351,6 +356,7 @@ fieldset{border:1px solid #d0d6dc;border-radius:.4rem;padding:.5rem .75rem;margi
 .account{display:flex;gap:.75rem;align-items:flex-start;font-weight:400;margin:0;padding:.5rem 0;border-bottom:1px solid #eef1f4}\
 .account:last-child{border-bottom:0}.account input{margin-top:.3rem;width:1.2rem;height:1.2rem;flex:none}\
 .muted{color:#5b6570;font-size:.9rem}.error{background:#fdecea;color:#8c1d18;padding:.75rem;border-radius:.4rem}\
+.notice{background:#e6f4ea;color:#1e4620;padding:.75rem;border-radius:.4rem}\
 .consent{border:1px solid #d0d6dc;border-radius:.4rem;padding:.75rem;margin:1rem 0}.consent h2{margin-top:0}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem .75rem;margin:.5rem 0}dt{color:#5b6570}dd{margin:0;overflow-wrap:anywhere}\
 @media (max-width:30rem){dl{display:block}dt{margin-top:.5rem;font-size:.85rem}}\

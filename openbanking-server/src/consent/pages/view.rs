@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use openbanking_core::consent::Consent;
+use openbanking_core::consent::{Consent, Permission};
 
 use super::error::PageError;
 use super::i18n::{Texts, fill};
@@ -52,8 +52,18 @@ impl<'a> View<'a> {
     }
 
     pub(super) fn login(&self, csrf: &str, username: &str, error: Option<String>) -> Response {
+        self.login_with_status(StatusCode::OK, csrf, username, error)
+    }
+
+    pub(super) fn login_with_status(
+        &self,
+        status: StatusCode,
+        csrf: &str,
+        username: &str,
+        error: Option<String>,
+    ) -> Response {
         let page = LoginPage { context: self.context(), action: self.pages.href(LOGIN_PATH), csrf, username, error };
-        self.respond(StatusCode::OK, self.pages.inner.renderer.login(&page))
+        self.respond(status, self.pages.inner.renderer.login(&page))
     }
 
     pub(super) fn consent(
@@ -78,14 +88,11 @@ impl<'a> View<'a> {
                         checked: selected.contains(&account.account_id.as_str()),
                     })
                     .collect();
-                let window = consent.transaction_from_date_time().zip(consent.transaction_to_date_time());
                 let details = ConsentDetails {
                     permissions_heading: fill(&t.consent_permissions_heading, &client),
                     permissions: permissions(t, consent),
                     until: consent.expiration_date_time().map(|at| t.date(at)),
-                    transactions: window.map(|(from, to)| {
-                        fill(&t.consent_transactions, &[("from", &t.date(from)), ("to", &t.date(to))])
-                    }),
+                    transactions: transaction_window(t, consent),
                     accounts,
                 };
                 (fill(&t.consent_heading, &client), AccessRequest::Consent(details), !view.accounts.is_empty())
@@ -107,6 +114,29 @@ impl<'a> View<'a> {
         };
         self.respond(status, self.pages.inner.renderer.consent(&page))
     }
+}
+
+/// The consent's transaction window in words: from and to, only from, only up to, or (for a
+/// consent giving access to transactions without a window) any date.
+fn transaction_window(t: &Texts, consent: &Consent) -> Option<String> {
+    let (from, to) = (consent.transaction_from_date_time(), consent.transaction_to_date_time());
+    Some(match (from, to) {
+        (Some(from), Some(to)) => fill(&t.consent_transactions, &[("from", &t.date(from)), ("to", &t.date(to))]),
+        (Some(from), None) => fill(&t.consent_transactions_from, &[("from", &t.date(from))]),
+        (None, Some(to)) => fill(&t.consent_transactions_to, &[("to", &t.date(to))]),
+        (None, None) => {
+            let transactions = consent.permissions().iter().any(|p| {
+                matches!(
+                    p,
+                    Permission::ReadTransactionsBasic
+                        | Permission::ReadTransactionsDetail
+                        | Permission::ReadTransactionsCredits
+                        | Permission::ReadTransactionsDebits
+                )
+            });
+            return transactions.then(|| t.consent_transactions_any.to_string());
+        }
+    })
 }
 
 /// What each permission lets the app see, in the page's language.
