@@ -266,13 +266,56 @@ impl Consent {
         }
     }
 
+    /// Moves a consent still `AwaitingAuthorisation` when `timeout` has passed since its
+    /// creation to `Rejected` (the bank gives up waiting for the PSU), and returns whether it did.
+    /// Exact, like expiry: rejected from `CreationDateTime + timeout` on.
+    ///
+    /// When the consent's `ExpirationDateTime` comes at or before that deadline, expiry comes
+    /// first and this leaves the consent to [`expire_if_due`](Self::expire_if_due). Any other
+    /// status is left as it is.
+    pub fn reject_if_authorisation_timed_out(&mut self, timeout: time::Duration, now: OffsetDateTime) -> bool {
+        if self.parts.status != ConsentStatus::AwaitingAuthorisation {
+            return false;
+        }
+        let Some(deadline) = self.parts.creation_date_time.checked_add(timeout) else {
+            return false;
+        };
+        let expires_first = self.expiration_date_time().is_some_and(|at| at <= deadline);
+        if now >= deadline && !expires_first {
+            self.set_status(ConsentStatus::Rejected, now);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The status as UK Open Banking v3.1 lets a TPP see it. v3.1 defines four statuses for an
+    /// account-access consent (`AwaitingAuthorisation`, `Authorised`, `Rejected`, `Revoked`) and
+    /// no `Expired`, so an expired consent is shown as one of the four:
+    ///
+    /// - expired after the PSU authorised it: `Revoked` (access was granted and has ended; a TPP
+    ///   handles it as it handles a withdrawal: ask the PSU for a new consent);
+    /// - expired while still awaiting authorisation: `Rejected` (it was never granted; the same
+    ///   as a consent the bank stopped waiting for, see
+    ///   [`reject_if_authorisation_timed_out`](Self::reject_if_authorisation_timed_out)).
+    ///
+    /// The stored status stays `Expired`, for the bank's own pages and logs.
+    pub fn ob_status(&self) -> ConsentStatus {
+        match self.parts.status {
+            ConsentStatus::Expired if self.parts.psu_id.is_some() => ConsentStatus::Revoked,
+            ConsentStatus::Expired => ConsentStatus::Rejected,
+            status => status,
+        }
+    }
+
     /// The UK Open Banking v3.1 `Data` of a consent response, for the TPP: `ConsentId`, `Status`,
     /// `CreationDateTime`, `StatusUpdateDateTime`, `Permissions` and the optional
     /// `ExpirationDateTime`, `TransactionFromDateTime`, `TransactionToDateTime`.
     ///
     /// The bank-internal `ClientId`, `PsuId`, `AccountIds` and `Version` are deliberately left
     /// out: the TPP learns the accounts through the accounts API, and the PSU's identity and the
-    /// store's version are none of its business. The status is the stored one; call
+    /// store's version are none of its business. The status is the one v3.1 defines
+    /// ([`ob_status`](Self::ob_status): never `Expired`) as of the last change; call
     /// [`expire_if_due`](Self::expire_if_due) first to report expiry. (Times outside RFC 3339's
     /// years 0-9999 cannot be written; this method then returns `Value::Null`, which consents
     /// built from validated requests never reach.)
@@ -280,7 +323,7 @@ impl Consent {
         let p = &self.parts;
         let data = ObData {
             consent_id: &p.consent_id,
-            status: p.status,
+            status: self.ob_status(),
             creation_date_time: p.creation_date_time,
             status_update_date_time: p.status_update_date_time,
             permissions: &p.permissions,
