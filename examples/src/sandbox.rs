@@ -1,17 +1,24 @@
 //! The sandbox bank: an authorization server with open registration, a generated signing key and
 //! in-memory stores; the consent API, the PSU pages (login, consent, dashboard) and the accounts
 //! API behind the gateway guard, with seeded PSUs (alice / alice-password with two accounts, bob /
-//! bob-password with one) and Argentine data (ARS, CBU identifiers). What `cargo run --bin
-//! sandbox` serves, and what the load test and the integration tests start in process.
+//! bob-password with one) and Argentine data (ARS, CBU identifiers; alice's current account is
+//! overdrawn). What `cargo run --bin sandbox` serves, and what the load test and the integration
+//! tests start in process.
+//!
+//! Its settings: the bank is in Buenos Aires ([`TIME_ZONE`], UTC-03:00, where date-times sent
+//! without an offset are read), serves accounts, balances and transactions
+//! ([`SUPPORTED_PERMISSIONS`]; other permission codes are refused), and rejects a consent the PSU
+//! has not authorised within [`AUTHORISATION_TIMEOUT`].
 
 use std::error::Error;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
-use openbanking_core::{ConsentProvider, Issuer, LocalConsentProvider, MemoryConsentStore};
+use openbanking_core::{ConsentProvider, Issuer, LocalConsentProvider, MemoryConsentStore, Permission};
 use openbanking_server::accounts::{self, AccountData, MemoryAccountData};
 use openbanking_server::authorization::{AuthorizationServer, RegistrationPolicy};
 use openbanking_server::consent::api as consent_api;
@@ -19,9 +26,27 @@ use openbanking_server::consent::pages::ConsentPages;
 use openbanking_server::consent::psu::MemoryPsuDirectory;
 use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
 use serde_json::{Value, json};
+use time::UtcOffset;
 
 /// Path of the sandbox's small protected route.
 pub const HELLO_PATH: &str = "/api/hello";
+
+/// The bank's time zone: Buenos Aires (Argentina keeps UTC-03:00 all year).
+pub const TIME_ZONE: UtcOffset = time::macros::offset!(-3);
+
+/// The permission codes the sandbox serves: accounts, balances and transactions.
+pub const SUPPORTED_PERMISSIONS: &[Permission] = &[
+    Permission::ReadAccountsBasic,
+    Permission::ReadAccountsDetail,
+    Permission::ReadBalances,
+    Permission::ReadTransactionsBasic,
+    Permission::ReadTransactionsCredits,
+    Permission::ReadTransactionsDebits,
+    Permission::ReadTransactionsDetail,
+];
+
+/// How long a consent waits for the PSU before the bank rejects it.
+pub const AUTHORISATION_TIMEOUT: Duration = LocalConsentProvider::DEFAULT_AUTHORISATION_TIMEOUT;
 
 /// How to build a sandbox.
 #[derive(Debug, Clone)]
@@ -70,8 +95,11 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
     );
     let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
     let store = Arc::new(MemoryConsentStore::new());
-    let consents = Arc::new(LocalConsentProvider::new(store.clone(), config.clock.clone()));
-    let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded());
+    let consents = Arc::new(
+        LocalConsentProvider::new(store.clone(), config.clock.clone())
+            .with_authorisation_timeout(AUTHORISATION_TIMEOUT),
+    );
+    let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded().with_time_zone(TIME_ZONE));
     let pages = ConsentPages::builder(
         consents.clone() as Arc<dyn ConsentProvider>,
         Arc::new(MemoryPsuDirectory::seeded()?),
@@ -92,7 +120,12 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
     let router = server
         .router()
         .merge(pages.router(&server))
-        .merge(consent_api::router(consents.clone(), guard.clone()))
+        .merge(
+            consent_api::builder(consents.clone(), guard.clone())
+                .supported_permissions(SUPPORTED_PERMISSIONS.iter().copied())
+                .time_zone(TIME_ZONE)
+                .router(),
+        )
         .merge(accounts::router(data, guard))
         .merge(hello_api);
     Ok(Sandbox { server, consents, router })

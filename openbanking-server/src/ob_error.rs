@@ -11,7 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use openbanking_core::wire::ob::{OBError1, OBErrorResponse1, X_FAPI_INTERACTION_ID};
+use openbanking_core::wire::ob::{OB_ERROR_CODES, OBError1, OBErrorResponse1, X_FAPI_INTERACTION_ID};
 use openbanking_core::{ConsentError, random_token};
 
 use crate::authorization::MAX_BODY_BYTES;
@@ -24,7 +24,8 @@ use crate::authorization::MAX_BODY_BYTES;
 /// ```
 ///
 /// `Id` is random per response and logged with the refusal, for support. Server faults say only
-/// `UK.OBIE.UnexpectedError`; their cause goes to `tracing::error!`.
+/// `UK.OBIE.UnexpectedError`; their cause goes to `tracing::error!`. Every `ErrorCode` is one
+/// v3.1 defines ([`OB_ERROR_CODES`]; checked in debug builds).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ObError {
@@ -44,6 +45,7 @@ impl ObError {
         message: impl Into<Cow<'static, str>>,
         path: Option<&'static str>,
     ) -> Self {
+        debug_assert!(OB_ERROR_CODES.contains(&error_code), "{error_code} is not an ErrorCode v3.1 defines");
         Self { status, error_code, message: message.into(), path: path.map(Cow::Borrowed), retry_after: None }
     }
 
@@ -59,6 +61,12 @@ impl ObError {
     /// 403.
     pub fn forbidden(error_code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, error_code, message, None)
+    }
+
+    /// 415 `UK.OBIE.Header.Invalid` naming `Content-Type`: the body is not in a media type the
+    /// endpoint reads (v3.1 lists 415 for `POST /account-access-consents`).
+    pub fn unsupported_media_type(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UK.OBIE.Header.Invalid", message, Some("Content-Type"))
     }
 
     /// 404 `UK.OBIE.Resource.NotFound`.
@@ -159,6 +167,7 @@ impl ObError {
             StatusCode::FORBIDDEN => "Access to the resource is forbidden",
             StatusCode::NOT_FOUND => "The resource was not found",
             StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "The request body's media type is not supported",
             StatusCode::SERVICE_UNAVAILABLE => "The service is temporarily unavailable",
             s if s.is_server_error() => "An unexpected error occurred",
             _ => "The request was refused",
@@ -229,6 +238,32 @@ mod tests {
         let u = uuid_v4().unwrap();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
+    }
+
+    #[test]
+    fn a_wrong_media_type_is_415_naming_the_header() {
+        let e = ObError::unsupported_media_type("Content-Type must be application/json");
+        let body = serde_json::to_value(e.body("id".into())).unwrap();
+        assert_eq!(body["Code"], "415 UnsupportedMediaType");
+        assert_eq!(body["Errors"][0]["ErrorCode"], "UK.OBIE.Header.Invalid");
+        assert_eq!(body["Errors"][0]["Path"], "Content-Type");
+    }
+
+    #[test]
+    fn consent_refusals_use_codes_v3_1_defines() {
+        use openbanking_core::{ConsentRequestError, ConsentStatus, Permission};
+        let errors = [
+            ConsentError::from(ConsentRequestError::UnsupportedPermission { code: "ReadEverything".into() }),
+            ConsentError::from(ConsentRequestError::PermissionNotSupported { permission: Permission::ReadPAN }),
+            ConsentError::from(ConsentRequestError::MissingAccountsPermission),
+            ConsentError::IllegalTransition { from: ConsentStatus::Revoked, to: ConsentStatus::Revoked },
+            ConsentError::NoAccounts,
+            ConsentError::NotFound,
+        ];
+        for e in errors {
+            let e = ObError::from_consent(e);
+            assert!(OB_ERROR_CODES.contains(&e.error_code()), "{e}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use openbanking_server::consent::api as consent_api;
 use openbanking_server::guard::TokenGuard;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, UtcOffset};
 
 use Permission::*;
 
@@ -32,9 +32,14 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_in(UtcOffset::UTC).await
+}
+
+/// A bank in time zone `zone`.
+async fn env_in(zone: UtcOffset) -> Env {
     let clock = Arc::new(ManualClock::starting_now());
     let provider = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), clock.clone()));
-    let data = Arc::new(MemoryAccountData::seeded_at(clock.now()));
+    let data = Arc::new(MemoryAccountData::seeded_at(clock.now()).with_time_zone(zone));
     let for_api = provider.clone();
     let bank = common::start_bank_with(
         clock,
@@ -295,7 +300,7 @@ async fn transactions_stay_inside_the_consent_window_and_the_query_narrows_it() 
         .await;
     let body = env.transactions(&consent, "alice-ahorro", "").await;
     let in_window = all_transactions(&body).clone();
-    assert!(!in_window.is_empty() && in_window.len() < 20);
+    assert!(!in_window.is_empty() && in_window.len() < MemoryAccountData::SEEDED_TRANSACTIONS);
     assert!(in_window.iter().all(|t| (from..=to).contains(&booked(t))));
 
     // A query wider than the consent is clamped to it.
@@ -342,6 +347,9 @@ async fn transactions_are_paginated_with_links() {
     let consent =
         env.consent(&[ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits], &["alice-ahorro"]).await;
     let path = format!("{ACCOUNTS}/alice-ahorro/transactions");
+    // Point 17: pages of at least 25 (the seeded 40 transactions fill two).
+    const { assert!(accounts::PAGE_SIZE >= 25) };
+    let total = MemoryAccountData::SEEDED_TRANSACTIONS;
     let first = env.transactions(&consent, "alice-ahorro", "").await;
     assert_eq!(first["Meta"]["TotalPages"], 2);
     assert_eq!(all_transactions(&first).len(), accounts::PAGE_SIZE);
@@ -351,13 +359,13 @@ async fn transactions_are_paginated_with_links() {
     assert_eq!(first["Links"]["Last"], env.bank.url(&format!("{path}?page=2")));
 
     let second = env.transactions(&consent, "alice-ahorro", "?page=2").await;
-    assert_eq!(all_transactions(&second).len(), 20 - accounts::PAGE_SIZE);
+    assert_eq!(all_transactions(&second).len(), total - accounts::PAGE_SIZE);
     assert_eq!(second["Links"]["Prev"], env.bank.url(&format!("{path}?page=1")));
     assert!(second["Links"].get("Next").is_none());
     let ids: Vec<&Value> =
         all_transactions(&first).iter().chain(all_transactions(&second)).map(|t| &t["TransactionId"]).collect();
     let unique: std::collections::HashSet<String> = ids.iter().map(|v| v.to_string()).collect();
-    assert_eq!(unique.len(), 20, "pages do not overlap");
+    assert_eq!(unique.len(), total, "pages do not overlap");
 
     // Query parameters survive in the links.
     let query = "?fromBookingDateTime=2000-01-01T00:00:00Z&page=1";
@@ -429,4 +437,82 @@ async fn echoes_the_interaction_id() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-fapi-interaction-id"], "f3b1c2d4-0000-4000-8000-000000000001");
+}
+
+/// Point 17: v3.1 writes a balance as a positive `Amount` and a `CreditDebitIndicator`; an
+/// overdrawn account is a `Debit`.
+#[tokio::test]
+async fn an_overdrawn_account_shows_a_debit_balance_with_a_positive_amount() {
+    let env = env().await;
+    let consent = env
+        .consent(
+            &[ReadAccountsBasic, ReadBalances, ReadTransactionsDetail, ReadTransactionsCredits, ReadTransactionsDebits],
+            &["alice-cc", "alice-ahorro"],
+        )
+        .await;
+    let body = env.get_json(&format!("{ACCOUNTS}/alice-cc/balances"), &consent).await;
+    let balances = body["Data"]["Balance"].as_array().unwrap();
+    assert_eq!(balances.len(), 2);
+    for b in balances {
+        assert_eq!(b["CreditDebitIndicator"], "Debit", "{b}");
+        let amount = b["Amount"]["Amount"].as_str().unwrap();
+        assert!(!amount.starts_with('-') && amount.parse::<f64>().unwrap() > 0.0, "{amount}");
+    }
+    // The balance after the last transaction agrees with it.
+    let pages = env.transactions(&consent, "alice-cc", "").await["Meta"]["TotalPages"].as_u64().unwrap();
+    let last_page = env.transactions(&consent, "alice-cc", &format!("?page={pages}")).await;
+    let last = all_transactions(&last_page).last().unwrap().clone();
+    assert_eq!(last["Balance"]["CreditDebitIndicator"], "Debit");
+    assert_eq!(last["Balance"]["Amount"]["Amount"], balances[0]["Amount"]["Amount"]);
+    // Every balance on the wire is positive, whichever way it goes.
+    for page in 1..=pages {
+        let body = env.transactions(&consent, "alice-cc", &format!("?page={page}")).await;
+        for t in all_transactions(&body) {
+            assert!(!t["Balance"]["Amount"]["Amount"].as_str().unwrap().starts_with('-'), "{t}");
+            assert!(!t["Amount"]["Amount"].as_str().unwrap().starts_with('-'), "{t}");
+        }
+    }
+    // A savings account in credit stays `Credit`.
+    let body = env.get_json(&format!("{ACCOUNTS}/alice-ahorro/balances"), &consent).await;
+    assert!(body["Data"]["Balance"].as_array().unwrap().iter().all(|b| b["CreditDebitIndicator"] == "Credit"));
+}
+
+/// Point 13: `fromBookingDateTime` / `toBookingDateTime` take a date alone ("time component
+/// optional"), read with offset-less date-times in the bank's time zone.
+#[tokio::test]
+async fn booking_filters_take_a_date_alone_in_the_banks_time_zone() {
+    let buenos_aires = UtcOffset::from_hms(-3, 0, 0).unwrap();
+    let env = env_in(buenos_aires).await;
+    let consent =
+        env.consent(&[ReadTransactionsBasic, ReadTransactionsCredits, ReadTransactionsDebits], &["alice-ahorro"]).await;
+    let from = (env.now().to_offset(buenos_aires) - Duration::days(40)).date();
+    let to = (env.now().to_offset(buenos_aires) - Duration::days(20)).date();
+    let ids = |body: &Value| all_transactions(body).iter().map(|t| t["TransactionId"].clone()).collect::<Vec<_>>();
+
+    let by_date = env
+        .transactions(&consent, "alice-ahorro", &format!("?fromBookingDateTime={from}&toBookingDateTime={to}"))
+        .await;
+    let start = from.midnight().assume_offset(buenos_aires);
+    let end = to.midnight().assume_offset(buenos_aires);
+    assert!(!all_transactions(&by_date).is_empty());
+    assert!(all_transactions(&by_date).iter().all(|t| (start..=end).contains(&booked(t))), "{by_date}");
+    // The same as midnight in Buenos Aires, spelled out or without an offset.
+    let explicit = env
+        .transactions(
+            &consent,
+            "alice-ahorro",
+            &format!("?fromBookingDateTime={from}T00:00:00-03:00&toBookingDateTime={to}T00:00:00-03:00"),
+        )
+        .await;
+    assert_eq!(ids(&explicit), ids(&by_date));
+    let offset_less = env
+        .transactions(
+            &consent,
+            "alice-ahorro",
+            &format!("?fromBookingDateTime={from}T00:00&toBookingDateTime={to}T00:00"),
+        )
+        .await;
+    assert_eq!(ids(&offset_less), ids(&by_date));
+    // The links keep the filters as sent.
+    assert!(by_date["Links"]["First"].as_str().unwrap().contains(&format!("fromBookingDateTime={from}")));
 }

@@ -13,27 +13,40 @@ const PATH_EXPIRATION: &str = "Data.ExpirationDateTime";
 /// The JSON path of the start of the transaction window in a consent request.
 const PATH_TRANSACTION_FROM: &str = "Data.TransactionFromDateTime";
 
-/// A refusal of a [`ConsentRequest`](super::ConsentRequest) by [`ConsentRequest::validate`](super::ConsentRequest::validate): each names the rule and the
-/// field, and maps to a UK Open Banking error code ([`ob_error_code`](Self::ob_error_code)) and
-/// JSON path ([`path`](Self::path)) for the `Errors[]` of an HTTP 400 response.
+/// A refusal of a [`ConsentRequest`](super::ConsentRequest) by
+/// [`ConsentRequest::validate`](super::ConsentRequest::validate) (the specification's rules) or
+/// [`ConsentRequest::check_permissions`](super::ConsentRequest::check_permissions) (what the bank
+/// serves): each names the rule and the field, and maps to a UK Open Banking error code
+/// ([`ob_error_code`](Self::ob_error_code)) and JSON path ([`path`](Self::path)) for the
+/// `Errors[]` of an HTTP 400 response.
+///
+/// Every code is one of the `OBError1.ErrorCode` values v3.1 defines (`UK.OBIE.Field.Missing`,
+/// `UK.OBIE.Field.Invalid`, `UK.OBIE.Field.InvalidDate`): v3.1 has no code of its own for a
+/// permission, so an unknown or unserved code is `UK.OBIE.Field.Invalid` with a message naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsentRequestError {
     /// `Data.Permissions` is absent or empty.
     #[error("Data.Permissions: at least one permission is required")]
     MissingPermissions,
-    /// A code in `Data.Permissions` is not a v3.1 AIS permission.
+    /// A code in `Data.Permissions` is not a v3.1 AIS permission (`UK.OBIE.Field.Invalid`).
     #[error("Data.Permissions: unsupported permission code {code:?}")]
     UnsupportedPermission {
         /// The code as the TPP sent it (truncated to 64 characters).
         code: String,
     },
-    /// A code appears more than once in `Data.Permissions`.
-    #[error("Data.Permissions: permission {permission} is listed more than once")]
-    DuplicatePermission {
-        /// The repeated permission.
+    /// A v3.1 code the bank does not serve (it has no API for that data), refused by
+    /// [`check_permissions`](super::ConsentRequest::check_permissions).
+    #[error("Data.Permissions: permission {permission} is not supported by this bank")]
+    PermissionNotSupported {
+        /// The permission the bank does not serve.
         permission: Permission,
     },
+    /// Neither `ReadAccountsBasic` nor `ReadAccountsDetail` is asked for, refused by
+    /// [`check_permissions`](super::ConsentRequest::check_permissions): every other resource is
+    /// read through an account, so a consent needs one of them.
+    #[error("Data.Permissions: ReadAccountsBasic or ReadAccountsDetail is required")]
+    MissingAccountsPermission,
     /// `ReadTransactionsBasic` or `ReadTransactionsDetail` without `ReadTransactionsCredits` or
     /// `ReadTransactionsDebits` (AIS specification, "Permissions").
     #[error(
@@ -77,8 +90,9 @@ impl ConsentRequestError {
     pub const fn ob_error_code(&self) -> &'static str {
         match self {
             Self::MissingPermissions => "UK.OBIE.Field.Missing",
-            Self::UnsupportedPermission { .. } => "UK.OBIE.Unsupported.Permission",
-            Self::DuplicatePermission { .. }
+            Self::UnsupportedPermission { .. }
+            | Self::PermissionNotSupported { .. }
+            | Self::MissingAccountsPermission
             | Self::TransactionsWithoutCreditsOrDebits { .. }
             | Self::CreditsOrDebitsWithoutTransactions { .. } => "UK.OBIE.Field.Invalid",
             Self::ExpirationNotInFuture { .. } | Self::TransactionFromAfterTo { .. } => "UK.OBIE.Field.InvalidDate",
@@ -90,7 +104,8 @@ impl ConsentRequestError {
         match self {
             Self::MissingPermissions
             | Self::UnsupportedPermission { .. }
-            | Self::DuplicatePermission { .. }
+            | Self::PermissionNotSupported { .. }
+            | Self::MissingAccountsPermission
             | Self::TransactionsWithoutCreditsOrDebits { .. }
             | Self::CreditsOrDebitsWithoutTransactions { .. } => PATH_PERMISSIONS,
             Self::ExpirationNotInFuture { .. } => PATH_EXPIRATION,

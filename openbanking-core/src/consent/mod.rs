@@ -7,6 +7,14 @@
 //! silent no-op. Time is always passed in (from an injected [`Clock`](crate::clock::Clock)), and
 //! expiry is exact: a consent is expired from its `ExpirationDateTime` on, with no leeway.
 //!
+//! **What a TPP sees of expiry.** UK Open Banking v3.1 defines four statuses for an
+//! account-access consent, `AwaitingAuthorisation`, `Authorised`, `Rejected` and `Revoked`, and no
+//! `Expired`. The bank keeps `Expired` (its pages and logs say what happened), but the wire shows
+//! only v3.1's four ([`Consent::ob_status`]): a consent that expired after the PSU authorised it
+//! reads `Revoked` (access was granted and has ended, which a TPP handles like a withdrawal), and
+//! one that expired before the PSU answered reads `Rejected` (it was never granted, like a
+//! consent the bank stopped waiting for after its authorisation timeout).
+//!
 //! ```
 //! use openbanking_core::consent::{Consent, ConsentRequest, ConsentStatus, Permission};
 //! use openbanking_core::{AccountId, ClientId, ConsentId, PsuId};

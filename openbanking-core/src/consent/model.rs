@@ -247,6 +247,48 @@ impl Consent {
         }
     }
 
+    /// Moves a consent still `AwaitingAuthorisation` when `timeout` has passed since its
+    /// creation to `Rejected` (the bank gives up waiting for the PSU), and returns whether it did.
+    /// Exact, like expiry: rejected from `CreationDateTime + timeout` on.
+    ///
+    /// When the consent's `ExpirationDateTime` comes at or before that deadline, expiry comes
+    /// first and this leaves the consent to [`expire_if_due`](Self::expire_if_due). Any other
+    /// status is left as it is.
+    pub fn reject_if_authorisation_timed_out(&mut self, timeout: time::Duration, now: OffsetDateTime) -> bool {
+        if self.parts.status != ConsentStatus::AwaitingAuthorisation {
+            return false;
+        }
+        let Some(deadline) = self.parts.creation_date_time.checked_add(timeout) else {
+            return false;
+        };
+        let expires_first = self.expiration_date_time().is_some_and(|at| at <= deadline);
+        if now >= deadline && !expires_first {
+            self.set_status(ConsentStatus::Rejected, now);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The status as UK Open Banking v3.1 lets a TPP see it. v3.1 defines four statuses for an
+    /// account-access consent (`AwaitingAuthorisation`, `Authorised`, `Rejected`, `Revoked`) and
+    /// no `Expired`, so an expired consent is shown as one of the four:
+    ///
+    /// - expired after the PSU authorised it: `Revoked` (access was granted and has ended; a TPP
+    ///   handles it as it handles a withdrawal: ask the PSU for a new consent);
+    /// - expired while still awaiting authorisation: `Rejected` (it was never granted; the same
+    ///   as a consent the bank stopped waiting for, see
+    ///   [`reject_if_authorisation_timed_out`](Self::reject_if_authorisation_timed_out)).
+    ///
+    /// The stored status stays `Expired`, for the bank's own pages and logs.
+    pub fn ob_status(&self) -> ConsentStatus {
+        match self.parts.status {
+            ConsentStatus::Expired if self.parts.psu_id.is_some() => ConsentStatus::Revoked,
+            ConsentStatus::Expired => ConsentStatus::Rejected,
+            status => status,
+        }
+    }
+
     fn check_transition(&self, to: ConsentStatus, now: OffsetDateTime) -> Result<(), ConsentError> {
         let from = self.parts.status;
         if !from.can_transition_to(to) {

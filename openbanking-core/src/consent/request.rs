@@ -70,43 +70,18 @@ impl ConsentRequest {
     ///
     /// 1. at least one permission ([`MissingPermissions`](ConsentRequestError::MissingPermissions));
     /// 2. every code is a v3.1 AIS code ([`UnsupportedPermission`](ConsentRequestError::UnsupportedPermission));
-    /// 3. no code twice ([`DuplicatePermission`](ConsentRequestError::DuplicatePermission));
-    /// 4. `ReadTransactionsBasic`/`Detail` need `ReadTransactionsCredits` and/or `Debits`, and
+    /// 3. `ReadTransactionsBasic`/`Detail` need `ReadTransactionsCredits` and/or `Debits`, and
     ///    `Credits`/`Debits` need `Basic` or `Detail`;
-    /// 5. `ExpirationDateTime`, if given, is after `now` (exactly: equal to `now` is refused);
-    /// 6. `TransactionFromDateTime` is not after `TransactionToDateTime` (when both are given).
+    /// 4. `ExpirationDateTime`, if given, is after `now` (exactly: equal to `now` is refused);
+    /// 5. `TransactionFromDateTime` is not after `TransactionToDateTime` (when both are given).
     ///
-    /// The first broken rule is reported, in that order.
+    /// The first broken rule is reported, in that order. A code listed more than once is kept
+    /// once, at its first place (not an error). What a bank serves is a further check, made by its
+    /// consent API: [`check_permissions`](Self::check_permissions).
     pub fn validate(&self, now: OffsetDateTime) -> Result<ValidatedConsentRequest, ConsentRequestError> {
         let data = &self.data;
-        if data.permissions.is_empty() {
-            return Err(ConsentRequestError::MissingPermissions);
-        }
-        let mut permissions = Vec::with_capacity(data.permissions.len());
-        for code in &data.permissions {
-            let permission = Permission::parse(code)
-                .ok_or_else(|| ConsentRequestError::UnsupportedPermission { code: code.chars().take(64).collect() })?;
-            permissions.push(permission);
-        }
-        for (i, permission) in permissions.iter().enumerate() {
-            if permissions[..i].contains(permission) {
-                return Err(ConsentRequestError::DuplicatePermission { permission: *permission });
-            }
-        }
-        let has = |p: Permission| permissions.contains(&p);
-        let has_direction = has(Permission::ReadTransactionsCredits) || has(Permission::ReadTransactionsDebits);
-        let has_level = has(Permission::ReadTransactionsBasic) || has(Permission::ReadTransactionsDetail);
-        for &permission in &permissions {
-            match permission {
-                Permission::ReadTransactionsBasic | Permission::ReadTransactionsDetail if !has_direction => {
-                    return Err(ConsentRequestError::TransactionsWithoutCreditsOrDebits { permission });
-                }
-                Permission::ReadTransactionsCredits | Permission::ReadTransactionsDebits if !has_level => {
-                    return Err(ConsentRequestError::CreditsOrDebitsWithoutTransactions { permission });
-                }
-                _ => {}
-            }
-        }
+        let permissions = self.permissions()?;
+        check_combinations(&permissions)?;
         if let Some(expiration) = data.expiration_date_time
             && expiration <= now
         {
@@ -124,6 +99,85 @@ impl ConsentRequest {
             transaction_to_date_time: data.transaction_to_date_time,
         })
     }
+
+    /// The permission rules of [`validate`](Self::validate) (1 to 3) and what the bank serves,
+    /// which a bank's consent API checks before asking its consent authority:
+    ///
+    /// 1. at least one permission ([`MissingPermissions`](ConsentRequestError::MissingPermissions));
+    /// 2. every code is a v3.1 AIS code ([`UnsupportedPermission`](ConsentRequestError::UnsupportedPermission));
+    /// 3. every code is one of `served`, the bank's data clusters
+    ///    ([`PermissionNotSupported`](ConsentRequestError::PermissionNotSupported));
+    /// 4. the combination rules of `ReadTransactions*`;
+    /// 5. `ReadAccountsBasic` or `ReadAccountsDetail` is asked for
+    ///    ([`MissingAccountsPermission`](ConsentRequestError::MissingAccountsPermission)).
+    ///
+    /// Returns the permissions without repeats, in request order.
+    ///
+    /// ```
+    /// use openbanking_core::consent::{ConsentRequest, ConsentRequestError, Permission};
+    /// use Permission::*;
+    ///
+    /// let served = [ReadAccountsBasic, ReadAccountsDetail, ReadBalances];
+    /// let twice = ConsentRequest::new([ReadAccountsBasic, ReadBalances, ReadAccountsBasic]);
+    /// assert_eq!(twice.check_permissions(&served)?, [ReadAccountsBasic, ReadBalances]);
+    /// assert_eq!(
+    ///     ConsentRequest::new([ReadAccountsBasic, ReadParty]).check_permissions(&served),
+    ///     Err(ConsentRequestError::PermissionNotSupported { permission: ReadParty })
+    /// );
+    /// assert_eq!(
+    ///     ConsentRequest::new([ReadBalances]).check_permissions(&served),
+    ///     Err(ConsentRequestError::MissingAccountsPermission)
+    /// );
+    /// # Ok::<(), ConsentRequestError>(())
+    /// ```
+    pub fn check_permissions(&self, served: &[Permission]) -> Result<Vec<Permission>, ConsentRequestError> {
+        let permissions = self.permissions()?;
+        if let Some(&permission) = permissions.iter().find(|p| !served.contains(p)) {
+            return Err(ConsentRequestError::PermissionNotSupported { permission });
+        }
+        check_combinations(&permissions)?;
+        if !permissions.iter().any(|p| matches!(p, Permission::ReadAccountsBasic | Permission::ReadAccountsDetail)) {
+            return Err(ConsentRequestError::MissingAccountsPermission);
+        }
+        Ok(permissions)
+    }
+
+    /// The requested permissions, parsed, without repeats (first place kept).
+    fn permissions(&self) -> Result<Vec<Permission>, ConsentRequestError> {
+        let codes = &self.data.permissions;
+        if codes.is_empty() {
+            return Err(ConsentRequestError::MissingPermissions);
+        }
+        let mut permissions = Vec::with_capacity(codes.len());
+        for code in codes {
+            let permission = Permission::parse(code)
+                .ok_or_else(|| ConsentRequestError::UnsupportedPermission { code: code.chars().take(64).collect() })?;
+            if !permissions.contains(&permission) {
+                permissions.push(permission);
+            }
+        }
+        Ok(permissions)
+    }
+}
+
+/// `ReadTransactionsBasic`/`Detail` need `ReadTransactionsCredits` and/or `Debits`, and
+/// `Credits`/`Debits` need `Basic` or `Detail` (AIS specification, "Permissions").
+fn check_combinations(permissions: &[Permission]) -> Result<(), ConsentRequestError> {
+    let has = |p: Permission| permissions.contains(&p);
+    let has_direction = has(Permission::ReadTransactionsCredits) || has(Permission::ReadTransactionsDebits);
+    let has_level = has(Permission::ReadTransactionsBasic) || has(Permission::ReadTransactionsDetail);
+    for &permission in permissions {
+        match permission {
+            Permission::ReadTransactionsBasic | Permission::ReadTransactionsDetail if !has_direction => {
+                return Err(ConsentRequestError::TransactionsWithoutCreditsOrDebits { permission });
+            }
+            Permission::ReadTransactionsCredits | Permission::ReadTransactionsDebits if !has_level => {
+                return Err(ConsentRequestError::CreditsOrDebitsWithoutTransactions { permission });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A [`ConsentRequest`] that passed [`ConsentRequest::validate`]: the only input

@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 ///
 /// ```text
 /// AwaitingAuthorisation --authorise--> Authorised --revoke--> Revoked
-///         |  \--reject--> Rejected          |
+///         |  \--reject--> Rejected (the PSU denies it, or the bank's authorisation timeout)
 ///         |  \--revoke--> Revoked (the TPP withdraws it)
 ///         \------------- time ------------> Expired (from any non-final status)
 /// ```
 ///
-/// `Rejected`, `Revoked` and `Expired` are final.
+/// `Rejected`, `Revoked` and `Expired` are final. `Expired` is this crate's own: v3.1 does not
+/// define it for account-access consents, and a TPP sees an expired consent as `Revoked` or
+/// `Rejected` ([`Consent::ob_status`](super::Consent::ob_status)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ConsentStatus {
     /// Created by the TPP, waiting for the PSU.

@@ -99,14 +99,64 @@ fn rejects_unknown_permission_naming_the_code() {
     assert_eq!(e, ConsentRequestError::UnsupportedPermission { code: "ReadEverything".into() });
     assert!(e.to_string().contains("ReadEverything"));
     assert!(e.to_string().contains("Data.Permissions"));
-    assert_eq!(e.ob_error_code(), "UK.OBIE.Unsupported.Permission");
+    // v3.1 defines no code of its own for a permission: `UK.OBIE.Field.Invalid`.
+    assert_eq!(e.ob_error_code(), "UK.OBIE.Field.Invalid");
 }
 
 #[test]
-fn rejects_duplicate_permissions() {
-    let e = request(&["ReadBalances", "ReadAccountsBasic", "ReadBalances"]).validate(NOW).unwrap_err();
-    assert_eq!(e, ConsentRequestError::DuplicatePermission { permission: Permission::ReadBalances });
-    assert_eq!(e.ob_error_code(), "UK.OBIE.Field.Invalid");
+fn keeps_a_repeated_permission_once() {
+    let v = validated(&["ReadBalances", "ReadAccountsBasic", "ReadBalances"]);
+    assert_eq!(v.permissions(), [Permission::ReadBalances, Permission::ReadAccountsBasic]);
+}
+
+#[test]
+fn check_permissions_refuses_what_the_bank_does_not_serve_and_needs_an_accounts_permission() {
+    let served = [Permission::ReadAccountsBasic, Permission::ReadAccountsDetail, Permission::ReadBalances];
+    assert_eq!(
+        request(&["ReadAccountsDetail", "ReadBalances", "ReadAccountsDetail"]).check_permissions(&served).unwrap(),
+        [Permission::ReadAccountsDetail, Permission::ReadBalances]
+    );
+    let e = request(&["ReadAccountsBasic", "ReadPAN"]).check_permissions(&served).unwrap_err();
+    assert_eq!(e, ConsentRequestError::PermissionNotSupported { permission: Permission::ReadPAN });
+    assert!(e.to_string().contains("ReadPAN"));
+    assert_eq!((e.ob_error_code(), e.path()), ("UK.OBIE.Field.Invalid", "Data.Permissions"));
+    let e = request(&["ReadBalances"]).check_permissions(&served).unwrap_err();
+    assert_eq!(e, ConsentRequestError::MissingAccountsPermission);
+    assert_eq!((e.ob_error_code(), e.path()), ("UK.OBIE.Field.Invalid", "Data.Permissions"));
+    assert_eq!(request(&[]).check_permissions(&served).unwrap_err(), ConsentRequestError::MissingPermissions);
+    let e = request(&["ReadAccountsBasic", "ReadNothing"]).check_permissions(&served).unwrap_err();
+    assert!(matches!(e, ConsentRequestError::UnsupportedPermission { .. }));
+}
+
+#[test]
+fn every_request_error_code_is_one_v3_1_defines() {
+    use crate::wire::ob::OB_ERROR_CODES;
+    let errors = [
+        ConsentRequestError::MissingPermissions,
+        ConsentRequestError::UnsupportedPermission { code: "x".into() },
+        ConsentRequestError::PermissionNotSupported { permission: Permission::ReadPAN },
+        ConsentRequestError::MissingAccountsPermission,
+        ConsentRequestError::TransactionsWithoutCreditsOrDebits { permission: Permission::ReadTransactionsBasic },
+        ConsentRequestError::CreditsOrDebitsWithoutTransactions { permission: Permission::ReadTransactionsDebits },
+        ConsentRequestError::ExpirationNotInFuture { expiration: NOW, now: NOW },
+        ConsentRequestError::TransactionFromAfterTo { from: NOW, to: NOW },
+    ];
+    for e in errors {
+        assert!(OB_ERROR_CODES.contains(&e.ob_error_code()), "{e:?}");
+        assert!(OB_ERROR_CODES.contains(&ConsentError::from(e).ob_error_code()));
+    }
+    let errors = [
+        ConsentError::IllegalTransition { from: ConsentStatus::Rejected, to: ConsentStatus::Authorised },
+        ConsentError::Expired { expired_at: NOW },
+        ConsentError::NoAccounts,
+        ConsentError::NotFound,
+        ConsentError::InconsistentRecord { reason: "x" },
+        ConsentError::Store(crate::store::StoreError::NotFound),
+        ConsentError::Unavailable { retry_after: None },
+    ];
+    for e in errors {
+        assert!(OB_ERROR_CODES.contains(&e.ob_error_code()), "{e:?}");
+    }
 }
 
 #[test]
@@ -366,4 +416,41 @@ fn request_serializes_to_the_ob_body() {
         serde_json::to_value(&r).unwrap(),
         serde_json::json!({"Data":{"Permissions":["ReadBalances"],"ExpirationDateTime":"2026-02-01T00:00:00Z"},"Risk":{}})
     );
+}
+
+#[test]
+fn a_consent_awaiting_authorisation_past_the_timeout_is_rejected() {
+    let timeout = Duration::hours(1);
+    let mut c = consent_expiring_in(Duration::days(90));
+    assert!(!c.reject_if_authorisation_timed_out(timeout, NOW + timeout - Duration::nanoseconds(1)));
+    assert_eq!(c.status(), ConsentStatus::AwaitingAuthorisation);
+    assert!(c.reject_if_authorisation_timed_out(timeout, NOW + timeout));
+    assert_eq!(c.status(), ConsentStatus::Rejected);
+    assert_eq!(c.status_update_date_time(), NOW + timeout);
+    assert!(!c.reject_if_authorisation_timed_out(timeout, NOW + timeout));
+
+    // An authorised consent is not touched.
+    let mut c = consent_expiring_in(Duration::days(90));
+    c.authorise(psu(), accounts(), NOW).unwrap();
+    assert!(!c.reject_if_authorisation_timed_out(timeout, NOW + Duration::days(1)));
+    assert_eq!(c.status(), ConsentStatus::Authorised);
+
+    // Expiry that comes first wins.
+    let mut c = consent_expiring_in(Duration::minutes(30));
+    assert!(!c.reject_if_authorisation_timed_out(timeout, NOW + Duration::hours(2)));
+    assert!(c.expire_if_due(NOW + Duration::hours(2)));
+    assert_eq!(c.status(), ConsentStatus::Expired);
+    assert_eq!(c.ob_status(), ConsentStatus::Rejected);
+}
+
+#[test]
+fn an_expired_consent_shows_revoked_if_it_was_authorised_else_rejected() {
+    let mut c = consent_expiring_in(Duration::days(1));
+    c.authorise(psu(), accounts(), NOW).unwrap();
+    assert_eq!(c.ob_status(), ConsentStatus::Authorised);
+    c.expire_if_due(NOW + Duration::days(1));
+    assert_eq!((c.status(), c.ob_status()), (ConsentStatus::Expired, ConsentStatus::Revoked));
+    let mut c = consent_expiring_in(Duration::days(1));
+    c.expire_if_due(NOW + Duration::days(1));
+    assert_eq!((c.status(), c.ob_status()), (ConsentStatus::Expired, ConsentStatus::Rejected));
 }

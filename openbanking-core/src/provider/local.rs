@@ -1,12 +1,13 @@
 //! The decentralized consent authority: the bank's own [`ConsentStore`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use super::{
     Actor, AuthoriseConsent, CheckConsent, ConsentCheck, ConsentEvent, ConsentEvents, ConsentProvider, CreateConsent,
-    DenialReason, RejectConsent, RevokeConsent,
+    RejectConsent, RevokeConsent,
 };
 use crate::clock::Clock;
 use crate::consent::{Consent, ConsentError};
@@ -30,7 +31,16 @@ const MAX_ATTEMPTS: usize = 3;
 /// - `check` reads the store on every call (no cache) and applies exact expiry: an `Authorised`
 ///   consent at or past its `ExpirationDateTime` is denied as `Expired` even while the store still
 ///   says `Authorised`. Expiry found by `get`, `check` or a refused transition is written back
-///   best-effort (a failed write is logged and ignored: the answer does not depend on it).
+///   best-effort (a failed write is logged and ignored: the answer does not depend on it) and
+///   published as the bank's change ([`Actor::Bank`]).
+/// - **Authorisation timeout** ([`with_authorisation_timeout`](Self::with_authorisation_timeout),
+///   default [`DEFAULT_AUTHORISATION_TIMEOUT`](Self::DEFAULT_AUTHORISATION_TIMEOUT), one hour): a
+///   consent still `AwaitingAuthorisation` that long after its creation becomes `Rejected`, by
+///   the bank. It is applied exactly as expiry is, on every read (`get`, `check`, `list`, and
+///   before a transition, so a PSU approving too late is refused with
+///   [`IllegalTransition`](ConsentError::IllegalTransition) from `Rejected`), written back
+///   best-effort and published as an event with [`Actor::Bank`]; `list` applies it without
+///   writing. If the consent's `ExpirationDateTime` comes first, it expires instead.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -54,12 +64,49 @@ pub struct LocalConsentProvider {
     store: Arc<dyn ConsentStore>,
     clock: Arc<dyn Clock>,
     events: ConsentEvents,
+    authorisation_timeout: time::Duration,
 }
 
 impl LocalConsentProvider {
-    /// A provider over `store`, taking time from `clock`, with no event subscribers yet.
+    /// How long a consent may wait for the PSU before the bank rejects it, unless set with
+    /// [`with_authorisation_timeout`](Self::with_authorisation_timeout): one hour, ample for a
+    /// PSU who was sent to the bank to approve it, and short enough that a forgotten request does
+    /// not stay approvable for days.
+    pub const DEFAULT_AUTHORISATION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+    /// A provider over `store`, taking time from `clock`, with no event subscribers yet and the
+    /// [default authorisation timeout](Self::DEFAULT_AUTHORISATION_TIMEOUT).
     pub fn new(store: Arc<dyn ConsentStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, events: ConsentEvents::new() }
+        Self {
+            store,
+            clock,
+            events: ConsentEvents::new(),
+            // DEFAULT_AUTHORISATION_TIMEOUT (the conversion is not const).
+            authorisation_timeout: time::Duration::hours(1),
+        }
+    }
+
+    /// Sets how long a consent may stay `AwaitingAuthorisation` before the bank rejects it
+    /// (`Rejected`, by [`Actor::Bank`]), counted from its `CreationDateTime`, exactly.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use openbanking_core::clock::SystemClock;
+    /// use openbanking_core::{LocalConsentProvider, MemoryConsentStore};
+    ///
+    /// let provider = LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock))
+    ///     .with_authorisation_timeout(Duration::from_secs(15 * 60));
+    /// assert_eq!(provider.authorisation_timeout(), Duration::from_secs(15 * 60));
+    /// ```
+    #[must_use]
+    pub fn with_authorisation_timeout(mut self, timeout: Duration) -> Self {
+        self.authorisation_timeout = time::Duration::try_from(timeout).unwrap_or(time::Duration::MAX);
+        self
+    }
+
+    /// How long a consent may stay `AwaitingAuthorisation` before the bank rejects it.
+    pub fn authorisation_timeout(&self) -> Duration {
+        Duration::try_from(self.authorisation_timeout).unwrap_or(Duration::MAX)
     }
 
     /// The store.
@@ -77,10 +124,25 @@ impl LocalConsentProvider {
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
             let mut consent = self.store.get(consent_id).await?.ok_or(ConsentError::NotFound)?;
-            let expected = consent.version();
+            let mut expected = consent.version();
+            // A consent the bank stopped waiting for is `Rejected` before anything else happens
+            // (a lost race to write it: read again, the winner may have authorised it in time).
+            if consent.reject_if_authorisation_timed_out(self.authorisation_timeout, now) {
+                match self.try_record(&consent, expected).await {
+                    Ok(stored) => {
+                        consent = stored;
+                        expected = consent.version();
+                    }
+                    Err(conflict @ StoreError::Conflict { .. }) => {
+                        last_conflict = Some(conflict);
+                        continue;
+                    }
+                    Err(error) => log_unrecorded(&consent, &error),
+                }
+            }
             if let Err(error) = transition(&mut consent, now) {
                 if matches!(error, ConsentError::Expired { .. }) {
-                    self.persist_expiry(consent, now).await;
+                    self.settle(consent, now).await;
                 }
                 return Err(error);
             }
@@ -96,24 +158,45 @@ impl LocalConsentProvider {
         Err(last_conflict.map_or(ConsentError::NotFound, ConsentError::Store))
     }
 
-    /// Marks `consent` expired in the store if it is due, best-effort, and returns it as of `now`
-    /// (the stored version if the write succeeded, which is published as the bank's change).
-    async fn persist_expiry(&self, mut consent: Consent, now: OffsetDateTime) -> Consent {
+    /// Applies time to `consent` at `now` (the authorisation timeout, then expiry), writes a
+    /// change back best-effort and returns the consent as of `now` (the stored version if the
+    /// write succeeded, which is published as the bank's change).
+    async fn settle(&self, mut consent: Consent, now: OffsetDateTime) -> Consent {
         let expected = consent.version();
-        if !consent.expire_if_due(now) {
-            return consent;
+        if consent.reject_if_authorisation_timed_out(self.authorisation_timeout, now) || consent.expire_if_due(now) {
+            self.record(consent, expected).await
+        } else {
+            consent
         }
-        match self.store.update(&consent, expected).await {
-            Ok(stored) => {
-                self.events.publish(&ConsentEvent::of(&stored, Actor::Bank)).await;
-                stored
-            }
+    }
+
+    /// Writes a change the bank made (timeout, expiry) at version `expected`, best-effort, and
+    /// publishes it; returns the stored consent, or `consent` as it is if the write failed.
+    async fn record(&self, consent: Consent, expected: u64) -> Consent {
+        match self.try_record(&consent, expected).await {
+            Ok(stored) => stored,
             Err(error) => {
-                tracing::debug!(consent_id = %consent.consent_id(), %error, "could not record consent expiry");
+                log_unrecorded(&consent, &error);
                 consent
             }
         }
     }
+
+    /// Writes a change the bank made at version `expected` and publishes it.
+    async fn try_record(&self, consent: &Consent, expected: u64) -> Result<Consent, StoreError> {
+        let stored = self.store.update(consent, expected).await?;
+        self.events.publish(&ConsentEvent::of(&stored, Actor::Bank)).await;
+        Ok(stored)
+    }
+}
+
+/// A status change of the bank (timeout, expiry) that could not be written: the answer does not
+/// depend on it, the next read applies it again.
+fn log_unrecorded(consent: &Consent, error: &StoreError) {
+    tracing::debug!(
+        consent_id = %consent.consent_id(), status = %consent.status(), %error,
+        "could not record a status change of the bank"
+    );
 }
 
 #[async_trait::async_trait]
@@ -130,7 +213,7 @@ impl ConsentProvider for LocalConsentProvider {
 
     async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, ConsentError> {
         match self.store.get(consent_id).await? {
-            Some(consent) => Ok(Some(self.persist_expiry(consent, self.clock.now()).await)),
+            Some(consent) => Ok(Some(self.settle(consent, self.clock.now()).await)),
             None => Ok(None),
         }
     }
@@ -153,22 +236,23 @@ impl ConsentProvider for LocalConsentProvider {
 
     async fn check(&self, request: CheckConsent) -> Result<ConsentCheck, ConsentError> {
         let now = self.clock.now();
-        let found = self.store.get(&request.consent_id).await?;
-        let stale = found.as_ref().filter(|c| !c.status().is_final() && c.is_expired_at(now)).cloned();
-        let check = ConsentCheck::evaluate(found, &request.client_id, now);
-        if let (ConsentCheck::Denied(DenialReason::Expired), Some(consent)) = (&check, stale) {
-            self.persist_expiry(consent, now).await;
-        }
-        Ok(check)
+        let found = match self.store.get(&request.consent_id).await? {
+            Some(consent) => Some(self.settle(consent, now).await),
+            None => None,
+        };
+        Ok(ConsentCheck::evaluate(found, &request.client_id, now))
     }
 
     async fn list(&self, query: ConsentQuery) -> Result<ConsentPage, ConsentError> {
         let now = self.clock.now();
         let mut page = self.store.list(&query).await?;
-        // Statuses as of now: a consent past its expiry reads `Expired` (not written back here:
-        // listing stays a read), and a status filter applies to what the caller will see.
+        // Statuses as of now: a consent past its authorisation timeout reads `Rejected`, one past
+        // its expiry `Expired` (not written back here: listing stays a read), and a status filter
+        // applies to what the caller will see.
         for consent in &mut page.consents {
-            consent.expire_if_due(now);
+            if !consent.reject_if_authorisation_timed_out(self.authorisation_timeout, now) {
+                consent.expire_if_due(now);
+            }
         }
         if let Some(status) = query.status {
             page.consents.retain(|c| c.status() == status);
@@ -189,6 +273,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::consent::{ConsentRequest, ConsentRequestError, ConsentStatus, Permission};
+    use crate::provider::DenialReason;
     use crate::store::MemoryConsentStore;
     use crate::types::{AccountId, ClientId, PsuId};
 
@@ -464,9 +549,17 @@ mod tests {
         );
     }
 
+    /// A fixture whose provider waits a year for the PSU, so that a pending consent reaches its
+    /// expiry (90 days) before the authorisation timeout.
+    fn patient_fixture() -> Fixture {
+        let mut f = fixture();
+        f.provider = f.provider.with_authorisation_timeout(Duration::days(365).try_into().unwrap());
+        f
+    }
+
     #[tokio::test]
     async fn authorising_after_expiry_is_refused_and_records_expiry() {
-        let f = fixture();
+        let f = patient_fixture();
         let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
         f.clock.advance(Duration::days(90));
         assert!(matches!(
@@ -482,12 +575,101 @@ mod tests {
 
     #[tokio::test]
     async fn get_reports_expiry_as_of_now() {
-        let f = fixture();
+        let f = patient_fixture();
         let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
         f.clock.advance(Duration::days(100));
         let got = f.provider.get(&id).await.unwrap().unwrap();
         assert_eq!(got.status(), ConsentStatus::Expired);
         assert_eq!(got.version(), 2);
+    }
+
+    #[derive(Debug, Default)]
+    struct Recorded(std::sync::Mutex<Vec<ConsentEvent>>);
+
+    #[async_trait::async_trait]
+    impl super::super::ConsentEventSink for Recorded {
+        async fn consent_changed(&self, event: &ConsentEvent) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    #[test]
+    fn the_authorisation_timeout_defaults_to_one_hour() {
+        let f = fixture();
+        assert_eq!(f.provider.authorisation_timeout(), LocalConsentProvider::DEFAULT_AUTHORISATION_TIMEOUT);
+        assert_eq!(LocalConsentProvider::DEFAULT_AUTHORISATION_TIMEOUT, std::time::Duration::from_secs(3600));
+        let f = f.provider.with_authorisation_timeout(std::time::Duration::from_secs(60));
+        assert_eq!(f.authorisation_timeout(), std::time::Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn a_consent_left_awaiting_authorisation_past_the_timeout_is_rejected_by_the_bank() {
+        let f = fixture();
+        let f = Fixture { provider: f.provider.with_authorisation_timeout(std::time::Duration::from_secs(600)), ..f };
+        let recorded = Arc::new(Recorded::default());
+        f.provider.events().unwrap().subscribe(recorded.clone());
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+
+        f.clock.set(START + Duration::minutes(10) - Duration::nanoseconds(1));
+        assert_eq!(f.provider.get(&id).await.unwrap().unwrap().status(), ConsentStatus::AwaitingAuthorisation);
+        assert!(recorded.0.lock().unwrap().is_empty());
+
+        // Exactly at the deadline: listing shows it (without writing), reading records it.
+        f.clock.set(START + Duration::minutes(10));
+        let listed = f.provider.list(ConsentQuery::by_client(f.tpp.clone())).await.unwrap();
+        assert_eq!(listed.consents[0].status(), ConsentStatus::Rejected);
+        assert_eq!(f.store.get(&id).await.unwrap().unwrap().status(), ConsentStatus::AwaitingAuthorisation);
+        let got = f.provider.get(&id).await.unwrap().unwrap();
+        assert_eq!(got.status(), ConsentStatus::Rejected);
+        assert_eq!(got.status_update_date_time(), START + Duration::minutes(10));
+        assert_eq!(f.store.get(&id).await.unwrap().unwrap(), got);
+        let events = recorded.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].status, &events[0].actor), (ConsentStatus::Rejected, &Actor::Bank));
+        assert_eq!(events[0].consent_id, id);
+
+        assert_eq!(
+            f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Rejected)
+        );
+        assert_eq!(recorded.0.lock().unwrap().len(), 1, "published once");
+    }
+
+    #[tokio::test]
+    async fn approving_after_the_authorisation_timeout_is_refused_and_records_the_rejection() {
+        let f = fixture();
+        let recorded = Arc::new(Recorded::default());
+        f.provider.events().unwrap().subscribe(recorded.clone());
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        f.clock.advance(Duration::hours(1));
+        assert!(matches!(
+            f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await,
+            Err(ConsentError::IllegalTransition { from: ConsentStatus::Rejected, to: ConsentStatus::Authorised })
+        ));
+        assert_eq!(f.store.get(&id).await.unwrap().unwrap().status(), ConsentStatus::Rejected);
+        let events = recorded.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].status, &events[0].actor), (ConsentStatus::Rejected, &Actor::Bank));
+
+        // A check on a consent never read since its deadline also sees it rejected.
+        let other = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        f.clock.advance(Duration::hours(2));
+        assert_eq!(
+            f.provider.check(CheckConsent::new(other.clone(), f.tpp.clone())).await.unwrap().denial(),
+            Some(DenialReason::Rejected)
+        );
+        assert_eq!(f.store.get(&other).await.unwrap().unwrap().status(), ConsentStatus::Rejected);
+    }
+
+    #[tokio::test]
+    async fn an_authorised_consent_is_not_touched_by_the_authorisation_timeout() {
+        let f = fixture();
+        let id = f.provider.create(CreateConsent::new(f.tpp.clone(), request())).await.unwrap().consent_id().clone();
+        f.clock.advance(Duration::minutes(59));
+        f.provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await.unwrap();
+        f.clock.advance(Duration::days(2));
+        assert!(f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().is_allowed());
+        assert_eq!(f.provider.get(&id).await.unwrap().unwrap().status(), ConsentStatus::Authorised);
     }
 }
 

@@ -16,8 +16,13 @@
 //!   booked inside the consent's `TransactionFromDateTime..=TransactionToDateTime` are served,
 //!   narrowed further by the optional `fromBookingDateTime` / `toBookingDateTime` query
 //!   parameters (a query bound outside the consent's window is clamped to it, never widens it).
-//!   Pages of [`PAGE_SIZE`], chosen with `page` (from 1), with `Links.First/Prev/Next/Last` and
-//!   `Meta.TotalPages`.
+//!   Those take an ISO 8601 date-time or a date alone, as v3.1 says ("time component optional, set
+//!   to 00:00:00 for just a date"); a date, or a date-time without an offset, is read in the bank's
+//!   time zone ([`AccountData::time_zone`]), and an offset the TPP sent is kept
+//!   ([`parse_booking_filter`]). Pages of [`PAGE_SIZE`] (25), chosen with `page` (from 1), with
+//!   `Links.First/Prev/Next/Last` and `Meta.TotalPages`.
+//! - **Amounts** are written as v3.1 wants them: a positive `Amount` and a `CreditDebitIndicator`
+//!   that says which way; a balance the bank keeps negative (an overdrawn account) is a `Debit`.
 //!
 //! Only the accounts the consent names are visible: any other `AccountId`, whether it exists or
 //! not, is answered 403 `UK.OBIE.Resource.ConsentMismatch`, with no data and no hint of existence.
@@ -34,20 +39,19 @@ use openbanking_core::store::StoreError;
 use openbanking_core::wire::ob::{
     Links, Meta, OBAccount6, OBActiveOrHistoricCurrencyAndAmount as Amount, OBCashAccount5, OBCashAccount6,
     OBCashBalance1, OBMerchantDetails1, OBReadAccount6, OBReadAccount6Data, OBReadBalance1, OBReadBalance1Data,
-    OBReadDataTransaction6, OBReadTransaction6, OBTransaction6, OBTransactionCashBalance,
+    OBReadDataTransaction6, OBReadTransaction6, OBTransaction6, OBTransactionCashBalance, parse_booking_filter,
 };
 use openbanking_core::{AccountId, AuthorisedConsent, Permission};
 use serde::Serialize;
-use time::format_description::well_known::{Iso8601, Rfc3339};
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::{OffsetDateTime, UtcOffset};
 
 use super::data::{Account, AccountData, Balance, Transaction};
 use crate::consent::api::self_url;
 use crate::guard::Authorized;
 use crate::ob_error::ObError;
 
-/// Transactions per page.
-pub const PAGE_SIZE: usize = 10;
+/// Transactions per page: 25, so that a TPP reading a busy account needs few calls.
+pub const PAGE_SIZE: usize = 25;
 
 const CONSENT_MISMATCH: &str = "UK.OBIE.Resource.ConsentMismatch";
 
@@ -127,7 +131,7 @@ pub(super) async fn transactions(
     let detail = consent.has_permission(Permission::ReadTransactionsDetail);
     let credits = consent.has_permission(Permission::ReadTransactionsCredits);
     let debits = consent.has_permission(Permission::ReadTransactionsDebits);
-    let query = TransactionQuery::parse(query.as_deref())?;
+    let query = TransactionQuery::parse(query.as_deref(), api.data.time_zone())?;
 
     // The consent's window, narrowed (never widened) by the query.
     let c = consent.consent();
@@ -263,13 +267,24 @@ fn account_body(a: &Account, detail: bool) -> OBAccount6 {
 }
 
 fn balance_body(b: &Balance) -> OBCashBalance1 {
+    let (indicator, amount) = credit_or_debit(&b.amount);
     OBCashBalance1 {
         account_id: b.account_id.clone(),
-        credit_debit_indicator: b.credit_debit_indicator.clone(),
+        credit_debit_indicator: indicator.to_owned(),
         balance_type: b.balance_type.clone(),
         date_time: b.date_time,
-        amount: Amount::new(&b.amount, &b.currency),
+        amount: Amount::new(amount, &b.currency),
         credit_line: Vec::new(),
+    }
+}
+
+/// A signed balance the v3.1 way: `"-250.00"` is `("Debit", "250.00")`, `"250.00"` (or zero,
+/// however signed) `("Credit", "250.00")`.
+fn credit_or_debit(signed: &str) -> (&'static str, &str) {
+    match signed.strip_prefix('-') {
+        Some(abs) if abs.bytes().any(|b| matches!(b, b'1'..=b'9')) => ("Debit", abs),
+        Some(abs) => ("Credit", abs),
+        None => ("Credit", signed.strip_prefix('+').unwrap_or(signed)),
     }
 }
 
@@ -303,17 +318,21 @@ fn transaction_body(t: &Transaction, detail: bool) -> OBTransaction6 {
                 body.creditor_account = party;
             }
         }
-        body.balance = t.balance_after.as_ref().map(|balance| OBTransactionCashBalance {
-            credit_debit_indicator: "Credit".to_owned(),
-            balance_type: "InterimBooked".to_owned(),
-            amount: Amount::new(balance, &t.currency),
+        body.balance = t.balance_after.as_deref().map(|balance| {
+            let (indicator, amount) = credit_or_debit(balance);
+            OBTransactionCashBalance {
+                credit_debit_indicator: indicator.to_owned(),
+                balance_type: "InterimBooked".to_owned(),
+                amount: Amount::new(amount, &t.currency),
+            }
         });
     }
     body
 }
 
 /// The query of `/transactions`: `page` (from 1), `fromBookingDateTime`, `toBookingDateTime`
-/// (ISO 8601; without an offset, UTC). Other parameters are ignored.
+/// (ISO 8601 date-times or dates; without an offset, in the bank's time zone). Other parameters
+/// are ignored.
 #[derive(Debug)]
 struct TransactionQuery {
     page: usize,
@@ -324,7 +343,7 @@ struct TransactionQuery {
 }
 
 impl TransactionQuery {
-    fn parse(query: Option<&str>) -> Result<Self, ObError> {
+    fn parse(query: Option<&str>, zone: UtcOffset) -> Result<Self, ObError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
             .map_err(|_| ObError::bad_request("UK.OBIE.Field.Invalid", "the query string is malformed", None))?;
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -337,10 +356,10 @@ impl TransactionQuery {
         let date = |raw: &Option<String>, path: &'static str| -> Result<Option<OffsetDateTime>, ObError> {
             raw.as_deref()
                 .map(|s| {
-                    parse_date_time(s).ok_or_else(|| {
+                    parse_booking_filter(s, zone).ok_or_else(|| {
                         ObError::bad_request(
                             "UK.OBIE.Field.InvalidDate",
-                            format!("{path} must be an ISO 8601 date-time"),
+                            format!("{path} must be an ISO 8601 date-time or date"),
                             Some(path),
                         )
                     })
@@ -363,37 +382,58 @@ impl TransactionQuery {
     }
 }
 
-fn parse_date_time(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
-        .ok()
-        .or_else(|| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).ok().map(PrimitiveDateTime::assume_utc))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
 
+    const UTC: UtcOffset = UtcOffset::UTC;
+
     #[test]
-    fn query_dates_accept_offsets_and_plain_utc() {
-        assert!(parse_date_time("2026-01-01T10:00:00Z").is_some());
-        assert!(parse_date_time("2026-01-01T10:00:00+03:00").is_some());
-        assert_eq!(parse_date_time("2026-01-01T10:00:00"), parse_date_time("2026-01-01T10:00:00Z"));
-        assert!(parse_date_time("yesterday").is_none());
+    fn query_dates_accept_offsets_dates_and_the_banks_zone() {
+        let art = UtcOffset::from_hms(-3, 0, 0).unwrap();
+        let parse = |q: &str, zone| TransactionQuery::parse(Some(q), zone).unwrap().from;
+        let at = |s: &str| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+        assert_eq!(parse("fromBookingDateTime=2026-01-01T10:00:00Z", art), Some(at("2026-01-01T10:00:00Z")));
+        assert_eq!(parse("fromBookingDateTime=2026-01-01T10:00:00%2B03:00", art), Some(at("2026-01-01T07:00:00Z")));
+        assert_eq!(parse("fromBookingDateTime=2026-01-01T10:00:00", UTC), Some(at("2026-01-01T10:00:00Z")));
+        assert_eq!(parse("fromBookingDateTime=2026-01-01T10:00", art), Some(at("2026-01-01T13:00:00Z")));
+        assert_eq!(parse("fromBookingDateTime=2026-01-01", art), Some(at("2026-01-01T03:00:00Z")));
+        assert_eq!(parse("fromBookingDateTime=2026-01-01", UTC), Some(at("2026-01-01T00:00:00Z")));
+        let e = TransactionQuery::parse(Some("toBookingDateTime=yesterday"), UTC).unwrap_err();
+        assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.InvalidDate", Some("toBookingDateTime")));
     }
 
     #[test]
     fn query_refuses_bad_pages_and_reversed_ranges() {
-        assert_eq!(TransactionQuery::parse(None).unwrap().page, 1);
-        assert_eq!(TransactionQuery::parse(Some("page=0")).unwrap_err().path(), Some("page"));
-        assert_eq!(TransactionQuery::parse(Some("page=x")).unwrap_err().path(), Some("page"));
-        let e = TransactionQuery::parse(Some(
-            "fromBookingDateTime=2026-02-01T00:00:00Z&toBookingDateTime=2026-01-01T00:00:00Z",
-        ))
+        assert_eq!(TransactionQuery::parse(None, UTC).unwrap().page, 1);
+        assert_eq!(TransactionQuery::parse(Some("page=0"), UTC).unwrap_err().path(), Some("page"));
+        assert_eq!(TransactionQuery::parse(Some("page=x"), UTC).unwrap_err().path(), Some("page"));
+        let e = TransactionQuery::parse(
+            Some("fromBookingDateTime=2026-02-01T00:00:00Z&toBookingDateTime=2026-01-01T00:00:00Z"),
+            UTC,
+        )
         .unwrap_err();
         assert_eq!(e.error_code(), "UK.OBIE.Field.InvalidDate");
+    }
+
+    #[test]
+    fn a_negative_balance_is_a_debit_of_a_positive_amount() {
+        assert_eq!(credit_or_debit("-1234.56"), ("Debit", "1234.56"));
+        assert_eq!(credit_or_debit("1234.56"), ("Credit", "1234.56"));
+        assert_eq!(credit_or_debit("+1.00"), ("Credit", "1.00"));
+        assert_eq!(credit_or_debit("-0.00"), ("Credit", "0.00"));
+        let overdrawn = Balance {
+            account_id: AccountId::parse("a1").unwrap(),
+            amount: "-250.00".into(),
+            currency: "ARS".into(),
+            balance_type: "InterimBooked".into(),
+            date_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let body = serde_json::to_value(balance_body(&overdrawn)).unwrap();
+        assert_eq!(body["CreditDebitIndicator"], "Debit");
+        assert_eq!(body["Amount"]["Amount"], "250.00");
     }
 
     /// The bodies are exactly what the handlers wrote when they assembled JSON by hand.
@@ -431,7 +471,6 @@ mod tests {
             account_id: account.account_id.clone(),
             amount: "10.50".into(),
             currency: "ARS".into(),
-            credit_debit_indicator: "Credit".into(),
             balance_type: "InterimAvailable".into(),
             date_time: at,
         };

@@ -2,7 +2,9 @@
 //! in-memory implementation with seeded demo data ([`MemoryAccountData::seeded`]).
 //!
 //! The shapes follow UK Open Banking v3.1 (`OBAccount6`, `OBReadBalance1`, `OBTransaction6`), with
-//! amounts as decimal strings (`"1234.56"`) exactly as they leave the API.
+//! amounts as decimal strings (`"1234.56"`). Balances are signed, as a core banking system keeps
+//! them (`"-1234.56"` for an overdrawn account); the accounts API writes them the v3.1 way, a
+//! positive `Amount` with `CreditDebitIndicator` `Debit`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,7 +12,7 @@ use std::fmt;
 use async_trait::async_trait;
 use openbanking_core::store::StoreError;
 use openbanking_core::{AccountId, PsuId};
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, UtcOffset};
 
 /// A PSU's account (UK Open Banking v3.1 `OBAccount6` with one `Account` identification).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +44,12 @@ pub struct Account {
 pub struct Balance {
     /// The account the balance is of.
     pub account_id: AccountId,
-    /// `Amount.Amount`: the absolute value as a decimal string, e.g. `"1234.56"`.
+    /// The balance as a signed decimal string: `"1234.56"` in the PSU's favour, `"-1234.56"`
+    /// when the PSU owes the bank (overdrawn). The accounts API writes its absolute value as
+    /// `Amount.Amount` and the sign as `CreditDebitIndicator` (`Credit` or `Debit`).
     pub amount: String,
     /// `Amount.Currency`, e.g. `"ARS"`.
     pub currency: String,
-    /// `CreditDebitIndicator`: `"Credit"` (in favour of the PSU) or `"Debit"`.
-    pub credit_debit_indicator: String,
     /// `Type`: `"InterimAvailable"` or `"InterimBooked"`.
     pub balance_type: String,
     /// `DateTime`: when the balance was computed.
@@ -82,7 +84,8 @@ pub struct Transaction {
     /// The other party of a transfer: `CreditorAccount.Name` of a debit or `DebtorAccount.Name`
     /// of a credit (shown only with `ReadTransactionsDetail`).
     pub counterparty_name: Option<String>,
-    /// `Balance.Amount.Amount` after the transaction, as a decimal string, if known.
+    /// The account's balance after the transaction, if known, signed as [`Balance::amount`] is
+    /// (`"-250.00"` when overdrawn); shown with `ReadTransactionsDetail`.
     pub balance_after: Option<String>,
 }
 
@@ -129,6 +132,13 @@ impl AccountLabel {
 /// another PSU is [`StoreError::NotFound`], never data.
 #[async_trait]
 pub trait AccountData: Send + Sync + fmt::Debug {
+    /// The bank's time zone, where the accounts API reads a transaction filter sent as a date
+    /// alone or without an offset (`fromBookingDateTime=2026-04-01` is the start of that day
+    /// here). UTC unless the implementation says otherwise.
+    fn time_zone(&self) -> UtcOffset {
+        UtcOffset::UTC
+    }
+
     /// The PSU's accounts (an unknown PSU has none).
     async fn accounts(&self, psu: &PsuId) -> Result<Vec<Account>, StoreError>;
 
@@ -188,12 +198,19 @@ struct Entry {
 /// [`AccountData`] in memory: for tests, demos and the sandbox bank.
 ///
 /// [`seeded`](Self::seeded) fills it with Argentine demo data; [`insert`](Self::insert) adds any
-/// account.
-#[derive(Debug, Clone, Default)]
+/// account; [`with_time_zone`](Self::with_time_zone) sets the bank's time zone (UTC unless set).
+#[derive(Debug, Clone)]
 pub struct MemoryAccountData {
     // In insertion order, so that listings are stable.
     entries: Vec<Entry>,
     index: HashMap<AccountId, usize>,
+    time_zone: UtcOffset,
+}
+
+impl Default for MemoryAccountData {
+    fn default() -> Self {
+        Self { entries: Vec::new(), index: HashMap::new(), time_zone: UtcOffset::UTC }
+    }
 }
 
 impl MemoryAccountData {
@@ -201,6 +218,23 @@ impl MemoryAccountData {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Sets the bank's time zone ([`AccountData::time_zone`]).
+    ///
+    /// ```
+    /// use openbanking_server::accounts::{AccountData, MemoryAccountData};
+    /// let buenos_aires = time::UtcOffset::from_hms(-3, 0, 0)?;
+    /// assert_eq!(MemoryAccountData::seeded().with_time_zone(buenos_aires).time_zone(), buenos_aires);
+    /// # Ok::<(), time::error::ComponentRange>(())
+    /// ```
+    #[must_use]
+    pub fn with_time_zone(mut self, zone: UtcOffset) -> Self {
+        self.time_zone = zone;
+        self
+    }
+
+    /// How many transactions [`seeded_at`](Self::seeded_at) gives each account.
+    pub const SEEDED_TRANSACTIONS: usize = 40;
 
     /// Demo data with dates relative to the current system time: see [`seeded_at`](Self::seeded_at).
     pub fn seeded() -> Self {
@@ -215,10 +249,13 @@ impl MemoryAccountData {
     /// - PSU `bob`: `bob-ahorro` (Savings, alias `bob.ahorro.ars`).
     ///
     /// Identifications are 22-digit CBUs (scheme `AR.CBU`) with valid check digits. Each account
-    /// has 20 booked transactions, one every 4 days from 88 to 12 days before `now` (so all fall in
-    /// the last 90 days), with salaries and incoming transfers (credits), card payments and
-    /// outgoing transfers (debits); and two balances (`InterimBooked`, `InterimAvailable`) as of
-    /// `now`, consistent with the transactions' running balance.
+    /// has [`SEEDED_TRANSACTIONS`](Self::SEEDED_TRANSACTIONS) (40) booked transactions, one every
+    /// 2 days from 88 to 10 days before `now` (so all fall in the last 90 days, and fill more than
+    /// one page of the accounts API), with incoming transfers (credits), card payments and outgoing
+    /// transfers (debits), and salaries into the savings accounts; and two balances
+    /// (`InterimBooked`, `InterimAvailable`) as of `now`, consistent with the transactions' running
+    /// balance. `alice-cc` receives no salary and is overdrawn: its balances are negative
+    /// (`Debit` on the wire).
     pub fn seeded_at(now: OffsetDateTime) -> Self {
         let mut data = Self::new();
         let seeds = [
@@ -272,14 +309,14 @@ impl MemoryAccountData {
                 identification: cbu("034", "0123", account_number),
                 alias: alias.into(),
             };
-            let (transactions, closing) = seed_transactions(&account_id, id, opening, seed, now);
+            let salary = sub_type == "Savings";
+            let (transactions, closing) = seed_transactions(&account_id, id, opening, seed, salary, now);
             let balances = ["InterimBooked", "InterimAvailable"]
                 .into_iter()
                 .map(|balance_type| Balance {
                     account_id: account_id.clone(),
-                    amount: format_amount(closing.abs()),
+                    amount: format_amount(closing),
                     currency: "ARS".into(),
-                    credit_debit_indicator: if closing >= 0 { "Credit" } else { "Debit" }.into(),
                     balance_type: balance_type.into(),
                     date_time: now,
                 })
@@ -318,6 +355,10 @@ impl MemoryAccountData {
 
 #[async_trait]
 impl AccountData for MemoryAccountData {
+    fn time_zone(&self) -> UtcOffset {
+        self.time_zone
+    }
+
     async fn accounts(&self, psu: &PsuId) -> Result<Vec<Account>, StoreError> {
         Ok(self.entries.iter().filter(|e| &e.account.psu_id == psu).map(|e| e.account.clone()).collect())
     }
@@ -367,18 +408,21 @@ fn cbu(bank: &str, branch: &str, account: &str) -> String {
     format!("{block1}{c1}{block2}{c2}")
 }
 
-/// Cents as a decimal string: `123456` -> `"1234.56"`.
+/// Cents as a signed decimal string: `123456` -> `"1234.56"`, `-5` -> `"-0.05"`.
 fn format_amount(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
-/// 20 transactions, one every 4 days from 88 to 12 days before `now`; returns them with the
-/// closing balance in cents.
+/// [`MemoryAccountData::SEEDED_TRANSACTIONS`] transactions, one every 2 days from 88 to 10 days
+/// before `now` (salaries only if `salary`); returns them with the closing balance in cents.
 fn seed_transactions(
     account_id: &AccountId,
     prefix: &str,
     opening: i64,
     seed: u64,
+    salary: bool,
     now: OffsetDateTime,
 ) -> (Vec<Transaction>, i64) {
     const MERCHANTS: [&str; 10] = [
@@ -401,11 +445,12 @@ fn seed_transactions(
         (state >> 33) % bound.max(1)
     };
     let mut balance = opening;
-    let mut out = Vec::with_capacity(20);
-    for i in 0..20i64 {
-        let booked = now - Duration::days(88 - 4 * i) + Duration::minutes(next(600) as i64 - 300);
-        // Kinds: salary on the 1st and 11th transaction, transfers in every 5th, else spending.
-        let (credit, cents, info, merchant, counterparty) = if i == 0 || i == 10 {
+    let count = MemoryAccountData::SEEDED_TRANSACTIONS as i64;
+    let mut out = Vec::with_capacity(MemoryAccountData::SEEDED_TRANSACTIONS);
+    for i in 0..count {
+        let booked = now - Duration::days(88 - 2 * i) + Duration::minutes(next(600) as i64 - 300);
+        // Kinds: salary every 30 days (savings accounts), transfers in every 5th, else spending.
+        let (credit, cents, info, merchant, counterparty) = if salary && i % 15 == 0 {
             let employer = if prefix.starts_with("bob") { "Estudio Gómez y Asoc." } else { "Tecnologías del Sur SA" };
             (true, (850_000 * 100) + next(50_000 * 100) as i64, "Haberes".to_owned(), None, Some(employer.to_owned()))
         } else if i % 5 == 3 {
@@ -450,7 +495,7 @@ fn seed_transactions(
             transaction_information: info,
             merchant_name: merchant,
             counterparty_name: counterparty,
-            balance_after: Some(format_amount(balance.abs())),
+            balance_after: Some(format_amount(balance)),
         });
     }
     (out, balance)
@@ -500,14 +545,14 @@ mod tests {
     async fn transactions_fall_in_the_last_90_days_and_filter_by_date() {
         let data = MemoryAccountData::seeded_at(NOW);
         let all = data.transactions(&psu("alice"), &acc("alice-ahorro"), None, None).await.unwrap();
-        assert_eq!(all.len(), 20);
+        assert_eq!(all.len(), MemoryAccountData::SEEDED_TRANSACTIONS);
         assert!(all.iter().all(|t| t.booking_date_time > NOW - Duration::days(90) && t.booking_date_time < NOW));
         assert!(all.iter().any(|t| t.credit_debit_indicator == "Credit"));
         assert!(all.iter().any(|t| t.credit_debit_indicator == "Debit"));
         assert!(all.windows(2).all(|w| w[0].booking_date_time <= w[1].booking_date_time));
         let recent =
             data.transactions(&psu("alice"), &acc("alice-ahorro"), Some(NOW - Duration::days(30)), None).await.unwrap();
-        assert!(!recent.is_empty() && recent.len() < 20);
+        assert!(!recent.is_empty() && recent.len() < all.len());
         // Balances match the running balance.
         let balances = data.balances(&psu("alice"), &acc("alice-ahorro")).await.unwrap();
         assert_eq!(balances.len(), 2);
@@ -525,6 +570,27 @@ mod tests {
             label.details,
             ["Roberto Gómez".to_owned(), format!("CBU {} · alias bob.ahorro.ars", account.identification)]
         );
+    }
+
+    #[tokio::test]
+    async fn alice_current_account_is_overdrawn_and_the_others_are_not() {
+        let data = MemoryAccountData::seeded_at(NOW);
+        for (who, account, overdrawn) in
+            [("alice", "alice-cc", true), ("alice", "alice-ahorro", false), ("bob", "bob-ahorro", false)]
+        {
+            let balances = data.balances(&psu(who), &acc(account)).await.unwrap();
+            assert!(balances.iter().all(|b| b.amount.starts_with('-') == overdrawn), "{account}: {balances:?}");
+            let all = data.transactions(&psu(who), &acc(account), None, None).await.unwrap();
+            assert_eq!(Some(&balances[0].amount), all.last().unwrap().balance_after.as_ref());
+        }
+    }
+
+    #[test]
+    fn amounts_keep_their_sign() {
+        assert_eq!(format_amount(123_456), "1234.56");
+        assert_eq!(format_amount(-123_456), "-1234.56");
+        assert_eq!(format_amount(-5), "-0.05");
+        assert_eq!(format_amount(0), "0.00");
     }
 
     #[test]

@@ -9,23 +9,51 @@
 //! tokens (a token acting under a consent is refused with 403). A client sees only its own
 //! consents: another client's consent id is answered exactly like an unknown one (404).
 //!
+//! **Permissions.** Besides v3.1's combination rules, a request must ask for `ReadAccountsBasic`
+//! or `ReadAccountsDetail` (every other resource is read through an account), and only for codes
+//! the bank serves ([`ConsentApiBuilder::supported_permissions`], by default
+//! [`DEFAULT_SUPPORTED_PERMISSIONS`]: what this crate's accounts API serves). A code listed twice
+//! is kept once, not refused.
+//!
+//! **Dates.** `ExpirationDateTime`, `TransactionFromDateTime` and `TransactionToDateTime` are read
+//! as v3.1 asks ([`openbanking_core::wire::ob::parse_date_time`]): ISO 8601 with
+//! or without an offset, seconds optional; a value without an offset is in the bank's time zone
+//! ([`ConsentApiBuilder::time_zone`], UTC unless set). Responses always carry an offset.
+//!
+//! **Statuses.** Responses show only the four statuses v3.1 defines for account-access consents:
+//! an expired consent reads `Revoked` if the PSU had authorised it and `Rejected` if not
+//! ([`Consent::ob_status`]).
+//!
+//! **Deleting** any of the TPP's own consents answers 204 whatever its status: one still
+//! `AwaitingAuthorisation` or `Authorised` is revoked; one already `Rejected`, `Revoked` or
+//! expired has no access left to end. A `DELETE` that loses a race (the PSU revoked it, or it
+//! expired, in between) is also 204: the consent is over either way.
+//!
 //! Refusals other than the guard's (which answers per RFC 6750 with `WWW-Authenticate`) leave in
-//! the UK Open Banking error shape, [`ObError`]: every client mistake in the body (bad JSON,
-//! missing `Data`, an unknown permission, a broken combination rule, an expiration not in the
-//! future, a wrong `Content-Type`) is a 400 whose `Errors[0]` names the rule and the `Path`;
-//! bodies over 1 MiB are 413. Never 422, never 500 for a client's mistake.
+//! the UK Open Banking error shape, [`ObError`], with `ErrorCode`s v3.1 defines: every client
+//! mistake in the body (bad JSON, missing `Data`, an unknown or unserved permission, a broken
+//! combination rule, an expiration not in the future, no `Content-Type`) is a 400 whose
+//! `Errors[0]` names the rule and the `Path`; a `Content-Type` other than `application/json` is
+//! 415 and bodies over 1 MiB are 413. Never 422, never 500 for a client's mistake.
 //!
 //! `x-fapi-interaction-id` is echoed when the TPP sends one (at most 128 visible ASCII
 //! characters), and a fresh UUID is sent otherwise (FAPI 1.0 Baseline §6.2.1-11).
 //!
 //! ```no_run
 //! use std::sync::Arc;
+//! use openbanking_core::Permission::*;
 //! use openbanking_server::consent::api;
 //! use openbanking_server::guard::TokenGuard;
 //! # fn demo(server: openbanking_server::AuthorizationServer, provider: Arc<dyn openbanking_core::ConsentProvider>)
 //! # -> Result<(), Box<dyn std::error::Error>> {
 //! let guard = TokenGuard::for_server(&server, "https://bank.example".parse()?).build()?;
-//! let app: axum::Router = server.router().merge(api::router(provider, guard));
+//! // The defaults: `api::router(provider, guard)`. A bank that serves only accounts and balances,
+//! // in Buenos Aires:
+//! let consents = api::builder(provider, guard)
+//!     .supported_permissions([ReadAccountsBasic, ReadAccountsDetail, ReadBalances])
+//!     .time_zone(time::UtcOffset::from_hms(-3, 0, 0)?)
+//!     .router();
+//! let app: axum::Router = server.router().merge(consents);
 //! # Ok(()) }
 //! ```
 
@@ -42,9 +70,12 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use openbanking_core::provider::{Actor, CreateConsent, RevokeConsent};
-use openbanking_core::wire::ob::{OBReadConsent1, OBReadConsentResponse1};
-use openbanking_core::{Consent, ConsentId, ConsentProvider, ConsentStatus};
+use openbanking_core::store::StoreError;
+use openbanking_core::wire::ob::{OBReadConsent1, OBReadConsentResponse1, parse_date_time};
+use openbanking_core::{Consent, ConsentError, ConsentId, ConsentProvider, Permission};
 use serde_json::Value;
+use time::UtcOffset;
+use time::format_description::well_known::Rfc3339;
 
 use crate::authorization::MAX_BODY_BYTES;
 use crate::guard::{Authorized, GuardLayer, TokenGuard};
@@ -56,25 +87,113 @@ pub use openbanking_core::wire::ob::X_FAPI_INTERACTION_ID;
 /// The scope the consent API requires.
 pub const SCOPE: &str = "accounts";
 
-/// The consent API's routes, guarded with `guard` (scope `accounts`), over `provider`.
+/// The permissions the consent API accepts unless told otherwise: what this crate's
+/// [accounts API](crate::accounts) serves (accounts, balances, transactions).
+pub const DEFAULT_SUPPORTED_PERMISSIONS: &[Permission] = &[
+    Permission::ReadAccountsBasic,
+    Permission::ReadAccountsDetail,
+    Permission::ReadBalances,
+    Permission::ReadTransactionsBasic,
+    Permission::ReadTransactionsCredits,
+    Permission::ReadTransactionsDebits,
+    Permission::ReadTransactionsDetail,
+];
+
+/// The consent API's routes, guarded with `guard` (scope `accounts`), over `provider`, with the
+/// default settings ([`DEFAULT_SUPPORTED_PERMISSIONS`], UTC): [`builder`] to change them.
 ///
 /// Links in responses are absolute: the guard's [`public_base`](TokenGuard::public_base) plus
 /// the request path, so nest the router where the guard's base says it is.
 pub fn router(provider: Arc<dyn ConsentProvider>, guard: TokenGuard) -> Router {
-    let state = ConsentApi { provider, base: Arc::from(guard.public_base()) };
-    Router::new()
-        .route(ACCOUNT_ACCESS_CONSENTS, post(create))
-        .route(ACCOUNT_ACCESS_CONSENT, get(read).delete(delete))
-        .layer(GuardLayer::new(guard).require_scope(SCOPE))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(fapi_interaction_id))
-        .with_state(state)
+    builder(provider, guard).router()
+}
+
+/// The consent API's settings, starting from the defaults; [`router`](ConsentApiBuilder::router)
+/// makes the routes.
+pub fn builder(provider: Arc<dyn ConsentProvider>, guard: TokenGuard) -> ConsentApiBuilder {
+    ConsentApiBuilder {
+        provider,
+        guard,
+        supported_permissions: DEFAULT_SUPPORTED_PERMISSIONS.to_vec(),
+        time_zone: UtcOffset::UTC,
+    }
+}
+
+/// The consent API's settings (see [`builder`]).
+#[must_use]
+pub struct ConsentApiBuilder {
+    provider: Arc<dyn ConsentProvider>,
+    guard: TokenGuard,
+    supported_permissions: Vec<Permission>,
+    time_zone: UtcOffset,
+}
+
+impl fmt::Debug for ConsentApiBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentApiBuilder")
+            .field("supported_permissions", &self.supported_permissions)
+            .field("time_zone", &self.time_zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsentApiBuilder {
+    /// The permission codes the bank serves (default [`DEFAULT_SUPPORTED_PERMISSIONS`]): a
+    /// request for any other v3.1 code is refused with 400 `UK.OBIE.Field.Invalid` naming it.
+    /// Must include `ReadAccountsBasic` or `ReadAccountsDetail`, which every request needs.
+    pub fn supported_permissions(mut self, permissions: impl IntoIterator<Item = Permission>) -> Self {
+        self.supported_permissions = permissions.into_iter().collect();
+        self
+    }
+
+    /// The bank's time zone (default UTC): where a date-time sent without an offset is read.
+    pub fn time_zone(mut self, offset: UtcOffset) -> Self {
+        self.time_zone = offset;
+        self
+    }
+
+    /// The routes.
+    ///
+    /// # Panics
+    ///
+    /// If the supported permissions include neither `ReadAccountsBasic` nor
+    /// `ReadAccountsDetail`: no consent could ever be created (a wiring mistake).
+    #[track_caller]
+    pub fn router(self) -> Router {
+        assert_serves_accounts(&self.supported_permissions);
+        let state = ConsentApi {
+            provider: self.provider,
+            base: Arc::from(self.guard.public_base()),
+            supported_permissions: Arc::from(self.supported_permissions),
+            time_zone: self.time_zone,
+        };
+        Router::new()
+            .route(ACCOUNT_ACCESS_CONSENTS, post(create))
+            .route(ACCOUNT_ACCESS_CONSENT, get(read).delete(delete))
+            .layer(GuardLayer::new(self.guard).require_scope(SCOPE))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(fapi_interaction_id))
+            .with_state(state)
+    }
+}
+
+/// Panics (a wiring mistake) unless `supported` lets a consent request through: it must include
+/// `ReadAccountsBasic` or `ReadAccountsDetail`, which every request needs.
+#[track_caller]
+fn assert_serves_accounts(supported: &[Permission]) {
+    assert!(
+        supported.iter().any(|p| matches!(p, Permission::ReadAccountsBasic | Permission::ReadAccountsDetail)),
+        "consent API: supported_permissions must include ReadAccountsBasic or ReadAccountsDetail, \
+         which every consent request needs"
+    );
 }
 
 #[derive(Clone)]
 struct ConsentApi {
     provider: Arc<dyn ConsentProvider>,
     base: Arc<str>,
+    supported_permissions: Arc<[Permission]>,
+    time_zone: UtcOffset,
 }
 
 impl fmt::Debug for ConsentApi {
@@ -93,7 +212,10 @@ async fn create(
     client_credentials_only(&who)?;
     check_content_type(&headers)?;
     let body = body.map_err(ObError::from_body_rejection)?;
-    let request = parse_consent_request(&body)?;
+    let mut request = parse_consent_request(&body, api.time_zone)?;
+    let permissions =
+        request.check_permissions(&api.supported_permissions).map_err(|rule| ObError::from_consent(rule.into()))?;
+    request.data.permissions = permissions.iter().map(|p| p.as_str().to_owned()).collect();
     let consent = api
         .provider
         .create(CreateConsent::new(who.client_id().clone(), request))
@@ -124,24 +246,28 @@ async fn delete(
 ) -> Result<StatusCode, ObError> {
     client_credentials_only(&who)?;
     let consent = own_consent(&api, &who, &consent_id).await?;
-    match consent.status() {
-        // Deleting twice is not an error: the consent is gone either way.
-        ConsentStatus::Revoked => return Ok(StatusCode::NO_CONTENT),
-        status @ (ConsentStatus::Rejected | ConsentStatus::Expired) => {
-            return Err(ObError::bad_request(
-                "UK.OBIE.Resource.InvalidConsentStatus",
-                format!("the consent is {status} and can no longer be revoked"),
-                None,
-            ));
-        }
-        ConsentStatus::AwaitingAuthorisation | ConsentStatus::Authorised => {}
+    // Rejected, Revoked or expired: no access is left to end, so the consent is gone already.
+    if consent.status().is_final() {
+        return Ok(StatusCode::NO_CONTENT);
     }
-    api.provider
-        .revoke(RevokeConsent::new(consent.consent_id().clone(), Actor::Tpp(who.client_id().clone())))
-        .await
-        .map_err(ObError::from_consent)?;
-    tracing::info!(client_id = %who.client_id(), consent_id = %consent.consent_id(), "consent revoked by the TPP");
-    Ok(StatusCode::NO_CONTENT)
+    let consent_id = consent.consent_id().clone();
+    match api.provider.revoke(RevokeConsent::new(consent_id.clone(), Actor::Tpp(who.client_id().clone()))).await {
+        Ok(_) => {
+            tracing::info!(client_id = %who.client_id(), %consent_id, "consent revoked by the TPP");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        // Lost a race: the PSU revoked it, or the bank rejected or expired it, in between.
+        Err(ConsentError::IllegalTransition { from, .. }) if from.is_final() => Ok(StatusCode::NO_CONTENT),
+        Err(ConsentError::Expired { .. }) => Ok(StatusCode::NO_CONTENT),
+        // Kept losing to other writers: done if one of them ended the consent.
+        Err(error @ ConsentError::Store(StoreError::Conflict { .. })) => {
+            match api.provider.get(&consent_id).await.map_err(ObError::from_consent)? {
+                Some(now) if now.status().is_final() => Ok(StatusCode::NO_CONTENT),
+                _ => Err(ObError::from_consent(error)),
+            }
+        }
+        Err(error) => Err(ObError::from_consent(error)),
+    }
 }
 
 /// The consent with this id if it belongs to the caller; otherwise 404, the same for an unknown
@@ -171,6 +297,8 @@ fn client_credentials_only(who: &Authorized) -> Result<(), ObError> {
     Ok(())
 }
 
+/// No `Content-Type` is 400 `UK.OBIE.Header.Missing`; one other than `application/json` (any
+/// parameters) is 415.
 fn check_content_type(headers: &HeaderMap) -> Result<(), ObError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(ObError::bad_request(
@@ -181,20 +309,18 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ObError> {
     };
     let essence = value.to_str().ok().and_then(|v| v.split(';').next()).map(str::trim);
     if !essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")) {
-        return Err(ObError::bad_request(
-            "UK.OBIE.Header.Invalid",
-            "Content-Type must be application/json",
-            Some("Content-Type"),
-        ));
+        return Err(ObError::unsupported_media_type("Content-Type must be application/json"));
     }
     Ok(())
 }
 
-/// Parses an `OBReadConsent1` body, naming the field at fault for every shape error. The
+/// Parses an `OBReadConsent1` body, naming the field at fault for every shape error; date-times
+/// are read as v3.1 asks (an offset-less one at `zone`) and passed on in RFC 3339. The
 /// specification's rules (permissions, dates) are left to
-/// [`ConsentRequest::validate`](openbanking_core::ConsentRequest::validate), which the
+/// [`ConsentRequest::check_permissions`](openbanking_core::ConsentRequest::check_permissions)
+/// and [`ConsentRequest::validate`](openbanking_core::ConsentRequest::validate), which the
 /// provider runs.
-fn parse_consent_request(body: &[u8]) -> Result<OBReadConsent1, ObError> {
+fn parse_consent_request(body: &[u8], zone: UtcOffset) -> Result<OBReadConsent1, ObError> {
     let invalid =
         |code: &'static str, message: &'static str, path: &'static str| ObError::bad_request(code, message, Some(path));
     let value: Value = serde_json::from_slice(body)
@@ -218,33 +344,40 @@ fn parse_consent_request(body: &[u8]) -> Result<OBReadConsent1, ObError> {
             ));
         }
     }
+    let mut dates = Vec::new();
     for (field, path) in [
         ("ExpirationDateTime", "Data.ExpirationDateTime"),
         ("TransactionFromDateTime", "Data.TransactionFromDateTime"),
         ("TransactionToDateTime", "Data.TransactionToDateTime"),
     ] {
-        match data.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s))
-                if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok() => {}
-            Some(_) => {
-                return Err(ObError::bad_request(
-                    "UK.OBIE.Field.InvalidDate",
-                    format!("{path} must be an RFC 3339 date-time with an offset"),
-                    Some(path),
-                ));
-            }
-        }
+        let parsed = match data.get(field) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => parse_date_time(s, zone).and_then(|at| at.format(&Rfc3339).ok()),
+            Some(_) => None,
+        };
+        let Some(rfc3339) = parsed else {
+            return Err(ObError::bad_request(
+                "UK.OBIE.Field.InvalidDate",
+                format!("{path} must be an ISO 8601 date-time (for example 2026-04-05T10:43:07+00:00)"),
+                Some(path),
+            ));
+        };
+        dates.push((field, rfc3339));
     }
     match root.get("Risk") {
         None | Some(Value::Null | Value::Object(_)) => {}
         Some(_) => return Err(invalid("UK.OBIE.Field.Invalid", "Risk must be an object", "Risk")),
     }
     let mut value = value;
-    if let Value::Object(root) = &mut value
-        && root.get("Risk").is_some_and(Value::is_null)
-    {
-        root.remove("Risk");
+    if let Value::Object(root) = &mut value {
+        if root.get("Risk").is_some_and(Value::is_null) {
+            root.remove("Risk");
+        }
+        if let Some(Value::Object(data)) = root.get_mut("Data") {
+            for (field, rfc3339) in dates {
+                data.insert(field.to_owned(), Value::String(rfc3339));
+            }
+        }
     }
     serde_json::from_value(value)
         .map_err(|_| ObError::bad_request("UK.OBIE.Field.Invalid", "the consent request is malformed", Some("Data")))
@@ -270,17 +403,40 @@ mod tests {
 
     use super::*;
 
+    const UTC: UtcOffset = UtcOffset::UTC;
+
     #[test]
     fn parse_names_the_field_at_fault() {
-        let e = parse_consent_request(b"{").unwrap_err();
+        let e = parse_consent_request(b"{", UTC).unwrap_err();
         assert_eq!(e.error_code(), "UK.OBIE.Resource.InvalidFormat");
-        let e = parse_consent_request(b"{\"Risk\":{}}").unwrap_err();
+        let e = parse_consent_request(b"{\"Risk\":{}}", UTC).unwrap_err();
         assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.Missing", Some("Data")));
-        let e = parse_consent_request(br#"{"Data":{"Permissions":"ReadBalances"}}"#).unwrap_err();
+        let e = parse_consent_request(br#"{"Data":{"Permissions":"ReadBalances"}}"#, UTC).unwrap_err();
         assert_eq!(e.path(), Some("Data.Permissions"));
-        let e = parse_consent_request(br#"{"Data":{"Permissions":[],"ExpirationDateTime":"tomorrow"}}"#).unwrap_err();
+        let e =
+            parse_consent_request(br#"{"Data":{"Permissions":[],"ExpirationDateTime":"tomorrow"}}"#, UTC).unwrap_err();
         assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.InvalidDate", Some("Data.ExpirationDateTime")));
-        let ok = parse_consent_request(br#"{"Data":{"Permissions":["ReadBalances"]},"Risk":null}"#).unwrap();
+        let e = parse_consent_request(br#"{"Data":{"Permissions":[],"TransactionToDateTime":7}}"#, UTC).unwrap_err();
+        assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.InvalidDate", Some("Data.TransactionToDateTime")));
+        let ok = parse_consent_request(br#"{"Data":{"Permissions":["ReadBalances"]},"Risk":null}"#, UTC).unwrap();
         assert_eq!(ok.data.permissions, ["ReadBalances"]);
+    }
+
+    #[test]
+    fn parse_reads_offset_less_dates_in_the_banks_time_zone() {
+        let zone = UtcOffset::from_hms(-3, 0, 0).unwrap();
+        let body = br#"{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2026-05-01T00:00",
+            "TransactionFromDateTime":"2026-01-01T00:00:00Z","TransactionToDateTime":"2026-02-01T10:00+01:00"}}"#;
+        let ok = parse_consent_request(body, zone).unwrap();
+        assert_eq!(ok.data.expiration_date_time, Some(time::macros::datetime!(2026-05-01 03:00 UTC)));
+        assert_eq!(ok.data.transaction_from_date_time, Some(time::macros::datetime!(2026-01-01 0:00 UTC)));
+        assert_eq!(ok.data.transaction_to_date_time, Some(time::macros::datetime!(2026-02-01 09:00 UTC)));
+    }
+
+    #[test]
+    #[should_panic(expected = "ReadAccountsBasic or ReadAccountsDetail")]
+    fn supported_permissions_that_could_never_create_a_consent_are_a_wiring_mistake() {
+        assert_serves_accounts(DEFAULT_SUPPORTED_PERMISSIONS);
+        assert_serves_accounts(&[Permission::ReadBalances]);
     }
 }

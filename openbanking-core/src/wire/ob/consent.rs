@@ -24,7 +24,8 @@ pub type OBRisk2 = Map<String, Value>;
 pub struct ConsentResponseData {
     /// The consent's id.
     pub consent_id: ConsentId,
-    /// Its status.
+    /// Its status: one of the four v3.1 defines for account-access consents
+    /// (`AwaitingAuthorisation`, `Authorised`, `Rejected`, `Revoked`), never `Expired`.
     pub status: ConsentStatus,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
@@ -46,12 +47,13 @@ pub struct ConsentResponseData {
 }
 
 impl From<&Consent> for ConsentResponseData {
-    /// The consent as its TPP sees it. The status is the stored one: call
-    /// [`Consent::expire_if_due`] first to report expiry.
+    /// The consent as its TPP sees it, with a status v3.1 defines ([`Consent::ob_status`]: an
+    /// expired consent reads `Revoked` if it had been authorised, `Rejected` if not). Call
+    /// [`Consent::expire_if_due`] first to report expiry as of now.
     fn from(c: &Consent) -> Self {
         Self {
             consent_id: c.consent_id().clone(),
-            status: c.status(),
+            status: c.ob_status(),
             creation_date_time: c.creation_date_time(),
             status_update_date_time: c.status_update_date_time(),
             permissions: c.permissions().to_vec(),
@@ -152,5 +154,33 @@ mod tests {
                 "TransactionFromDateTime": "2025-12-02T12:00:00Z"
             })
         );
+    }
+
+    #[test]
+    fn an_expired_consent_shows_a_status_v3_1_defines() {
+        let now = datetime!(2026-01-01 12:00 UTC);
+        let request =
+            ConsentRequest::new([Permission::ReadAccountsBasic]).with_expiration(now + time::Duration::days(1));
+        let new = |id: &str| {
+            Consent::new(
+                ConsentId::parse(id).unwrap(),
+                ClientId::parse("tpp").unwrap(),
+                &request.validate(now).unwrap(),
+                now,
+            )
+        };
+        let later = now + time::Duration::days(2);
+
+        let mut authorised = new("c-1");
+        authorised
+            .authorise(PsuId::parse("alice").unwrap(), vec![crate::AccountId::parse("a1").unwrap()], now)
+            .unwrap();
+        assert!(authorised.expire_if_due(later));
+        assert_eq!(authorised.status(), ConsentStatus::Expired);
+        assert_eq!(ConsentResponseData::from(&authorised).status, ConsentStatus::Revoked);
+
+        let mut pending = new("c-2");
+        assert!(pending.expire_if_due(later));
+        assert_eq!(ConsentResponseData::from(&pending).status, ConsentStatus::Rejected);
     }
 }

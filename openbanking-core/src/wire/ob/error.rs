@@ -2,6 +2,38 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Every `OBError1.ErrorCode` UK Open Banking v3.1 defines (the `x-namespaced-enum` of the
+/// Account and Transaction API v3.1.11 OpenAPI document). A bank answers only these.
+pub const OB_ERROR_CODES: &[&str] = &[
+    "UK.OBIE.Field.Expected",
+    "UK.OBIE.Field.Invalid",
+    "UK.OBIE.Field.InvalidDate",
+    "UK.OBIE.Field.Missing",
+    "UK.OBIE.Field.Unexpected",
+    "UK.OBIE.Header.Invalid",
+    "UK.OBIE.Header.Missing",
+    "UK.OBIE.Reauthenticate",
+    "UK.OBIE.Resource.ConsentMismatch",
+    "UK.OBIE.Resource.InvalidConsentStatus",
+    "UK.OBIE.Resource.InvalidFormat",
+    "UK.OBIE.Resource.NotFound",
+    "UK.OBIE.Rules.AfterCutOffDateTime",
+    "UK.OBIE.Rules.DuplicateReference",
+    "UK.OBIE.Signature.Invalid",
+    "UK.OBIE.Signature.InvalidClaim",
+    "UK.OBIE.Signature.Malformed",
+    "UK.OBIE.Signature.Missing",
+    "UK.OBIE.Signature.MissingClaim",
+    "UK.OBIE.Signature.Unexpected",
+    "UK.OBIE.UnexpectedError",
+    "UK.OBIE.Unsupported.AccountIdentifier",
+    "UK.OBIE.Unsupported.AccountSecondaryIdentifier",
+    "UK.OBIE.Unsupported.Currency",
+    "UK.OBIE.Unsupported.Frequency",
+    "UK.OBIE.Unsupported.LocalInstrument",
+    "UK.OBIE.Unsupported.Scheme",
+];
+
 /// A refusal in the UK Open Banking v3.1 error shape (`OBErrorResponse1`):
 ///
 /// ```

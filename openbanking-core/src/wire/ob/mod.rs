@@ -6,12 +6,15 @@
 //! - Every response: [`Links`] and [`Meta`].
 //! - Refusals: [`OBErrorResponse1`].
 //!
-//! Amounts are decimal strings (`"1234.56"`), never floats; date-times are RFC 3339 with an
-//! offset, read and written through [`time::OffsetDateTime`]. Code lists the banks extend
+//! Amounts are decimal strings (`"1234.56"`), never floats; date-times are written RFC 3339 with an
+//! offset, through [`time::OffsetDateTime`]. What TPPs send is read more widely, as v3.1 asks
+//! ([`parse_date_time`], [`parse_booking_filter`]): ISO 8601 with or without an offset, seconds
+//! optional, an offset-less value read in the bank's time zone. Code lists the banks extend
 //! (`AccountType`, `Status`, `CreditDebitIndicator`, ...) are strings.
 
 mod accounts;
 mod consent;
+mod datetime;
 mod error;
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +27,8 @@ pub use accounts::{
     OBTransactionCashBalance,
 };
 pub use consent::{ConsentResponseData, OBReadConsent1, OBReadConsentResponse1, OBRisk2};
-pub use error::{OBError1, OBErrorResponse1};
+pub use datetime::{parse_booking_filter, parse_date_time};
+pub use error::{OB_ERROR_CODES, OBError1, OBErrorResponse1};
 
 /// The FAPI interaction id header (FAPI 1.0 Baseline §6.2.1-11): a TPP may send one, and the
 /// bank echoes it (or sends a fresh UUID) on every response.
