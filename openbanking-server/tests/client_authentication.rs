@@ -14,14 +14,20 @@ mod flow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use axum::routing::get;
 use base64::Engine as _;
 use common::{TestBank, TestClient, pairs, start_bank};
 use flow::assert_error;
 use openbanking_core::client::{GrantType, TokenEndpointAuthMethod};
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+use openbanking_core::store::{MemoryReplayCache, Stores};
 use openbanking_server::Profile;
 use openbanking_server::authorization::JWT_BEARER_ASSERTION_TYPE;
+use openbanking_server::paths;
 use serde_json::{Value, json};
+
+/// The answer to every assertion that the client's keys don't verify, whatever the reason.
+const UNVERIFIED: &str = "client assertion could not be verified with the client's keys";
 
 fn b64(v: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
@@ -247,7 +253,8 @@ async fn counting_host() -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn a_jwks_uri_is_not_fetched_for_an_assertion_that_fails_the_keyless_checks() {
-    let (bank, _) = setup().await;
+    // The host is on loopback: allowed explicitly, as a bank with an internal directory would.
+    let bank = start_bank(|b| b.allow_private_jwks_uris(true)).await;
     let (jwks_uri, connections) = counting_host().await;
     let client = bank
         .client_with(&[GrantType::ClientCredentials], TokenEndpointAuthMethod::PrivateKeyJwt, |m| {
@@ -276,9 +283,235 @@ async fn a_jwks_uri_is_not_fetched_for_an_assertion_that_fails_the_keyless_check
     assert_eq!(connections.load(Ordering::SeqCst), 0, "nothing was fetched for assertions that can't be valid");
 
     // An assertion that passes the keyless checks does make the server fetch the keys (which
-    // fails here: the host speaks no TLS).
+    // fails here: the host speaks no TLS), and the answer is the one a bad signature gets.
     let body =
         assert_error(token_with_assertion(&bank, &client, &bank.assertion(&client)).await, 400, "invalid_client").await;
-    assert!(body["error_description"].as_str().unwrap().contains("jwks_uri"), "{body}");
+    assert_eq!(body["error_description"], UNVERIFIED, "{body}");
     assert!(connections.load(Ordering::SeqCst) >= 1);
+}
+
+// ---- Hardening: the replay cache, assertion lifetime and audience, client key sets, jwks_uri.
+
+#[tokio::test]
+async fn one_client_filling_the_replay_cache_does_not_lock_out_the_others() {
+    // A small cache (40 live entries, 10 per owner) stands for the real one (1 000 000, 10 000).
+    let bank = start_bank(|b| {
+        let mut stores = Stores::in_memory();
+        stores.replay = Arc::new(MemoryReplayCache::with_capacity(40).with_owner_quota(10));
+        b.stores(stores)
+    })
+    .await;
+    let attacker = bank.client(&[GrantType::ClientCredentials]).await;
+    let victim = bank.client(&[GrantType::ClientCredentials]).await;
+    // The attacker sends fresh assertions living as long as allowed, as fast as it can.
+    let mut accepted = 0;
+    for _ in 0..40 {
+        let assertion = bank.assertion(&attacker);
+        let response = token_with_assertion(&bank, &attacker, &assertion).await;
+        match response.status().as_u16() {
+            200 => accepted += 1,
+            _ => {
+                assert_error(response, 503, "temporarily_unavailable").await;
+            }
+        }
+    }
+    assert_eq!(accepted, 10, "the attacker is held to its own share");
+    // Every other client is still served.
+    for _ in 0..3 {
+        assert_eq!(token_with_assertion(&bank, &victim, &bank.assertion(&victim)).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn fapi2_refuses_an_assertion_living_longer_than_60_seconds() {
+    let (bank, client) = setup().await;
+    let now = bank.now();
+    let body = assert_error(
+        token_with_assertion(&bank, &client, &bank.assertion_with(&client, json!({"exp": now + 61}))).await,
+        400,
+        "invalid_client",
+    )
+    .await;
+    assert!(body["error_description"].as_str().unwrap().contains("60 seconds"), "{body}");
+    let sixty = bank.assertion_with(&client, json!({"exp": now + 60}));
+    assert_eq!(token_with_assertion(&bank, &client, &sixty).await.status(), 200);
+
+    // The relaxed profile keeps the 5-minute bound.
+    let relaxed = start_bank(|b| b.profile(Profile::dangerous_relaxed())).await;
+    let client = relaxed.client(&[GrantType::ClientCredentials]).await;
+    let now = relaxed.now();
+    let five_minutes = relaxed.assertion_with(&client, json!({"exp": now + 300}));
+    assert_eq!(token_with_assertion(&relaxed, &client, &five_minutes).await.status(), 200);
+    let too_long = relaxed.assertion_with(&client, json!({"exp": now + 301}));
+    assert_error(token_with_assertion(&relaxed, &client, &too_long).await, 401, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn fapi2_accepts_only_the_issuer_as_a_single_string_audience() {
+    let (bank, client) = setup().await;
+    let token_endpoint = bank.server.endpoint(paths::TOKEN);
+    let issuer = bank.server.issuer().as_str().to_owned();
+    // Audience injection: an assertion made for an endpoint URL, or listing several audiences
+    // (even with the issuer among them), is refused.
+    for aud in [json!(token_endpoint), json!([issuer]), json!([issuer, "https://other-bank.example"])] {
+        let assertion = bank.assertion_with(&client, json!({ "aud": aud }));
+        let body = assert_error(token_with_assertion(&bank, &client, &assertion).await, 400, "invalid_client").await;
+        assert!(body["error_description"].as_str().unwrap().contains("single string"), "{aud}: {body}");
+    }
+    assert_eq!(token_with_assertion(&bank, &client, &bank.assertion(&client)).await.status(), 200);
+
+    // A relaxed profile opts back into the endpoint URL and arrays.
+    let relaxed = start_bank(|b| b.profile(Profile::dangerous_relaxed())).await;
+    let client = relaxed.client(&[GrantType::ClientCredentials]).await;
+    let issuer = relaxed.server.issuer().as_str().to_owned();
+    for aud in [json!(relaxed.server.endpoint(paths::TOKEN)), json!([issuer, "https://other-bank.example"])] {
+        let assertion = relaxed.assertion_with(&client, json!({ "aud": aud }));
+        assert_eq!(token_with_assertion(&relaxed, &client, &assertion).await.status(), 200, "{aud}");
+    }
+}
+
+#[tokio::test]
+async fn an_assertion_without_kid_is_refused_when_the_client_has_several_keys() {
+    let bank = start_bank(|b| b).await;
+    let second = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let second_jwk = second.public_jwk().to_json();
+    let client = bank
+        .client_with(&[GrantType::ClientCredentials], TokenEndpointAuthMethod::PrivateKeyJwt, |m| {
+            let first = m.jwks.as_ref().unwrap()["keys"][0].clone();
+            m.jwks = Some(json!({ "keys": [first, second_jwk] }));
+        })
+        .await;
+    // Signed by a registered key, but without naming it: not tried against every key.
+    let no_kid = second.sign(json!({ "typ": "JWT" }).as_object().unwrap(), &claims(&bank, &client)).unwrap();
+    let body = assert_error(token_with_assertion(&bank, &client, &no_kid).await, 400, "invalid_client").await;
+    assert!(body["error_description"].as_str().unwrap().contains("kid"), "{body}");
+    let named = json!({ "typ": "JWT", "kid": second.kid().as_str() });
+    let with_kid = second.sign(named.as_object().unwrap(), &claims(&bank, &client)).unwrap();
+    assert_eq!(token_with_assertion(&bank, &client, &with_kid).await.status(), 200);
+
+    // With a single key, kid stays optional.
+    let (bank, client) = setup().await;
+    let no_kid = client.key.sign(json!({ "typ": "JWT" }).as_object().unwrap(), &claims(&bank, &client)).unwrap();
+    assert_eq!(token_with_assertion(&bank, &client, &no_kid).await.status(), 200);
+}
+
+/// A client's JWKS host on loopback: serves whatever set is current and counts the fetches.
+struct JwksHost {
+    uri: String,
+    keys: Arc<std::sync::Mutex<Value>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl JwksHost {
+    async fn start(keys: &[&SigningKey]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let host = Self { uri, keys: Arc::new(std::sync::Mutex::new(Value::Null)), fetches: Arc::default() };
+        host.publish(keys);
+        let (set, fetches) = (host.keys.clone(), host.fetches.clone());
+        let app = axum::Router::new().route(
+            "/jwks",
+            get(move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let body = set.lock().unwrap().clone();
+                async move { axum::Json(body) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        host
+    }
+
+    fn publish(&self, keys: &[&SigningKey]) {
+        let keys: Vec<Value> = keys.iter().map(|k| k.public_jwk().to_json()).collect();
+        *self.keys.lock().unwrap() = json!({ "keys": keys });
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+async fn jwks_uri_client(bank: &TestBank, uri: &str) -> TestClient {
+    bank.client_with(&[GrantType::ClientCredentials], TokenEndpointAuthMethod::PrivateKeyJwt, |m| {
+        m.jwks = None;
+        m.jwks_uri = Some(uri.to_owned());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_jwks_uri_on_a_private_address_is_not_fetched_and_looks_like_a_bad_signature() {
+    let bank = start_bank(|b| b).await;
+    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let host = JwksHost::start(&[&key]).await;
+    // Registered by the store (not /register, which refuses it too): the fetch refuses it.
+    let mut tpp = jwks_uri_client(&bank, &host.uri).await;
+    tpp.key = key;
+    let body =
+        assert_error(token_with_assertion(&bank, &tpp, &bank.assertion(&tpp)).await, 400, "invalid_client").await;
+    assert_eq!(host.fetches(), 0, "nothing was sent to a loopback address");
+    // The same answer as an assertion that a registered key does not verify.
+    let client = bank.client(&[GrantType::ClientCredentials]).await;
+    let impostor = TestClient { key: SigningKey::generate(SigningAlgorithm::ES256).unwrap(), ..client };
+    let bad_signature =
+        assert_error(token_with_assertion(&bank, &impostor, &bank.assertion(&impostor)).await, 400, "invalid_client")
+            .await;
+    assert_eq!(body["error_description"], UNVERIFIED);
+    assert_eq!(bad_signature["error_description"], UNVERIFIED);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_at_once_and_unknown_kids_refetch_within_the_limit() {
+    let bank = start_bank(|b| b.allow_private_jwks_uris(true)).await;
+    let old = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let host = JwksHost::start(&[&old]).await;
+    let mut client = jwks_uri_client(&bank, &host.uri).await;
+    client.key = old;
+    assert_eq!(token_with_assertion(&bank, &client, &bank.assertion(&client)).await.status(), 200);
+    assert_eq!(host.fetches(), 1);
+
+    // The client rotates: its new key works on the next assertion (one refetch, once the 30 s
+    // refetch limit has passed), though the cached set is still fresh.
+    let new = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    host.publish(&[&new]);
+    bank.clock.advance(time::Duration::seconds(31));
+    client.key = new;
+    assert_eq!(token_with_assertion(&bank, &client, &bank.assertion(&client)).await.status(), 200);
+    assert_eq!(host.fetches(), 2);
+
+    // Unknown kids right after: no fetch per request.
+    for _ in 0..5 {
+        let stranger = TestClient {
+            client_id: client.client_id.clone(),
+            key: SigningKey::generate(SigningAlgorithm::ES256).unwrap(),
+            dpop: openbanking_core::DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()),
+            secret: None,
+        };
+        let body = assert_error(
+            token_with_assertion(&bank, &stranger, &bank.assertion(&stranger)).await,
+            400,
+            "invalid_client",
+        )
+        .await;
+        assert_eq!(body["error_description"], UNVERIFIED);
+    }
+    assert_eq!(host.fetches(), 2, "unknown kids are rate-limited");
+}
+
+#[tokio::test]
+async fn a_fetched_key_set_with_more_than_8_keys_is_refused() {
+    let bank = start_bank(|b| b.allow_private_jwks_uris(true)).await;
+    let mut keys: Vec<SigningKey> = (0..9).map(|_| SigningKey::generate(SigningAlgorithm::ES256).unwrap()).collect();
+    let host = JwksHost::start(&keys.iter().collect::<Vec<_>>()).await;
+    let mut client = jwks_uri_client(&bank, &host.uri).await;
+    client.key = keys.remove(0);
+    let body =
+        assert_error(token_with_assertion(&bank, &client, &bank.assertion(&client)).await, 400, "invalid_client").await;
+    assert_eq!(body["error_description"], UNVERIFIED);
+    assert_eq!(host.fetches(), 1);
+    // Eight are fine.
+    let eight: Vec<&SigningKey> = std::iter::once(&client.key).chain(&keys[..7]).collect();
+    host.publish(&eight);
+    bank.clock.advance(time::Duration::seconds(31));
+    assert_eq!(token_with_assertion(&bank, &client, &bank.assertion(&client)).await.status(), 200);
 }

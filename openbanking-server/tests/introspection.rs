@@ -16,8 +16,8 @@ use openbanking_core::store::Stores;
 use openbanking_core::token::{IssuedToken, TokenIssuer, TokenRequest};
 use openbanking_core::{ConsentId, Scope, random_token};
 use openbanking_server::authorization::REFRESH_GRACE;
-use openbanking_server::paths;
 use openbanking_server::store::{MemoryRefreshTokenStore, RefreshFamily, RefreshTokenStore, TokenHash};
+use openbanking_server::{Profile, paths};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::Duration;
@@ -314,21 +314,33 @@ async fn introspection_with_a_bad_assertion_is_invalid_client() {
     }
 }
 
+/// FAPI 2.0 Final (audience injection, draft-ietf-oauth-rfc7523bis): an assertion naming the
+/// introspection endpoint rather than the issuer is refused; a relaxed profile opts back in.
 #[tokio::test]
-async fn assertion_may_name_the_introspection_endpoint_as_audience() {
-    let bank = start_bank(|b| b).await;
-    let tpp = bank.client(&[GrantType::ClientCredentials]).await;
-    let token = mint(&bank, &tpp, true, None);
-    let assertion = bank.assertion_with(&tpp, json!({ "aud": bank.server.endpoint(paths::INTROSPECT) }));
-    let form = pairs(&[
-        ("client_id", tpp.client_id.as_str()),
-        ("client_assertion_type", openbanking_server::authorization::JWT_BEARER_ASSERTION_TYPE),
-        ("client_assertion", &assertion),
-        ("token", token.token()),
-    ]);
-    let response = bank.post_form(paths::INTROSPECT, &form, None).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.json::<Value>().await.unwrap()["active"], true);
+async fn assertion_naming_the_introspection_endpoint_is_refused_under_fapi2_but_accepted_relaxed() {
+    for (profile, expected) in
+        [(Profile::fapi2(), StatusCode::BAD_REQUEST), (Profile::dangerous_relaxed(), StatusCode::OK)]
+    {
+        let bank = start_bank(|b| b.profile(profile)).await;
+        let tpp = bank.client(&[GrantType::ClientCredentials]).await;
+        let token = mint(&bank, &tpp, true, None);
+        let assertion = bank.assertion_with(&tpp, json!({ "aud": bank.server.endpoint(paths::INTROSPECT) }));
+        let form = pairs(&[
+            ("client_id", tpp.client_id.as_str()),
+            ("client_assertion_type", openbanking_server::authorization::JWT_BEARER_ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+            ("token", token.token()),
+        ]);
+        let response = bank.post_form(paths::INTROSPECT, &form, None).await;
+        assert_eq!(response.status(), expected, "{profile:?}");
+        let body = response.json::<Value>().await.unwrap();
+        if expected == StatusCode::OK {
+            assert_eq!(body["active"], true);
+        } else {
+            assert_eq!(body["error"], "invalid_client");
+            assert!(body.get("active").is_none());
+        }
+    }
 }
 
 #[tokio::test]

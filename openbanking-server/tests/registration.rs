@@ -1004,3 +1004,60 @@ async fn register_client_is_callable_without_http() {
         .unwrap();
     assert_eq!(bank.store.len(), 0);
 }
+
+#[tokio::test]
+async fn refuses_more_than_8_keys_or_a_jwks_over_16_kib() {
+    let bank = start(|b| b).await;
+    let jwk = |_| SigningKey::generate(SigningAlgorithm::ES256).unwrap().public_jwk().to_json();
+    let mut request = default_metadata();
+    request["jwks"] = json!({ "keys": (0..9).map(jwk).collect::<Vec<_>>() });
+    let a = bank.refused(&request, 400, "invalid_client_metadata").await;
+    assert!(a.body["error_description"].as_str().unwrap().contains("more than 8 keys"), "{}", a.body);
+    // One key, padded past 16 KiB.
+    let mut padded = jwk(0);
+    padded["x5c"] = json!(["A".repeat(17 * 1024)]);
+    request["jwks"] = json!({ "keys": [padded] });
+    let a = bank.refused(&request, 400, "invalid_client_metadata").await;
+    assert!(a.body["error_description"].as_str().unwrap().contains("16 KiB"), "{}", a.body);
+    // Eight keys are fine.
+    request["jwks"] = json!({ "keys": (0..8).map(jwk).collect::<Vec<_>>() });
+    assert_eq!(bank.register(&request).await.status, 201);
+}
+
+#[tokio::test]
+async fn refuses_a_jwks_uri_on_a_loopback_private_or_link_local_address() {
+    let bank = start(|b| b).await;
+    let mut request = default_metadata();
+    request.as_object_mut().unwrap().remove("jwks");
+    for uri in [
+        "https://127.0.0.1/jwks",
+        "https://127.1.2.3:8443/jwks",
+        "http://127.0.0.1:8080/jwks",
+        "https://10.0.0.7/jwks",
+        "https://172.16.0.1/jwks",
+        "https://172.31.255.1/jwks",
+        "https://192.168.1.10/jwks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://0.0.0.0/jwks",
+        "https://[::1]/jwks",
+        "https://[fc00::1]/jwks",
+        "https://[fd12:3456::1]/jwks",
+        "https://[fe80::1]/jwks",
+        "https://[::ffff:10.0.0.1]/jwks",
+        "https://localhost/jwks",
+        "https://0x7f000001/jwks",
+    ] {
+        request["jwks_uri"] = json!(uri);
+        let a = bank.refused(&request, 400, "invalid_client_metadata").await;
+        assert!(a.body["error_description"].as_str().unwrap().contains("private"), "{uri}: {}", a.body);
+    }
+    request["jwks_uri"] = json!("https://tpp.example/jwks");
+    assert_eq!(bank.register(&request).await.status, 201);
+
+    // A bank with an internal directory allows them by name.
+    let internal = start(|b| b.allow_private_jwks_uris(true)).await;
+    for uri in ["https://10.0.0.7/jwks", "http://127.0.0.1:8080/jwks"] {
+        request["jwks_uri"] = json!(uri);
+        assert_eq!(internal.register(&request).await.status, 201, "{uri}");
+    }
+}

@@ -28,6 +28,7 @@
 //! hash ([`ClientSecretHash`], SHA-256) compared in constant time is the right way to store them
 //! (a slow password hash is for secrets people choose).
 
+mod address;
 mod assertion;
 mod error;
 mod metadata;
@@ -37,9 +38,10 @@ mod secret;
 mod tests;
 mod validate;
 
+pub use address::{is_public_ip, names_non_public_host};
 pub use assertion::{ClientAssertion, DEFAULT_ASSERTION_LIFETIME, JWT_BEARER_ASSERTION_TYPE};
 pub use error::ClientMetadataError;
 pub use metadata::ClientMetadata;
 pub use methods::{GrantType, ResponseType, TokenEndpointAuthMethod};
 pub use secret::{ClientSecret, ClientSecretHash};
-pub use validate::ValidatedClientMetadata;
+pub use validate::{MAX_CLIENT_JWKS_BYTES, MAX_CLIENT_KEYS, ValidatedClientMetadata};

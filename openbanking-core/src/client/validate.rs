@@ -8,6 +8,13 @@ use super::{ClientMetadata, GrantType, ResponseType, TokenEndpointAuthMethod};
 use crate::jose::{Jwks, JwsError, KeyError, UnverifiedJws};
 use crate::types::is_loopback;
 
+/// Most keys in one client's key set (`jwks` at registration, and a set fetched from its
+/// `jwks_uri`): enough for a signing key, its successor during a rotation and a few spares. A
+/// client with more than one key must name the key in its assertions (`kid`).
+pub const MAX_CLIENT_KEYS: usize = 8;
+/// Largest `jwks` document one client may register (16 KiB of JSON).
+pub const MAX_CLIENT_JWKS_BYTES: usize = 16 * 1024;
+
 /// Most redirect URIs one client may register.
 const MAX_REDIRECT_URIS: usize = 32;
 /// Longest URI accepted in any metadata member.
@@ -49,11 +56,18 @@ pub(super) fn check_redirect_uri(uri: &str) -> Result<(), ClientMetadataError> {
 
 /// Checks an informational or key URI member: absolute https URL, no user information.
 fn check_https_uri(field: &'static str, uri: &str) -> Result<(), ClientMetadataError> {
+    check_uri(field, uri, false)
+}
+
+/// [`check_https_uri`], and `http` too on a loopback host when `loopback_http`.
+fn check_uri(field: &'static str, uri: &str, loopback_http: bool) -> Result<(), ClientMetadataError> {
     if uri.len() > MAX_URI_LEN {
         return Err(ClientMetadataError::field(field, "longer than 2048 bytes"));
     }
     let url = Url::parse(uri).map_err(|_| ClientMetadataError::field(field, "not an absolute URL"))?;
-    if url.scheme() != "https" {
+    if url.scheme() == "http" && loopback_http && is_loopback(&url) {
+        // Development and tests only: the server refuses loopback jwks_uris unless allowed.
+    } else if url.scheme() != "https" {
         return Err(ClientMetadataError::field(field, format!("must use https, not `{}`", excerpt(url.scheme()))));
     }
     if url.host().is_none() {
@@ -110,9 +124,12 @@ impl ClientMetadata {
     /// - **grant_types / response_types**: at least one grant type; `authorization_code` if and
     ///   only if response type `code`; `refresh_token` only with `authorization_code`.
     /// - **keys**: not both `jwks` and `jwks_uri`; `private_key_jwt` needs one of them;
-    ///   `jwks_uri` is https; `jwks` is a non-empty JWK Set of public signing keys (no private or
-    ///   symmetric material); `token_endpoint_auth_signing_alg`, when given with `jwks`, is
-    ///   accepted by at least one key, and only goes with `private_key_jwt`.
+    ///   `jwks_uri` is https (or `http` on a loopback host, for development: a server refuses
+    ///   loopback, private and link-local `jwks_uri`s unless told otherwise); `jwks` is a
+    ///   non-empty JWK Set of at most [`MAX_CLIENT_KEYS`] (8) public signing keys (no private or
+    ///   symmetric material), at most [`MAX_CLIENT_JWKS_BYTES`] (16 KiB) of JSON;
+    ///   `token_endpoint_auth_signing_alg`, when given with `jwks`, is accepted by at least one
+    ///   key, and only goes with `private_key_jwt`.
     /// - **client_name**: at most 200 characters, no control characters; **client_uri,
     ///   logo_uri, tos_uri, policy_uri**: https URLs; **contacts** (at most 16),
     ///   **software_id**, **software_version**: non-empty, at most 320 bytes, no control
@@ -189,10 +206,16 @@ impl ClientMetadata {
             ));
         }
         if let Some(uri) = &self.jwks_uri {
-            check_https_uri("jwks_uri", uri)?;
+            check_uri("jwks_uri", uri, true)?;
         }
         let jwks = match &self.jwks {
             Some(doc) => {
+                if serde_json::to_vec(doc).map_or(true, |json| json.len() > MAX_CLIENT_JWKS_BYTES) {
+                    return Err(ClientMetadataError::field("jwks", "the JWK Set is larger than 16 KiB"));
+                }
+                if doc.get("keys").and_then(serde_json::Value::as_array).is_some_and(|k| k.len() > MAX_CLIENT_KEYS) {
+                    return Err(ClientMetadataError::field("jwks", "the JWK Set has more than 8 keys"));
+                }
                 let jwks = Jwks::from_json(doc).map_err(|e| ClientMetadataError::field("jwks", jwks_reason(&e)))?;
                 if jwks.keys.is_empty() {
                     return Err(ClientMetadataError::field("jwks", "the JWK Set has no keys"));

@@ -422,9 +422,12 @@ impl DpopVerifier {
 
         // 12. Replay: last, once everything else holds. The proof is refused by its iat once
         // now > iat + max_age, so the key needs remembering until then.
-        let key = format!("dpop:{}:{}", jwk.thumbprint(), jti);
+        // The proof's key owns the entry: a key that fills its share of the replay cache is
+        // refused, not every other key.
+        let owner = format!("dpop:{}", jwk.thumbprint());
+        let key = format!("{owner}:{jti}");
         let expires_at = crate::clock::from_unix(iat.saturating_add(self.max_age));
-        match self.replay.first_use(&key, expires_at, crate::clock::from_unix(now)).await {
+        match self.replay.first_use_by(&owner, &key, expires_at, crate::clock::from_unix(now)).await {
             Ok(true) => {}
             Ok(false) => return Err(DpopError::Replay { jti }),
             Err(e) => return Err(DpopError::ReplayCache(e)),

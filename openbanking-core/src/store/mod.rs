@@ -52,8 +52,9 @@ pub use code::{AuthorizationCodeStore, CodeGrant, CodeRedemption};
 pub use consent::{ConsentCursor, ConsentPage, ConsentQuery, ConsentStore, MAX_PAGE_SIZE};
 pub use error::{ConflictKind, StoreError};
 pub use memory::{
-    DEFAULT_REPLAY_CAPACITY, MemoryArtifactStore, MemoryAuthorizationCodeStore, MemoryClientStore, MemoryConsentStore,
-    MemoryRefreshTokenStore, MemoryReplayCache, MemoryRevocationStore, MemorySessionStore,
+    DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_OWNER_QUOTA, MemoryArtifactStore, MemoryAuthorizationCodeStore,
+    MemoryClientStore, MemoryConsentStore, MemoryRefreshTokenStore, MemoryReplayCache, MemoryRevocationStore,
+    MemorySessionStore,
 };
 pub use refresh::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTokenStore};
 pub use replay::{ReplayCache, ReplayError};

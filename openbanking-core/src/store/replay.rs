@@ -1,5 +1,5 @@
 //! One-time-use detection for identifiers that must never be accepted twice: DPoP proof `jti`s
-//! (RFC 9449 §11.1) and, later, the `jti` of `private_key_jwt` client assertions (RFC 7523 §3).
+//! (RFC 9449 §11.1) and the `jti` of `private_key_jwt` client assertions (RFC 7523 §3).
 
 use std::fmt;
 
@@ -23,6 +23,15 @@ use crate::error::code::OAuthErrorCode;
 /// `dpop:<jkt>:<jti>` (the RFC 7638 thumbprint of the proof's key and the proof's `jti`), so
 /// two clients can't collide, and other users of the same cache choose another prefix.
 ///
+/// **Owners.** One cache is shared by every client, so a cache bounded by count could be filled
+/// by one of them (fresh `jti`s with a far expiry), after which everyone is refused.
+/// [`first_use_by`](Self::first_use_by) names who the key belongs to (`dpop:<jkt>` for a proof,
+/// `client-assertion:<client_id>` for a client assertion): a cache with bounded capacity also
+/// caps the live entries of each owner, and refuses only that owner with
+/// [`ReplayError::OwnerFull`] when its share is full
+/// ([`MemoryReplayCache`](super::MemoryReplayCache) does). A cache bounded only by time (a SQL
+/// table) may ignore the owner: that is what the provided implementation does.
+///
 /// The trait is object safe (through `async-trait`), so a server holds an `Arc<dyn ReplayCache>`
 /// chosen at run time.
 ///
@@ -44,6 +53,22 @@ pub trait ReplayCache: Send + Sync + fmt::Debug {
     /// can't remember it, in which case the caller must refuse. `now` lets the cache drop what
     /// has expired.
     async fn first_use(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError>;
+
+    /// [`first_use`](Self::first_use) of a `key` that belongs to `owner` (a scope prefix of the
+    /// key, such as `dpop:<jkt>` or `client-assertion:<client_id>`). The same contract, and an
+    /// implementation with bounded capacity also caps how many live entries one owner holds,
+    /// returning [`ReplayError::OwnerFull`] to that owner only. The provided implementation
+    /// ignores `owner` (right for a cache bounded by time only).
+    async fn first_use_by(
+        &self,
+        owner: &str,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, ReplayError> {
+        let _ = owner;
+        self.first_use(key, expires_at, now).await
+    }
 }
 
 /// A [`ReplayCache`] could not answer or could not remember a key. The checked request must be
@@ -56,6 +81,13 @@ pub enum ReplayError {
     Full {
         /// The configured capacity.
         capacity: usize,
+    },
+    /// The owner of the key already holds its maximum number of live entries; other owners are
+    /// still answered.
+    #[error("replay cache share of one owner is full ({quota} live entries)")]
+    OwnerFull {
+        /// The configured per-owner quota.
+        quota: usize,
     },
     /// The backend (a database, Redis, ...) failed.
     #[error("replay cache backend failed")]

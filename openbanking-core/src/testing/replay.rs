@@ -23,7 +23,10 @@ fn contract(name: &'static str) -> Contract {
 /// - `remembered_until_expiry`: a key is still refused (`false`) at a `now` a minute before its
 ///   `expires_at`, and at `expires_at` itself (expiry is inclusive), a day after it was first used;
 /// - `concurrent_first_use_has_one_winner`: of 8 tasks using one new key at once, exactly one gets
-///   `true`.
+///   `true`;
+/// - `first_use_by_then_replay`: [`first_use_by`](ReplayCache::first_use_by) keeps the same
+///   contract as `first_use` (new key `true`, the same key again `false`, also under another
+///   owner). A per-owner quota is not checked: a cache bounded only by time may have none.
 ///
 /// Every run uses fresh random keys (`conformance-key-...`), so the kit can run repeatedly, and
 /// concurrently, against one shared cache; the check that moves time a day ahead holds the kits'
@@ -42,6 +45,7 @@ pub async fn replay_cache_conformance(cache: Arc<dyn ReplayCache>) {
     let kit = Kit { cache, now: micros_now() };
     kit.first_use_then_replay().await;
     kit.concurrent_first_use_has_one_winner().await;
+    kit.first_use_by_then_replay().await;
     let _lock = time_travel().await;
     kit.remembered_until_expiry().await;
 }
@@ -74,6 +78,22 @@ impl Kit {
         });
         c.check(self.first_use(c, &other, expires_at, self.now).await, || {
             "first_use of a new key returned false after another key was used".into()
+        });
+    }
+
+    async fn first_use_by_then_replay(&self) {
+        let c = contract("first_use_by_then_replay");
+        let (owner, other_owner) = (key(), key());
+        let (key, expires_at) = (format!("{owner}:{}", key()), self.now + LIVE);
+        let first_use_by =
+            async |owner: &str| c.ok("first_use_by", self.cache.first_use_by(owner, &key, expires_at, self.now).await);
+        c.check(first_use_by(&owner).await, || "first_use_by of a new key returned false".into());
+        c.check(!first_use_by(&owner).await, || "first_use_by of a used key returned true".into());
+        c.check(!first_use_by(&other_owner).await, || {
+            "first_use_by of a used key under another owner returned true".into()
+        });
+        c.check(!self.first_use(c, &key, expires_at, self.now).await, || {
+            "first_use of a key used with first_use_by returned true".into()
         });
     }
 

@@ -4,7 +4,15 @@
 //! HTTP client follows no redirects (a `3xx` is a failed fetch, so an `https` URL can't be bent
 //! to `http` or to an internal host), times out after 10 s, and the body is read chunk by chunk
 //! and abandoned as soon as it passes 256 KiB, whether or not the server sent a `Content-Length`.
+//!
+//! For URLs a third party chose (a client's `jwks_uri`), [`RemoteJwks::public_http_client`]
+//! resolves every host name itself, drops loopback, private and link-local answers, and connects
+//! only to the public addresses it kept (the answer that was checked is the one connected to, so
+//! a DNS rebinding between the check and the connection changes nothing), with no proxy; and
+//! [`RemoteJwksBuilder::public_addresses_only`] refuses an IP literal or `localhost` URL, which
+//! is never resolved.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use time::Duration;
@@ -34,6 +42,7 @@ pub struct RemoteJwks {
     http: reqwest::Client,
     min_refetch_interval: i64,
     max_age: i64,
+    max_keys: Option<usize>,
     clock: Arc<dyn Clock>,
     cache: RwLock<Cached>,
     fetch: tokio::sync::Mutex<()>,
@@ -54,6 +63,8 @@ impl RemoteJwks {
             http: None,
             min_refetch_interval: Duration::seconds(30),
             max_age: Duration::minutes(5),
+            max_keys: None,
+            public_only: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -69,6 +80,22 @@ impl RemoteJwks {
         reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ConfigError::Invalid { setting: "http_client", reason: e.to_string() })
+    }
+
+    /// Like [`default_http_client`](Self::default_http_client), for URLs a third party chose
+    /// (a client's `jwks_uri`): host names are resolved by a resolver that keeps only
+    /// [public](crate::client::is_public_ip) addresses (a name with none fails to resolve), the
+    /// connection goes to one of those, and no proxy is used (a proxy would connect wherever the
+    /// name points). IP literals are not resolved: refuse them with
+    /// [`RemoteJwksBuilder::public_addresses_only`].
+    pub fn public_http_client() -> Result<reqwest::Client, ConfigError> {
+        reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicOnlyResolver))
             .build()
             .map_err(|e| ConfigError::Invalid { setting: "http_client", reason: e.to_string() })
     }
@@ -155,8 +182,41 @@ impl RemoteJwks {
         }
         let body = read_capped(response, MAX_JWKS_BYTES).await?;
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))?;
+        if let Some(max) = self.max_keys
+            && value.get("keys").and_then(serde_json::Value::as_array).is_some_and(|k| k.len() > max)
+        {
+            return Err(format!("more than {max} keys"));
+        }
         Jwks::from_json(&value).map_err(|e| format!("bad JWKS: {e}"))
     }
+}
+
+/// A DNS resolver that answers only with public addresses (see
+/// [`RemoteJwks::public_http_client`]).
+#[derive(Debug, Clone, Copy)]
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs = public_addresses(&host).await?;
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The public addresses `host` resolves to; an error if it has none.
+async fn public_addresses(host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    // The port is replaced by the connector; 0 is a placeholder.
+    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    let public: Vec<SocketAddr> = all.iter().copied().filter(|a| crate::client::is_public_ip(a.ip())).collect();
+    if public.is_empty() {
+        tracing::warn!(host, resolved = ?all, "a fetched host resolves to no public address: refused");
+        return Err(format!("{host} resolves to no public address").into());
+    }
+    Ok(public)
 }
 
 /// Reads the body chunk by chunk, giving up as soon as it passes `cap` bytes: a chunked answer
@@ -184,10 +244,28 @@ pub struct RemoteJwksBuilder {
     http: Option<reqwest::Client>,
     min_refetch_interval: Duration,
     max_age: Duration,
+    max_keys: Option<usize>,
+    public_only: bool,
     clock: Arc<dyn Clock>,
 }
 
 impl RemoteJwksBuilder {
+    /// At most `max` keys in a fetched document: a larger set is a failed fetch (the cached keys,
+    /// if any, stay in use). Default: no bound beyond the 256 KiB document cap.
+    pub fn max_keys(mut self, max: usize) -> Self {
+        self.max_keys = Some(max);
+        self
+    }
+
+    /// Refuse, at [`build`](Self::build), a URL whose host is plainly not public (an IP literal
+    /// that is loopback, private, link-local, ..., or `localhost`), and use
+    /// [`RemoteJwks::public_http_client`] unless an HTTP client is given. For URLs a third party
+    /// chose. Default off (a bank's own gateway may well fetch from its internal network).
+    pub fn public_addresses_only(mut self, public_only: bool) -> Self {
+        self.public_only = public_only;
+        self
+    }
+
     /// The HTTP client to reuse (default: [`RemoteJwks::default_http_client`], a new rustls client with a
     /// 10 s timeout that follows no redirects).
     ///
@@ -243,8 +321,15 @@ impl RemoteJwksBuilder {
                 reason: "must not be shorter than min_refetch_interval".into(),
             });
         }
+        if self.public_only && crate::client::names_non_public_host(&self.url) {
+            return Err(ConfigError::Invalid {
+                setting: "jwks_uri",
+                reason: "names a loopback, private or link-local host".into(),
+            });
+        }
         let http = match self.http {
             Some(c) => c,
+            None if self.public_only => RemoteJwks::public_http_client()?,
             None => RemoteJwks::default_http_client()?,
         };
         Ok(RemoteJwks {
@@ -252,9 +337,39 @@ impl RemoteJwksBuilder {
             http,
             min_refetch_interval: self.min_refetch_interval.whole_seconds(),
             max_age: self.max_age.whole_seconds(),
+            max_keys: self.max_keys,
             clock: self.clock,
             cache: RwLock::new(Cached::default()),
             fetch: tokio::sync::Mutex::new(()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_public_resolver_refuses_names_of_non_public_addresses() {
+        // `localhost` resolves (from the hosts file) to 127.0.0.1 / ::1: nothing public is left.
+        let err = public_addresses("localhost").await.unwrap_err();
+        assert!(err.to_string().contains("no public address"), "{err}");
+    }
+
+    #[test]
+    fn public_only_refuses_non_public_literals_at_build() {
+        for url in
+            ["http://127.0.0.1:1/jwks", "https://10.0.0.1/jwks", "https://[fe80::1]/jwks", "http://localhost:1/j"]
+        {
+            let built = RemoteJwks::builder(url.parse().unwrap()).public_addresses_only(true).build();
+            assert!(built.is_err(), "{url}");
+            assert!(RemoteJwks::builder(url.parse().unwrap()).build().is_ok() || !url.starts_with("http:"), "{url}");
+        }
+        assert!(
+            RemoteJwks::builder("https://tpp.example/jwks".parse().unwrap())
+                .public_addresses_only(true)
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -15,9 +15,31 @@
 //! A `private_key_jwt` assertion is read before anything is fetched: it must be a compact JWS
 //! with an asymmetric `alg` the client may use, and its (not yet trusted) claims must pass every
 //! check that needs no key (`iss` = `sub` = the client, `aud`, `exp` in the future and at most
-//! 5 minutes away, `iat` / `nbf`). Only then are the client's keys looked up (fetched from its
-//! `jwks_uri` if needed), the signature verified, the same claims checked again on the verified
-//! payload, and the `jti` recorded against replay.
+//! the profile's lifetime away — 60 s under FAPI 2.0, 5 minutes relaxed — `iat` / `nbf`). Only
+//! then are the client's keys looked up (fetched from its `jwks_uri` if needed), the signature
+//! verified, the same claims checked again on the verified payload, and the `jti` recorded
+//! against replay, under the client's own share of the replay cache
+//! ([`ReplayCache::first_use_by`](openbanking_core::store::ReplayCache::first_use_by), owner
+//! `client-assertion:<client_id>`): a client that fills its share is refused, not every client.
+//!
+//! **Audience.** Under FAPI 2.0 (FAPI 2.0 Security Profile Final §5.3.2.1,
+//! draft-ietf-oauth-rfc7523bis) `aud` must be the issuer identifier as a single JSON string: an
+//! endpoint URL, or an array (even one holding the issuer), is refused, which closes the audience
+//! injection attack (an assertion made for one server's endpoint replayed at another).
+//! [`Profile::dangerous_relaxed`](super::Profile::dangerous_relaxed) accepts the endpoint's URL
+//! and arrays again.
+//!
+//! **Keys.** A client has at most [`MAX_CLIENT_KEYS`] (8) keys, by value or at its `jwks_uri`
+//! (a fetched set with more is a failed fetch). When it has more than one, the assertion's
+//! header must name the key (`kid`); one key is never tried after another. An assertion whose
+//! `kid` is not in the cached set of a `jwks_uri` makes one refetch, within the refetch limit of
+//! [`RemoteJwks`] (30 s), so a rotated key works at once. A `jwks_uri` on a loopback, private or
+//! link-local address is not fetched unless
+//! [`allow_private_jwks_uris`](super::AuthorizationServerBuilder::allow_private_jwks_uris) is
+//! set; names are resolved by the fetching client, which connects only to the public addresses
+//! it checked. A failed fetch and a bad signature give the same answer (`invalid_client`, "client
+//! assertion could not be verified with the client's keys"), so the endpoint can't be used to
+//! probe which URLs the server reaches.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,15 +48,15 @@ use std::collections::VecDeque;
 
 use axum::http::{StatusCode, header};
 use base64::Engine as _;
-use openbanking_core::client::TokenEndpointAuthMethod;
+use openbanking_core::client::{MAX_CLIENT_KEYS, TokenEndpointAuthMethod};
 use openbanking_core::clock::{Clock, from_unix};
 use openbanking_core::jose::{Jwks, JwsError, JwsVerifyError, SigningAlgorithm, UnverifiedJws, verify_jws};
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
 use serde_json::{Map, Value};
 
+use super::AuthorizationServer;
 use super::request::ClientCredentials;
-use super::{AuthorizationServer, MAX_CLIENT_ASSERTION_LIFETIME};
 use crate::error::OAuthError;
 use crate::store::RegisteredClient;
 
@@ -46,6 +68,10 @@ const ASSERTION_LEEWAY: i64 = 30;
 
 /// Most client `jwks_uri`s whose keys are cached at once (see [`ClientKeyCache`]).
 const MAX_REMOTE_JWKS: usize = 10_000;
+
+/// The one description of every failure to verify an assertion with the client's keys: a bad
+/// signature, an unknown `kid`, a `jwks_uri` that could not (or may not) be fetched.
+const UNVERIFIED: &str = "client assertion could not be verified with the client's keys";
 
 /// A client that proved who it is.
 #[derive(Debug, Clone)]
@@ -74,8 +100,11 @@ impl AuthenticatedClient {
 /// Remote client JWKS (`jwks_uri`), fetched and cached per URL with the refetch limit of
 /// [`RemoteJwks`].
 ///
-/// Every URL is fetched with one shared HTTP client ([`RemoteJwks::default_http_client`]: no
-/// redirects followed, 10 s timeout). At most `max_entries` (10 000) URLs are cached; when a new
+/// Every URL is fetched with one shared HTTP client ([`RemoteJwks::public_http_client`]: no
+/// redirects followed, 10 s timeout, only public addresses; [`RemoteJwks::default_http_client`]
+/// when private `jwks_uri`s are allowed), and a fetched set of more than [`MAX_CLIENT_KEYS`] keys
+/// is a failed fetch. A URL whose host is a non-public IP literal or `localhost` is refused
+/// without a fetch unless private `jwks_uri`s are allowed. At most `max_entries` (10 000) URLs are cached; when a new
 /// one would pass the bound, the older half (in insertion order) is dropped, so the map can't grow
 /// with the number of clients ever registered. A dropped URL is simply fetched again on its next
 /// use.
@@ -83,6 +112,7 @@ pub(crate) struct ClientKeyCache {
     clock: Arc<dyn Clock>,
     /// `None` if the HTTP client could not be built (logged): every `jwks_uri` then fails.
     http: Option<reqwest::Client>,
+    allow_private: bool,
     max_entries: usize,
     remotes: Mutex<RemoteMap>,
 }
@@ -95,19 +125,20 @@ struct RemoteMap {
 }
 
 impl ClientKeyCache {
-    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
-        Self::with_capacity(clock, MAX_REMOTE_JWKS)
+    pub(crate) fn new(clock: Arc<dyn Clock>, allow_private: bool) -> Self {
+        Self::with_capacity(clock, allow_private, MAX_REMOTE_JWKS)
     }
 
-    fn with_capacity(clock: Arc<dyn Clock>, max_entries: usize) -> Self {
-        let http = match RemoteJwks::default_http_client() {
+    fn with_capacity(clock: Arc<dyn Clock>, allow_private: bool, max_entries: usize) -> Self {
+        let http = if allow_private { RemoteJwks::default_http_client() } else { RemoteJwks::public_http_client() };
+        let http = match http {
             Ok(http) => Some(http),
             Err(e) => {
                 tracing::error!(error = %e, "no HTTP client for client jwks_uri fetches");
                 None
             }
         };
-        Self { clock, http, max_entries: max_entries.max(2), remotes: Mutex::new(RemoteMap::default()) }
+        Self { clock, http, allow_private, max_entries: max_entries.max(2), remotes: Mutex::new(RemoteMap::default()) }
     }
 
     /// The cached remote for `uri`, created (and the oldest half evicted when full) if missing.
@@ -116,14 +147,19 @@ impl ClientKeyCache {
         if let Some(remote) = remotes.by_uri.get(uri) {
             return Ok(remote.clone());
         }
-        let http =
-            self.http.clone().ok_or_else(|| OAuthError::invalid_client("the client's jwks_uri is not usable"))?;
-        let url = uri.parse().map_err(|_| OAuthError::invalid_client("the client's jwks_uri is invalid"))?;
+        let unusable = |why: &dyn std::fmt::Display| {
+            tracing::warn!(jwks_uri = uri, reason = %why, "a client's jwks_uri is not usable");
+            OAuthError::invalid_client(UNVERIFIED)
+        };
+        let http = self.http.clone().ok_or_else(|| unusable(&"no HTTP client"))?;
+        let url: url::Url = uri.parse().map_err(|e| unusable(&e))?;
         let remote = RemoteJwks::builder(url)
             .http_client(http)
             .clock(self.clock.clone())
+            .max_keys(MAX_CLIENT_KEYS)
+            .public_addresses_only(!self.allow_private)
             .build()
-            .map_err(|_| OAuthError::invalid_client("the client's jwks_uri is not usable"))?;
+            .map_err(|e| unusable(&e))?;
         let remote = Arc::new(remote);
         if remotes.by_uri.len() >= self.max_entries {
             let evict = remotes.by_uri.len() / 2;
@@ -139,7 +175,10 @@ impl ClientKeyCache {
         Ok(remote)
     }
 
-    async fn keys_for(&self, client: &RegisteredClient) -> Result<Arc<Jwks>, OAuthError> {
+    /// The client's keys: registered by value, or fetched from its `jwks_uri`. When `kid` is
+    /// not in the cached set, the set is fetched again (at most once per refetch interval of
+    /// [`RemoteJwks`]), so a client's new key works as soon as it publishes it.
+    async fn keys_for(&self, client: &RegisteredClient, kid: Option<&str>) -> Result<Arc<Jwks>, OAuthError> {
         if let Some(jwks) = client.metadata.jwks() {
             return Ok(Arc::new(jwks.clone()));
         }
@@ -147,10 +186,17 @@ impl ClientKeyCache {
             return Err(OAuthError::invalid_client("the client has no registered keys"));
         };
         let remote = self.remote(uri)?;
-        remote
-            .jwks()
-            .await
-            .map_err(|_| OAuthError::new(OAuthErrorCode::InvalidClient, "the client's jwks_uri could not be fetched"))
+        // The fetch error is logged by RemoteJwks; the caller sees the answer a bad signature gets.
+        let unfetched = |_| OAuthError::new(OAuthErrorCode::InvalidClient, UNVERIFIED);
+        let jwks = remote.jwks().await.map_err(unfetched)?;
+        match kid {
+            Some(kid) if jwks.find(kid).is_none() => {
+                // Rate-limited by RemoteJwks: unknown kids can't make a fetch per request.
+                remote.find(kid).await.map_err(unfetched)?;
+                remote.jwks().await.map_err(unfetched)
+            }
+            _ => Ok(jwks),
+        }
     }
 
     #[cfg(test)]
@@ -163,6 +209,7 @@ impl ClientKeyCache {
 #[derive(Debug)]
 struct UnverifiedAssertion {
     alg: SigningAlgorithm,
+    kid: Option<String>,
     claims: Map<String, Value>,
 }
 
@@ -181,7 +228,7 @@ impl UnverifiedAssertion {
             })
         })?;
         let claims: Map<String, Value> = jws.unverified_claims().map_err(|_| OAuthError::invalid_client(MALFORMED))?;
-        Ok(Self { alg: jws.alg(), claims })
+        Ok(Self { alg: jws.alg(), kid: jws.header().kid().map(str::to_owned), claims })
     }
 }
 
@@ -309,15 +356,18 @@ impl AuthorizationServer {
         if !allowed.contains(&unverified.alg) {
             return Err(fail("client assertion algorithm is not allowed"));
         }
-        let keys = self.inner().client_keys.keys_for(&client).await?;
+        let keys = self.inner().client_keys.keys_for(&client, unverified.kid.as_deref()).await?;
+        if unverified.kid.is_none() && keys.keys.len() > 1 {
+            // Never try one key after another: the client names the key it signed with.
+            return Err(fail("client assertion header has no kid, and the client has more than one key"));
+        }
         let verified = verify_jws(assertion, &keys, &allowed, None).map_err(|e| {
             fail(match e {
                 JwsVerifyError::AlgNone => "client assertion is unsigned (alg none)",
                 JwsVerifyError::SymmetricAlgorithm(_) => "client assertion uses a symmetric algorithm",
                 JwsVerifyError::AlgorithmNotAllowed(_) => "client assertion algorithm is not allowed",
-                JwsVerifyError::BadSignature => "client assertion signature is invalid",
-                JwsVerifyError::UnknownKid(_) | JwsVerifyError::NoMatchingKey(_) => {
-                    "no registered key of the client verifies the assertion"
+                JwsVerifyError::BadSignature | JwsVerifyError::UnknownKid(_) | JwsVerifyError::NoMatchingKey(_) => {
+                    UNVERIFIED
                 }
                 _ => "client assertion is malformed",
             })
@@ -328,9 +378,11 @@ impl AuthorizationServer {
         let id = client_id.as_str();
         let jti = claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty() && j.len() <= 512);
         let jti = jti.ok_or_else(|| fail("client assertion has no jti"))?;
-        // Remembered until the assertion expires: a replay inside its lifetime is refused.
-        let key = format!("client-assertion:{id}:{jti}");
-        match self.inner().replay.first_use(&key, from_unix(exp), self.inner().clock.now()).await {
+        // Remembered until the assertion expires: a replay inside its lifetime is refused. The
+        // client owns the entry: filling its share of the cache refuses only this client.
+        let owner = format!("client-assertion:{id}");
+        let key = format!("{owner}:{jti}");
+        match self.inner().replay.first_use_by(&owner, &key, from_unix(exp), self.inner().clock.now()).await {
             Ok(true) => {}
             Ok(false) => return Err(fail("client assertion jti was already used")),
             Err(e) => {
@@ -342,9 +394,10 @@ impl AuthorizationServer {
     }
 
     /// The checks of a client assertion's claims that need no key: `iss` and `sub` are the
-    /// client id, `aud` the issuer identifier or this endpoint's URL (RFC 7523 §3, RFC 9126 §2),
-    /// `exp` a number in the future and at most 5 minutes away, `iat` / `nbf` (when present)
-    /// numbers not in the future. Returns `exp`.
+    /// client id; `aud` the issuer identifier as a single string (FAPI 2.0), or under a relaxed
+    /// profile also this endpoint's URL or an array naming one of them (RFC 7523 §3, RFC 9126
+    /// §2); `exp` a number in the future and at most the profile's assertion lifetime away;
+    /// `iat` / `nbf` (when present) numbers not in the future. Returns `exp`.
     fn check_assertion_claims(
         &self,
         claims: &Map<String, Value>,
@@ -363,20 +416,36 @@ impl AuthorizationServer {
         if exp <= now {
             return Err(fail("client assertion has expired"));
         }
-        if exp > now + MAX_CLIENT_ASSERTION_LIFETIME {
-            return Err(fail("client assertion exp is too far in the future (at most 5 minutes)"));
+        let profile = self.inner().profile;
+        if exp > now.saturating_add(profile.max_client_assertion_lifetime()) {
+            return Err(fail(if profile.max_client_assertion_lifetime() <= 60 {
+                "client assertion exp is too far in the future (at most 60 seconds)"
+            } else {
+                "client assertion exp is too far in the future (at most 5 minutes)"
+            }));
         }
-        // RFC 7523 §3 and RFC 9126 §2: the issuer identifier is always a valid audience; the
-        // URL of the endpoint the assertion is sent to is accepted too.
-        let endpoint = self.endpoint(endpoint_path);
-        let audience_ok = |a: &str| a == self.issuer().as_str() || a == endpoint;
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => audience_ok(a),
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(audience_ok),
-            _ => false,
+        let issuer = self.issuer().as_str();
+        let aud_ok = if profile.allows_endpoint_audience() {
+            // RFC 7523 §3 and RFC 9126 §2: the issuer identifier, or the URL of the endpoint
+            // the assertion is sent to, alone or in an array.
+            let endpoint = self.endpoint(endpoint_path);
+            let audience_ok = |a: &str| a == issuer || a == endpoint;
+            match claims.get("aud") {
+                Some(Value::String(a)) => audience_ok(a),
+                Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(audience_ok),
+                _ => false,
+            }
+        } else {
+            // FAPI 2.0 Final (draft-ietf-oauth-rfc7523bis): the issuer identifier as a single
+            // string, nothing else, so an assertion made for another audience never passes.
+            claims.get("aud").and_then(Value::as_str) == Some(issuer)
         };
         if !aud_ok {
-            return Err(fail("client assertion aud must be the issuer identifier or this endpoint's URL"));
+            return Err(fail(if profile.allows_endpoint_audience() {
+                "client assertion aud must be the issuer identifier or this endpoint's URL"
+            } else {
+                "client assertion aud must be the issuer identifier, as a single string"
+            }));
         }
         for claim in ["iat", "nbf"] {
             if let Some(t) = claims.get(claim) {
@@ -406,7 +475,7 @@ mod tests {
 
     #[test]
     fn the_jwks_cache_is_bounded_and_drops_its_oldest_half() {
-        let cache = ClientKeyCache::with_capacity(Arc::new(SystemClock), 4);
+        let cache = ClientKeyCache::with_capacity(Arc::new(SystemClock), false, 4);
         let first = cache.remote(&uri(0)).unwrap();
         assert!(Arc::ptr_eq(&first, &cache.remote(&uri(0)).unwrap()), "one remote per URL");
         for i in 1..4 {
@@ -429,7 +498,27 @@ mod tests {
 
     #[test]
     fn the_default_bound_is_ten_thousand() {
-        assert_eq!(ClientKeyCache::new(Arc::new(SystemClock)).max_entries, 10_000);
+        assert_eq!(ClientKeyCache::new(Arc::new(SystemClock), false).max_entries, 10_000);
+    }
+
+    #[test]
+    fn a_non_public_jwks_uri_is_refused_without_a_fetch_unless_allowed() {
+        let refused = ClientKeyCache::new(Arc::new(SystemClock), false);
+        let allowed = ClientKeyCache::new(Arc::new(SystemClock), true);
+        for uri in [
+            "http://127.0.0.1:8080/jwks",
+            "https://10.0.0.1/jwks",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/jwks",
+            "https://[fd12::1]/jwks",
+            "https://0.0.0.0/jwks",
+            "http://localhost:9/jwks",
+        ] {
+            let err = refused.remote(uri).err().unwrap_or_else(|| panic!("{uri} accepted"));
+            assert_eq!(err.description(), UNVERIFIED, "{uri}: the same answer as a bad signature");
+            assert!(allowed.remote(uri).is_ok() || !uri.starts_with("http:"), "{uri}");
+        }
+        assert!(refused.remote("https://tpp.example/jwks").is_ok());
     }
 
     #[test]

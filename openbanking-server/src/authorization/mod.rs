@@ -62,14 +62,20 @@ pub const INTERACTION_LIFETIME: Duration = Duration::minutes(10);
 /// How long a superseded refresh token keeps working if its successor is not used
 /// (FAPI 2.0 SP §5.3.2.1 allows a short grace for lost responses).
 pub const REFRESH_GRACE: Duration = Duration::seconds(60);
-/// Longest `exp - now` accepted in a client assertion (RFC 7523 §3 asks for a short lifetime).
+/// Longest `exp - now` accepted in a client assertion (RFC 7523 §3 asks for a short lifetime)
+/// under a relaxed profile.
 pub const MAX_CLIENT_ASSERTION_LIFETIME: i64 = 300;
+/// Longest `exp - now` accepted in a client assertion under FAPI 2.0: FAPI clients send
+/// short-lived assertions, and an assertion's `jti` is remembered until its `exp`.
+pub const FAPI2_MAX_CLIENT_ASSERTION_LIFETIME: i64 = 60;
 
 /// Which security profile the server enforces. The default is FAPI 2.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
     client_secret_basic: bool,
     bearer_tokens: bool,
+    endpoint_audience: bool,
+    max_assertion_lifetime: i64,
 }
 
 impl Default for Profile {
@@ -79,16 +85,31 @@ impl Default for Profile {
 }
 
 impl Profile {
-    /// FAPI 2.0 Security Profile: `private_key_jwt` only, DPoP-bound tokens only.
+    /// FAPI 2.0 Security Profile: `private_key_jwt` only, DPoP-bound tokens only; a client
+    /// assertion's `aud` is the issuer identifier as a single string (FAPI 2.0 Final,
+    /// draft-ietf-oauth-rfc7523bis: no endpoint URL, no array) and its `exp` at most
+    /// [`FAPI2_MAX_CLIENT_ASSERTION_LIFETIME`] (60 s) away.
     pub const fn fapi2() -> Self {
-        Self { client_secret_basic: false, bearer_tokens: false }
+        Self {
+            client_secret_basic: false,
+            bearer_tokens: false,
+            endpoint_audience: false,
+            max_assertion_lifetime: FAPI2_MAX_CLIENT_ASSERTION_LIFETIME,
+        }
     }
 
-    /// **Dangerous:** also accepts `client_secret_basic` client authentication and issues and
-    /// accepts plain Bearer tokens (no DPoP). For sandboxes and migrations only; the server logs a
-    /// warning at start-up when it is used.
+    /// **Dangerous:** also accepts `client_secret_basic` client authentication, issues and
+    /// accepts plain Bearer tokens (no DPoP), accepts client assertions whose `aud` is the URL of
+    /// the endpoint they are sent to or an array naming the issuer or that URL (RFC 7523 §3,
+    /// open to audience injection), living up to [`MAX_CLIENT_ASSERTION_LIFETIME`] (5 minutes).
+    /// For sandboxes and migrations only; the server logs a warning at start-up when it is used.
     pub const fn dangerous_relaxed() -> Self {
-        Self { client_secret_basic: true, bearer_tokens: true }
+        Self {
+            client_secret_basic: true,
+            bearer_tokens: true,
+            endpoint_audience: true,
+            max_assertion_lifetime: MAX_CLIENT_ASSERTION_LIFETIME,
+        }
     }
 
     /// Whether `client_secret_basic` is accepted.
@@ -99,6 +120,17 @@ impl Profile {
     /// Whether Bearer (non-DPoP) tokens are issued and accepted.
     pub const fn allows_bearer_tokens(&self) -> bool {
         self.bearer_tokens
+    }
+
+    /// Whether a client assertion may name the endpoint's URL as its audience, or carry an
+    /// array `aud` (the pre-FAPI 2.0 Final RFC 7523 rule).
+    pub const fn allows_endpoint_audience(&self) -> bool {
+        self.endpoint_audience
+    }
+
+    /// The longest `exp - now` accepted in a client assertion, in seconds.
+    pub const fn max_client_assertion_lifetime(&self) -> i64 {
+        self.max_assertion_lifetime
     }
 }
 
@@ -171,6 +203,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) refresh_lifetime: Duration,
     pub(crate) client_keys: client_auth::ClientKeyCache,
+    pub(crate) private_jwks_uris: bool,
 }
 
 impl AuthorizationServer {
@@ -192,6 +225,7 @@ impl AuthorizationServer {
             refresh_lifetime: Duration::days(30),
             nonces: None,
             require_dpop_nonce: false,
+            private_jwks_uris: false,
         }
     }
 
@@ -299,6 +333,7 @@ pub struct AuthorizationServerBuilder {
     refresh_lifetime: Duration,
     nonces: Option<DpopNonces>,
     require_dpop_nonce: bool,
+    private_jwks_uris: bool,
 }
 
 impl fmt::Debug for AuthorizationServerBuilder {
@@ -386,6 +421,17 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Accept client `jwks_uri`s on loopback, private and link-local addresses (`127.0.0.0/8`,
+    /// `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`, `169.254.0.0/16`, `0.0.0.0`, `::1`,
+    /// `fc00::/7`, `fe80::/10`, ...), at registration and when fetching. Off by default: a
+    /// client could otherwise make the server send requests into the bank's network (SSRF).
+    /// Turn it on only for a bank whose client directory publishes keys on its internal network,
+    /// or for tests against local servers; the server logs a warning at start-up.
+    pub fn allow_private_jwks_uris(mut self, allow: bool) -> Self {
+        self.private_jwks_uris = allow;
+        self
+    }
+
     /// Checks the configuration and builds the server.
     pub fn build(self) -> Result<AuthorizationServer, ConfigError> {
         let interaction = self.interaction.ok_or_else(|| ConfigError::Invalid {
@@ -403,6 +449,9 @@ impl AuthorizationServerBuilder {
         }
         if self.profile != Profile::fapi2() {
             tracing::warn!(profile = ?self.profile, "the authorization server runs a relaxed profile, not FAPI 2.0");
+        }
+        if self.private_jwks_uris {
+            tracing::warn!("client jwks_uris may point to loopback, private and link-local addresses");
         }
         if !self.registration_set {
             tracing::warn!("open dynamic registration: anyone can register a client (a sandbox setting)");
@@ -466,7 +515,8 @@ impl AuthorizationServerBuilder {
                 scopes: self.scopes,
                 clock: self.clock.clone(),
                 refresh_lifetime: self.refresh_lifetime,
-                client_keys: client_auth::ClientKeyCache::new(self.clock),
+                client_keys: client_auth::ClientKeyCache::new(self.clock, self.private_jwks_uris),
+                private_jwks_uris: self.private_jwks_uris,
             }),
         })
     }

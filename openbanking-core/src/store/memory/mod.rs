@@ -36,7 +36,7 @@ pub use client::MemoryClientStore;
 pub use code::MemoryAuthorizationCodeStore;
 pub use consent::MemoryConsentStore;
 pub use refresh::MemoryRefreshTokenStore;
-pub use replay::{DEFAULT_REPLAY_CAPACITY, MemoryReplayCache};
+pub use replay::{DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_OWNER_QUOTA, MemoryReplayCache};
 pub use revocation::MemoryRevocationStore;
 pub use session::{DEFAULT_SESSION_CAPACITY, MemorySessionStore};
 

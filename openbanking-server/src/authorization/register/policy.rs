@@ -2,7 +2,7 @@
 //! server accepts (software statement under the statement policy, FAPI 2.0 rules, offered
 //! scopes).
 
-use openbanking_core::client::TokenEndpointAuthMethod;
+use openbanking_core::client::{TokenEndpointAuthMethod, names_non_public_host};
 use openbanking_core::{OAuthErrorCode, ValidatedClientMetadata};
 use subtle::ConstantTimeEq;
 
@@ -83,6 +83,17 @@ impl AuthorizationServer {
         {
             return Err(metadata_error(
                 "token_endpoint_auth_method client_secret_basic is not allowed by the FAPI 2.0 profile; use private_key_jwt",
+            ));
+        }
+        // SSRF: a jwks_uri is fetched by the server, so it must not name the bank's own network
+        // (unless the bank allows it). Only the URL is looked at here; a name that resolves to
+        // a non-public address is refused when fetched (ClientKeyCache).
+        if let Some(uri) = &m.jwks_uri
+            && !self.inner().private_jwks_uris
+            && url::Url::parse(uri).map_or(true, |u| names_non_public_host(&u))
+        {
+            return Err(metadata_error(
+                "jwks_uri must not point to a loopback, private or link-local address (refused by this server)",
             ));
         }
         if let Some(scope) = &m.scope {

@@ -184,6 +184,11 @@ impl AuthorizationCodeStore for PostgresCodeStore {
 }
 
 /// [`ReplayCache`] over the `replay` table: bounded by time only (and the disk).
+///
+/// No per-owner quota: the table is not bounded by a count, so one owner filling it refuses no
+/// one else, and [`ReplayCache::first_use_by`] keeps its provided implementation (the owner is
+/// ignored). Its growth is bounded by the short lifetimes callers give keys (60 s for DPoP
+/// proofs, at most 5 minutes for client assertions) and by the request rate.
 #[derive(Debug)]
 pub(super) struct PostgresReplayCache {
     pool: PgPool,
