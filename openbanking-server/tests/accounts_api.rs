@@ -574,3 +574,22 @@ async fn a_bearer_token_missing_a_permission_is_challenged_with_bearer() {
     assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""), "{challenge}");
     forbidden(response).await;
 }
+
+#[tokio::test]
+async fn unknown_paths_are_404_not_the_guards_401() {
+    let env = env().await;
+    for path in [
+        "/.well-known/anything-else",
+        "/open-banking/v3.1/aisp/nope",
+        "/open-banking/v3.1/aisp/accounts/alice-ahorro/nope",
+        "/open-banking/v3.1/aisp/account-access-consents/x/y",
+    ] {
+        let response = env.bank.http.get(env.bank.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(response.headers().get("www-authenticate").is_none(), "{path}");
+    }
+    // The routes themselves are still guarded.
+    let response = env.bank.http.get(env.bank.url(ACCOUNTS)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().get("www-authenticate").is_some());
+}

@@ -17,7 +17,8 @@
 //! let guard = TokenGuard::for_server(&server, "https://bank.example".parse()?).build()?;
 //! let api: Router = Router::new()
 //!     .route("/open-banking/v3.1/aisp/accounts", get(accounts))
-//!     .layer(GuardLayer::new(guard).require_scope("accounts"));
+//!     // `route_layer`: only matched routes are guarded, so an unknown path stays a 404.
+//!     .route_layer(GuardLayer::new(guard).require_scope("accounts"));
 //! # Ok(()) }
 //! ```
 
