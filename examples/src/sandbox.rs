@@ -9,11 +9,16 @@
 //! without an offset are read), serves accounts, balances and transactions
 //! ([`SUPPORTED_PERMISSIONS`]; other permission codes are refused), and rejects a consent the PSU
 //! has not authorised within [`AUTHORISATION_TIMEOUT`].
+//!
+//! `GET /` is a short page ([`HOME_PAGE`]) saying what the sandbox is, with links to discovery and
+//! the PSU dashboard. Only the routes are guarded: an unknown path is 404, not 401.
 
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use openbanking_core::clock::{Clock, SystemClock};
@@ -30,6 +35,37 @@ use time::UtcOffset;
 
 /// Path of the sandbox's small protected route.
 pub const HELLO_PATH: &str = "/api/hello";
+
+/// The sandbox's home page (`GET /`): static HTML, no scripts, no styles from elsewhere.
+pub const HOME_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sandbox bank of openbanking-rs</title>
+</head>
+<body>
+<main>
+<h1>Banco Sandbox del Plata</h1>
+<p>This is the sandbox bank of <strong>openbanking-rs</strong>, an Open Banking security SDK in
+Rust: an OAuth 2.0 / FAPI 2.0 authorization server, the UK Open Banking v3.1 consent and accounts
+APIs behind a gateway guard, and pages where a customer logs in and approves or revokes consents.
+Every key, client and consent is kept in memory and lost on restart; the data is made up.</p>
+<ul>
+<li><a href="/.well-known/oauth-authorization-server">Discovery</a>: the authorization server's
+metadata (RFC 8414), where a TPP starts.</li>
+<li><a href="/consents">Consent dashboard</a>: log in as a customer (alice / alice-password or
+bob / bob-password) to see and revoke the consents you gave.</li>
+<li>Developer portal: coming.</li>
+</ul>
+<p>The APIs live under <code>/open-banking/v3.1/aisp/</code> and need a DPoP-bound access token.</p>
+</main>
+</body>
+</html>
+"#;
+
+/// The home page's `Content-Security-Policy`: nothing to load, nothing to frame it, no forms.
+const HOME_PAGE_CSP: &str = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The bank's time zone: Buenos Aires (Argentina keeps UTC-03:00 all year).
 pub const TIME_ZONE: UtcOffset = time::macros::offset!(-3);
@@ -88,6 +124,18 @@ async fn hello(who: Authorized) -> Json<Value> {
     }))
 }
 
+async fn home() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, HOME_PAGE_CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        HOME_PAGE,
+    )
+}
+
 /// Builds the sandbox bank.
 pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
     tracing::warn!(
@@ -115,8 +163,11 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         .clock(config.clock.clone())
         .build()?;
     let guard = TokenGuard::for_server(&server, config.issuer.as_str().parse()?).build()?;
-    let hello_api =
-        Router::new().route(HELLO_PATH, get(hello)).layer(GuardLayer::new(guard.clone()).require_scope("accounts"));
+    // `route_layer`: the guard wraps the route only, not the app's fallback (an unknown path is 404).
+    let hello_api = Router::new()
+        .route(HELLO_PATH, get(hello))
+        .route_layer(GuardLayer::new(guard.clone()).require_scope("accounts"))
+        .route("/", get(home));
     let router = server
         .router()
         .merge(pages.router(&server))

@@ -287,3 +287,53 @@ async fn authorised() -> Authorised {
 
     Authorised { tpp, base, browser, consent_id, cc_token: cc_token.to_owned(), access }
 }
+
+/// A sandbox on 127.0.0.1:0: its base URL.
+async fn serve_sandbox() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let bank = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone()).unwrap())).unwrap();
+    tokio::spawn(async move { axum::serve(listener, bank.router).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn the_home_page_says_what_it_is_and_links_discovery_and_the_dashboard() {
+    let base = serve_sandbox().await;
+    let response = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let html = response.text().await.unwrap();
+    snapshot("home", &html);
+    assert!(html.contains("sandbox bank") && html.contains("openbanking-rs"), "{html}");
+    assert!(html.contains("href=\"/.well-known/oauth-authorization-server\""), "{html}");
+    assert!(html.contains("href=\"/consents\""), "{html}");
+    assert!(!html.contains("href=\"/portal"), "no link to a portal that does not exist yet: {html}");
+    // Every link on the page leads somewhere.
+    for href in html.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]) {
+        let status = reqwest::get(format!("{base}{href}")).await.unwrap().status();
+        assert!(status.is_success() || status.is_redirection(), "{href}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_the_api_routes_stay_guarded() {
+    let base = serve_sandbox().await;
+    let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    for path in
+        ["/.well-known/anything-else", "/open-banking/v3.1/aisp/nope", "/api/nope", "/api/hello/more", "/wp-login.php"]
+    {
+        let response = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(response.headers().get("www-authenticate").is_none(), "{path}");
+    }
+    for path in [sandbox::HELLO_PATH, ACCOUNTS] {
+        let response = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP"), "{path}");
+    }
+}

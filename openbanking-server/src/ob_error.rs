@@ -34,6 +34,8 @@ pub struct ObError {
     message: Cow<'static, str>,
     path: Option<Cow<'static, str>>,
     retry_after: Option<std::time::Duration>,
+    /// Boxed: most errors have none, and `Result<_, ObError>` stays small.
+    challenge: Option<Box<HeaderValue>>,
 }
 
 impl ObError {
@@ -46,7 +48,14 @@ impl ObError {
         path: Option<&'static str>,
     ) -> Self {
         debug_assert!(OB_ERROR_CODES.contains(&error_code), "{error_code} is not an ErrorCode v3.1 defines");
-        Self { status, error_code, message: message.into(), path: path.map(Cow::Borrowed), retry_after: None }
+        Self {
+            status,
+            error_code,
+            message: message.into(),
+            path: path.map(Cow::Borrowed),
+            retry_after: None,
+            challenge: None,
+        }
     }
 
     /// 400.
@@ -124,6 +133,14 @@ impl ObError {
         }
     }
 
+    /// Sends `challenge` as `WWW-Authenticate` with the error body: a 403 because the consent
+    /// lacks a permission is also an OAuth `insufficient_scope` refusal (RFC 6750 §3.1), see
+    /// [`Authorized::insufficient_scope`](crate::guard::Authorized::insufficient_scope).
+    pub fn with_challenge(mut self, challenge: HeaderValue) -> Self {
+        self.challenge = Some(Box::new(challenge));
+        self
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -194,6 +211,9 @@ impl IntoResponse for ObError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             let seconds = self.retry_after.map_or(1, |d| d.as_secs().max(1));
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, *challenge);
         }
         response
     }

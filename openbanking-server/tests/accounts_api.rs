@@ -16,6 +16,7 @@ use openbanking_core::provider::{Actor, AuthoriseConsent, CreateConsent, RevokeC
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{AccountId, ConsentId, ConsentProvider, LocalConsentProvider, MemoryConsentStore, PsuId, Scope};
 use openbanking_server::accounts::{self, ACCOUNTS, MemoryAccountData};
+use openbanking_server::authorization::{AuthorizationServerBuilder, Profile};
 use openbanking_server::consent::api as consent_api;
 use openbanking_server::guard::TokenGuard;
 use serde_json::Value;
@@ -37,13 +38,21 @@ async fn env() -> Env {
 
 /// A bank in time zone `zone`.
 async fn env_in(zone: UtcOffset) -> Env {
+    env_with(zone, |b| b).await
+}
+
+/// A bank in time zone `zone`, its authorization server configured by `configure` too.
+async fn env_with(
+    zone: UtcOffset,
+    configure: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder,
+) -> Env {
     let clock = Arc::new(ManualClock::starting_now());
     let provider = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), clock.clone()));
     let data = Arc::new(MemoryAccountData::seeded_at(clock.now()).with_time_zone(zone));
     let for_api = provider.clone();
     let bank = common::start_bank_with(
         clock,
-        |b| b.consents(provider.clone()),
+        |b| configure(b.consents(provider.clone())),
         move |server| {
             let guard = TokenGuard::for_server(server, server.issuer().as_str().parse().unwrap()).build().unwrap();
             consent_api::router(for_api, guard.clone()).merge(accounts::router(data, guard))
@@ -515,4 +524,72 @@ async fn booking_filters_take_a_date_alone_in_the_banks_time_zone() {
     assert_eq!(ids(&offset_less), ids(&by_date));
     // The links keep the filters as sent.
     assert!(by_date["Links"]["First"].as_str().unwrap().contains(&format!("fromBookingDateTime={from}")));
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_403_with_an_insufficient_scope_challenge() {
+    let env = env().await;
+    let no_balances = env.consent(&[ReadAccountsBasic], &["alice-ahorro"]).await;
+    let balances_only = env.consent(&[ReadBalances], &["alice-ahorro"]).await;
+    for (path, consent, permission) in [
+        (format!("{ACCOUNTS}/alice-ahorro/balances"), &no_balances, "ReadBalances"),
+        (format!("{ACCOUNTS}/alice-ahorro/transactions"), &no_balances, "ReadTransactionsBasic"),
+        (ACCOUNTS.to_owned(), &balances_only, "ReadAccountsBasic"),
+    ] {
+        let response = env.get(&path, Some(consent)).await;
+        let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+        let challenge = challenge.unwrap_or_else(|| panic!("{path}: 403 without WWW-Authenticate"));
+        assert!(challenge.starts_with("DPoP error=\"insufficient_scope\""), "{path}: {challenge}");
+        assert!(challenge.contains(permission), "{path}: {challenge}");
+        // ... and still the UK Open Banking error body.
+        let error = forbidden(response).await;
+        assert!(error["Message"].as_str().unwrap().contains(permission));
+    }
+    // Refusals that are not about a permission carry no challenge.
+    let response = env.get(&format!("{ACCOUNTS}/bob-ahorro/balances"), Some(&no_balances)).await;
+    assert!(response.headers().get("www-authenticate").is_none());
+}
+
+#[tokio::test]
+async fn a_bearer_token_missing_a_permission_is_challenged_with_bearer() {
+    let env = env_with(UtcOffset::UTC, |b| b.profile(Profile::dangerous_relaxed())).await;
+    let consent = env.consent(&[ReadAccountsBasic], &["alice-ahorro"]).await;
+    let token = env
+        .issuer
+        .issue(TokenRequest {
+            subject: "alice".to_owned(),
+            client_id: env.tpp.client_id.clone(),
+            audience: vec![env.bank.server.audience().clone()],
+            scope: Scope::parse("accounts").unwrap(),
+            consent_id: Some(consent),
+            dpop_jkt: None,
+        })
+        .unwrap();
+    let bearer = |path: &str| {
+        env.bank.http.get(env.bank.url(path)).header("Authorization", format!("Bearer {}", token.token())).send()
+    };
+    assert_eq!(bearer(ACCOUNTS).await.unwrap().status(), 200);
+    let response = bearer(&format!("{ACCOUNTS}/alice-ahorro/balances")).await.unwrap();
+    let challenge = response.headers().get("www-authenticate").unwrap().to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""), "{challenge}");
+    forbidden(response).await;
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_not_the_guards_401() {
+    let env = env().await;
+    for path in [
+        "/.well-known/anything-else",
+        "/open-banking/v3.1/aisp/nope",
+        "/open-banking/v3.1/aisp/accounts/alice-ahorro/nope",
+        "/open-banking/v3.1/aisp/account-access-consents/x/y",
+    ] {
+        let response = env.bank.http.get(env.bank.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(response.headers().get("www-authenticate").is_none(), "{path}");
+    }
+    // The routes themselves are still guarded.
+    let response = env.bank.http.get(env.bank.url(ACCOUNTS)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().get("www-authenticate").is_some());
 }

@@ -13,7 +13,7 @@ use openbanking_core::store::Stores;
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{Audience, ClientId, Issuer, PsuId, Scope};
 use openbanking_server::authorization::{AuthorizationServer, AuthorizationServerBuilder, AutoApprove, Profile};
-use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
+use openbanking_server::guard::{Authorized, GuardLayer, MAX_DESCRIPTION_LEN, TokenGuard, TokenGuardBuilder};
 use serde_json::{Value, json};
 use time::Duration;
 use tokio::net::TcpListener;
@@ -37,6 +37,13 @@ async fn unguarded(who: Authorized) -> String {
 }
 
 async fn start(configure: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder) -> Bank {
+    start_with(configure, |g| g).await
+}
+
+async fn start_with(
+    configure: impl FnOnce(AuthorizationServerBuilder) -> AuthorizationServerBuilder,
+    configure_guard: impl FnOnce(TokenGuardBuilder) -> TokenGuardBuilder,
+) -> Bank {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let clock = Arc::new(ManualClock::starting_now());
@@ -45,7 +52,7 @@ async fn start(configure: impl FnOnce(AuthorizationServerBuilder) -> Authorizati
         .clock(clock.clone())
         .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())));
     let server = configure(builder).build().unwrap();
-    let guard = TokenGuard::for_server(&server, base.parse().unwrap()).build().unwrap();
+    let guard = configure_guard(TokenGuard::for_server(&server, base.parse().unwrap())).build().unwrap();
     let api = Router::new()
         .route(API_PATH, get(whoami))
         .route("/payments", get(whoami))
@@ -348,4 +355,83 @@ async fn a_forged_token_never_reaches_the_replay_cache() {
     let token = bank.token(Some(&key), "accounts");
     assert_eq!(bank.dpop_call(&key, &token).await.status(), 200);
     assert_eq!(cache.len(), 1);
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A challenge a client can read: present, only visible ASCII, short, naming `error`.
+fn assert_readable_challenge(challenge: &str, error: &str, what: &str) {
+    assert!(
+        challenge.starts_with(&format!("DPoP error=\"{error}\"")),
+        "{what}: challenge dropped or wrong: {challenge:?}"
+    );
+    assert!(challenge.bytes().all(|b| (b' '..=b'~').contains(&b)), "{what}: {challenge:?}");
+    assert!(challenge.len() < MAX_DESCRIPTION_LEN + 120, "{what}: {} bytes", challenge.len());
+}
+
+#[tokio::test]
+async fn a_challenge_survives_hostile_text_echoed_from_the_token_or_the_proof() {
+    let bank = start(|b| b).await;
+    let key = signer();
+    // Tokens whose header carries text the refusal echoes: control characters, non-ASCII, quotes,
+    // and plenty of it.
+    let hostile_headers = [
+        json!({ "alg": "HS256\u{1}\r\nSet-Cookie: x=1", "typ": "at+jwt", "kid": "k" }),
+        json!({ "alg": "ES256", "typ": "at+jwt", "kid": "clé \u{7f}\"\\" }),
+        json!({ "alg": "ES256", "typ": "at+jwt", "kid": "é".repeat(4000) }),
+    ];
+    for header in hostile_headers {
+        let token = format!("{}.e30.AAAA", b64(header.to_string().as_bytes()));
+        let response = bank.dpop_call(&key, &token).await;
+        let (status, error, challenge) = refusal(response).await;
+        assert_eq!((status, error.as_str()), (401, "invalid_token"), "{header}");
+        assert_readable_challenge(&challenge, "invalid_token", &header.to_string());
+    }
+    // A proof whose typ is echoed, under a genuine token.
+    let token = bank.token(Some(&key), "accounts");
+    let dpop_key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let header = json!({ "typ": "dpop+jwt\u{0}\u{1b}[31mñ", "jwk": dpop_key.public_jwk().to_json() });
+    let claims =
+        json!({"jti": "j-typ", "htm": "GET", "htu": format!("{}{API_PATH}", bank.base), "iat": bank.clock.unix_now()});
+    let proof = dpop_key.sign(header.as_object().unwrap(), &claims).unwrap();
+    let response = bank.call(API_PATH, Some(format!("DPoP {token}")), Some(proof)).await;
+    let (status, error, challenge) = refusal(response).await;
+    assert_eq!((status, error.as_str()), (401, "invalid_dpop_proof"));
+    assert_readable_challenge(&challenge, "invalid_dpop_proof", "proof typ");
+}
+
+#[tokio::test]
+async fn the_dpop_challenge_lists_the_algorithms_the_guard_accepts() {
+    let bank = start_with(|b| b, |g| g.dpop_algorithms([SigningAlgorithm::EdDSA])).await;
+    let (status, _, challenge) = refusal(bank.call(API_PATH, None, None).await).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("algs=\"EdDSA\""), "{challenge}");
+    // An ES256 proof (which the authorization server's verifier would take) is refused here.
+    let es256 = signer();
+    let token = bank.token(Some(&es256), "accounts");
+    let (status, error, challenge) = refusal(bank.dpop_call(&es256, &token).await).await;
+    assert_eq!((status, error.as_str()), (401, "invalid_dpop_proof"));
+    assert!(challenge.contains("algs=\"EdDSA\""), "{challenge}");
+    let eddsa = DpopSigner::new(SigningKey::generate(SigningAlgorithm::EdDSA).unwrap());
+    let token = bank.token(Some(&eddsa), "accounts");
+    assert_eq!(bank.dpop_call(&eddsa, &token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_insufficient_scope_refusal_of_a_bearer_token_challenges_with_bearer() {
+    let bank = start(|b| b.profile(Profile::dangerous_relaxed())).await;
+    let token = bank.token(None, "payments");
+    let (status, error, challenge) = refusal(bank.call(API_PATH, Some(format!("Bearer {token}")), None).await).await;
+    assert_eq!((status, error.as_str()), (403, "insufficient_scope"));
+    assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""), "{challenge}");
+}
+
+#[tokio::test]
+async fn an_empty_dpop_algorithm_list_is_a_configuration_error() {
+    let bank = start(|b| b).await;
+    let built = TokenGuard::for_server(&bank.server, bank.base.parse().unwrap()).dpop_algorithms([]).build();
+    assert!(built.is_err());
 }

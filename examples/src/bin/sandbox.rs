@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run -p openbanking-examples --bin sandbox -- --addr 127.0.0.1:8080
+//! curl -s http://127.0.0.1:8080/    # what this is, with links
 //! curl -s http://127.0.0.1:8080/.well-known/oauth-authorization-server
 //! ```
 //!
@@ -42,7 +43,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let sandbox = sandbox::build(config)?;
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, %issuer, "sandbox bank listening");
-    tracing::info!("discovery: {}/.well-known/oauth-authorization-server", issuer.as_str().trim_end_matches('/'));
+    let base = issuer.as_str().trim_end_matches('/');
+    tracing::info!("home page: {base}/");
+    tracing::info!("discovery: {base}/.well-known/oauth-authorization-server");
     axum::serve(listener, sandbox.router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

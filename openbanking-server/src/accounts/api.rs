@@ -27,7 +27,8 @@
 //! Only the accounts the consent names are visible: any other `AccountId`, whether it exists or
 //! not, is answered 403 `UK.OBIE.Resource.ConsentMismatch`, with no data and no hint of existence.
 //! A missing permission is also 403 in the UK Open Banking error shape ([`ObError`]), naming the
-//! permission. Every response carries `Links.Self` (absolute: the guard's public base plus the
+//! permission, with `WWW-Authenticate: DPoP error="insufficient_scope"` (`Bearer` for a Bearer
+//! token; RFC 6750 §3.1). Every response carries `Links.Self` (absolute: the guard's public base plus the
 //! request path and query) and `Meta`.
 
 use std::sync::Arc;
@@ -67,7 +68,7 @@ pub(super) async fn accounts(
     who: Authorized,
 ) -> Result<Response, ObError> {
     let consent = consent_of(&who)?;
-    let detail = account_level(consent)?;
+    let detail = account_level(&who, consent)?;
     let account: Vec<OBAccount6> = api
         .data
         .accounts(consent.psu_id())
@@ -89,7 +90,7 @@ pub(super) async fn account(
 ) -> Result<Response, ObError> {
     let consent = consent_of(&who)?;
     let account_id = covered(consent, &account_id)?;
-    let detail = account_level(consent)?;
+    let detail = account_level(&who, consent)?;
     let account = api
         .data
         .accounts(consent.psu_id())
@@ -111,7 +112,7 @@ pub(super) async fn balances(
 ) -> Result<Response, ObError> {
     let consent = consent_of(&who)?;
     let account_id = covered(consent, &account_id)?;
-    require(consent, &[Permission::ReadBalances])?;
+    require(&who, consent, &[Permission::ReadBalances])?;
     let balances = api.data.balances(consent.psu_id(), &account_id).await.map_err(data_error)?;
     let balance: Vec<OBCashBalance1> = balances.iter().map(balance_body).collect();
     let (links, meta) = single_page(&self_url(&api.base, &uri));
@@ -127,7 +128,7 @@ pub(super) async fn transactions(
 ) -> Result<Response, ObError> {
     let consent = consent_of(&who)?;
     let account_id = covered(consent, &account_id)?;
-    require(consent, &[Permission::ReadTransactionsBasic, Permission::ReadTransactionsDetail])?;
+    require(&who, consent, &[Permission::ReadTransactionsBasic, Permission::ReadTransactionsDetail])?;
     let detail = consent.has_permission(Permission::ReadTransactionsDetail);
     let credits = consent.has_permission(Permission::ReadTransactionsCredits);
     let debits = consent.has_permission(Permission::ReadTransactionsDebits);
@@ -204,18 +205,20 @@ fn covered(consent: &AuthorisedConsent, account_id: &str) -> Result<AccountId, O
     AccountId::parse(account_id).ok().filter(|id| consent.covers_account(id)).ok_or_else(not_covered)
 }
 
-/// 403 unless the consent grants one of `any`.
-fn require(consent: &AuthorisedConsent, any: &[Permission]) -> Result<(), ObError> {
+/// 403 unless the consent grants one of `any`, with an `insufficient_scope` challenge.
+fn require(who: &Authorized, consent: &AuthorisedConsent, any: &[Permission]) -> Result<(), ObError> {
     if any.iter().any(|p| consent.has_permission(*p)) {
         return Ok(());
     }
     let names: Vec<&str> = any.iter().map(|p| p.as_str()).collect();
-    Err(ObError::forbidden(CONSENT_MISMATCH, format!("the consent does not grant {}", names.join(" or "))))
+    let message = format!("the consent does not grant {}", names.join(" or "));
+    let challenge = who.insufficient_scope(message.clone()).www_authenticate();
+    Err(ObError::forbidden(CONSENT_MISMATCH, message).with_challenge(challenge))
 }
 
 /// Whether account details (identification) may be shown; 403 without any accounts permission.
-fn account_level(consent: &AuthorisedConsent) -> Result<bool, ObError> {
-    require(consent, &[Permission::ReadAccountsBasic, Permission::ReadAccountsDetail])?;
+fn account_level(who: &Authorized, consent: &AuthorisedConsent) -> Result<bool, ObError> {
+    require(who, consent, &[Permission::ReadAccountsBasic, Permission::ReadAccountsDetail])?;
     Ok(consent.has_permission(Permission::ReadAccountsDetail))
 }
 

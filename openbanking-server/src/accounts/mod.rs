@@ -49,7 +49,9 @@ pub fn router(data: Arc<dyn AccountData>, guard: TokenGuard) -> Router {
         .route(ACCOUNT, get(api::account))
         .route(ACCOUNT_BALANCES, get(api::balances))
         .route(ACCOUNT_TRANSACTIONS, get(api::transactions))
-        .layer(GuardLayer::new(guard).require_scope(SCOPE))
-        .layer(middleware::from_fn(crate::consent::api::fapi_interaction_id))
+        // Route layers: only matched routes are guarded, so that an unknown path is the app's 404
+        // and not the guard's 401.
+        .route_layer(GuardLayer::new(guard).require_scope(SCOPE))
+        .route_layer(middleware::from_fn(crate::consent::api::fapi_interaction_id))
         .with_state(state)
 }

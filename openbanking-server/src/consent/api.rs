@@ -170,9 +170,11 @@ impl ConsentApiBuilder {
         Router::new()
             .route(ACCOUNT_ACCESS_CONSENTS, post(create))
             .route(ACCOUNT_ACCESS_CONSENT, get(read).delete(delete))
-            .layer(GuardLayer::new(self.guard).require_scope(SCOPE))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(middleware::from_fn(fapi_interaction_id))
+            // Route layers: only matched routes are guarded, so that an unknown path is the app's
+            // 404 and not the guard's 401.
+            .route_layer(GuardLayer::new(self.guard).require_scope(SCOPE))
+            .route_layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .route_layer(middleware::from_fn(fapi_interaction_id))
             .with_state(state)
     }
 }

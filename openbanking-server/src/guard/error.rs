@@ -1,9 +1,14 @@
 //! Refusals of the guard, answered per RFC 6750 §3 and RFC 9449 §7.1: 401 with a
 //! `WWW-Authenticate` challenge (and `DPoP-Nonce` when a nonce is required), 403 for
 //! `insufficient_scope`. The body says the error code and a short description, nothing more.
+//!
+//! Descriptions may echo what the client sent (a token's `kid`, a proof's `typ`): they are cut to
+//! [`MAX_DESCRIPTION_LEN`] characters of RFC 6750 §3's set (visible ASCII but `"` and `\`), so
+//! that the challenge is always a valid header value and is always sent.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -24,11 +29,51 @@ pub struct GuardError {
     nonce: Option<String>,
     scope: Option<String>,
     retry_after: Option<std::time::Duration>,
+    /// The DPoP algorithms the guard accepts, for the challenge's `algs` (set by the guard).
+    algs: Option<Arc<[SigningAlgorithm]>>,
+}
+
+/// The longest `error_description` the guard sends (in characters, all ASCII), in the body and
+/// in the challenge; longer ones are cut and end in `...`.
+pub const MAX_DESCRIPTION_LEN: usize = 200;
+
+/// `text` as RFC 6750 §3 allows it in `error_description` (and RFC 6749 §5.2 in the body):
+/// visible ASCII and space, without `"` and `\` (made `'`); other characters become `?`,
+/// control characters are dropped; at most [`MAX_DESCRIPTION_LEN`] characters. Borrowed when
+/// `text` is already clean.
+fn header_safe(text: Cow<'static, str>) -> Cow<'static, str> {
+    let allowed = |c: char| matches!(c, ' ' | '!' | '#'..='[' | ']'..='~');
+    if text.len() <= MAX_DESCRIPTION_LEN && text.chars().all(allowed) {
+        return text;
+    }
+    let mut clean: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if allowed(c) => c,
+            _ => '?',
+        })
+        .take(MAX_DESCRIPTION_LEN + 1)
+        .collect();
+    if clean.len() > MAX_DESCRIPTION_LEN {
+        clean.truncate(MAX_DESCRIPTION_LEN - 3);
+        clean.push_str("...");
+    }
+    Cow::Owned(clean)
 }
 
 impl GuardError {
     fn new(code: Option<OAuthErrorCode>, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, description: description.into(), bearer: false, nonce: None, scope: None, retry_after: None }
+        Self {
+            code,
+            description: header_safe(description.into()),
+            bearer: false,
+            nonce: None,
+            scope: None,
+            retry_after: None,
+            algs: None,
+        }
     }
 
     /// No (usable) credentials: 401 with a bare challenge.
@@ -99,9 +144,27 @@ impl GuardError {
         err
     }
 
+    /// `insufficient_scope` (403) without a `scope` parameter, for a refusal by the resource's
+    /// own rules (see [`Authorized::insufficient_scope`](super::Authorized::insufficient_scope)).
+    pub(crate) fn insufficient(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Some(OAuthErrorCode::InsufficientScope), description)
+    }
+
     /// Answer with a `Bearer` challenge (the client used the Bearer scheme).
     pub(crate) fn bearer(mut self) -> Self {
         self.bearer = true;
+        self
+    }
+
+    /// Whether the challenge uses the `Bearer` scheme.
+    pub(crate) fn with_bearer(mut self, bearer: bool) -> Self {
+        self.bearer = bearer;
+        self
+    }
+
+    /// The DPoP algorithms to advertise in `algs` (those the guard accepts).
+    pub(crate) fn with_algs(mut self, algs: Arc<[SigningAlgorithm]>) -> Self {
+        self.algs = Some(algs);
         self
     }
 
@@ -129,25 +192,30 @@ impl GuardError {
         }
     }
 
-    fn challenge(&self) -> String {
-        let quote = |s: &str| s.replace(['"', '\\'], "'");
+    /// The `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9449 §7.1): the scheme, then `error`,
+    /// `error_description`, `scope` and, for DPoP, `algs` (the algorithms the guard accepts).
+    /// Always a valid header value: the description is already restricted to the characters the
+    /// RFCs allow there, and should anything else fail, the bare scheme is sent.
+    pub fn www_authenticate(&self) -> HeaderValue {
         let mut params = Vec::new();
         if let Some(code) = self.code.filter(|c| !matches!(c, OAuthErrorCode::ServerError)) {
             params.push(format!("error=\"{}\"", code.as_str()));
             if !self.description.is_empty() {
-                params.push(format!("error_description=\"{}\"", quote(&self.description)));
+                params.push(format!("error_description=\"{}\"", self.description));
             }
         }
         if let Some(scope) = &self.scope {
-            params.push(format!("scope=\"{}\"", quote(scope)));
+            params.push(format!("scope=\"{}\"", header_safe(Cow::Owned(scope.clone()))));
         }
-        if self.bearer {
-            format!("Bearer {}", params.join(", ")).trim_end().to_owned()
-        } else {
-            let algs: Vec<&str> = SigningAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+        let scheme = if self.bearer { "Bearer" } else { "DPoP" };
+        if !self.bearer
+            && let Some(algs) = self.algs.as_deref().filter(|a| !a.is_empty())
+        {
+            let algs: Vec<&str> = algs.iter().map(|a| a.as_str()).collect();
             params.push(format!("algs=\"{}\"", algs.join(" ")));
-            format!("DPoP {}", params.join(", "))
         }
+        let challenge = if params.is_empty() { scheme.to_owned() } else { format!("{scheme} {}", params.join(", ")) };
+        HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static(scheme))
     }
 }
 
@@ -166,10 +234,8 @@ impl IntoResponse for GuardError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut response = (status, Json(self.body())).into_response();
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
-            && let Ok(value) = HeaderValue::from_str(&self.challenge())
-        {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, self.www_authenticate());
         }
         if let Some(nonce) = self.nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
             response.headers_mut().insert("dpop-nonce", nonce);
@@ -180,5 +246,33 @@ impl IntoResponse for GuardError {
         }
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_only_what_a_challenge_may_carry() {
+        assert!(matches!(header_safe(Cow::Borrowed("plain text")), Cow::Borrowed("plain text")));
+        assert_eq!(header_safe("kid \"é\"\r\n\u{0}\\x".to_owned().into()), "kid '?''x");
+        let long = header_safe("a".repeat(5000).into());
+        assert_eq!(long.len(), MAX_DESCRIPTION_LEN);
+        assert!(long.ends_with("..."));
+        assert_eq!(header_safe("a".repeat(MAX_DESCRIPTION_LEN).into()).len(), MAX_DESCRIPTION_LEN);
+    }
+
+    #[test]
+    fn the_challenge_is_always_a_header_value() {
+        let e = GuardError::invalid_token("\u{1}\u{7f}ñ\"".repeat(300)).with_algs(Arc::from([SigningAlgorithm::ES256]));
+        let challenge = e.www_authenticate();
+        let text = challenge.to_str().unwrap();
+        assert!(text.starts_with("DPoP error=\"invalid_token\", error_description=\"?'?'"), "{text}");
+        assert!(text.ends_with("algs=\"ES256\""), "{text}");
+        assert_eq!(GuardError::missing().www_authenticate(), "DPoP");
+        assert_eq!(GuardError::missing().bearer().www_authenticate(), "Bearer");
     }
 }

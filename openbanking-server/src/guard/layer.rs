@@ -7,6 +7,10 @@ use tower::Layer;
 use super::{Guard, TokenGuard};
 
 /// Wraps routes in a [`Guard`]. Holds only configuration; cheap to clone.
+///
+/// Add it with [`Router::route_layer`](axum::Router::route_layer), so that it guards the routes
+/// and not the router's fallback: with `Router::layer`, a request for an unknown path is
+/// answered with the guard's 401 instead of a 404.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     guard: TokenGuard,

@@ -17,7 +17,8 @@
 //! let guard = TokenGuard::for_server(&server, "https://bank.example".parse()?).build()?;
 //! let api: Router = Router::new()
 //!     .route("/open-banking/v3.1/aisp/accounts", get(accounts))
-//!     .layer(GuardLayer::new(guard).require_scope("accounts"));
+//!     // `route_layer`: only matched routes are guarded, so an unknown path stays a 404.
+//!     .route_layer(GuardLayer::new(guard).require_scope("accounts"));
 //! # Ok(()) }
 //! ```
 
@@ -33,13 +34,14 @@ use async_trait::async_trait;
 use axum::http::{HeaderMap, Method, header};
 use openbanking_core::dpop::{DpopRequest, DpopVerifier};
 use openbanking_core::error::ConfigError;
+use openbanking_core::jose::{SigningAlgorithm, UnverifiedJws};
 use openbanking_core::token::{AccessTokenClaims, Presentation, TokenValidator};
 use openbanking_core::{
     AuthorisedConsent, CheckConsent, ClientId, ConsentCheck, ConsentError, ConsentId, ConsentProvider, Jti, Scope,
 };
 use url::Url;
 
-pub use error::GuardError;
+pub use error::{GuardError, MAX_DESCRIPTION_LEN};
 pub use layer::GuardLayer;
 pub use service::Guard;
 
@@ -51,6 +53,8 @@ use crate::store::RevocationStore;
 pub struct Authorized {
     claims: AccessTokenClaims,
     consent: Option<AuthorisedConsent>,
+    bearer: bool,
+    algs: Arc<[SigningAlgorithm]>,
 }
 
 impl Authorized {
@@ -88,6 +92,20 @@ impl Authorized {
     /// All verified claims.
     pub fn claims(&self) -> &AccessTokenClaims {
         &self.claims
+    }
+
+    /// Whether the token was presented as a Bearer token (allowed only under a relaxed profile)
+    /// rather than with DPoP.
+    pub fn is_bearer(&self) -> bool {
+        self.bearer
+    }
+
+    /// A 403 `insufficient_scope` refusal of this caller (RFC 6750 §3.1) for a resource API whose
+    /// own rules refuse what the token's scope let through (a consent without the permission),
+    /// challenging in the scheme the token came in (`DPoP`, or `Bearer`). Send it as it is, or put
+    /// its [`www_authenticate`](GuardError::www_authenticate) beside another error body.
+    pub fn insufficient_scope(&self, description: impl Into<std::borrow::Cow<'static, str>>) -> GuardError {
+        GuardError::insufficient(description).with_bearer(self.bearer).with_algs(self.algs.clone())
     }
 }
 
@@ -150,6 +168,7 @@ struct GuardInner {
     access: Option<Arc<dyn AccessCheck>>,
     allow_bearer: bool,
     base: String,
+    algs: Arc<[SigningAlgorithm]>,
 }
 
 impl fmt::Debug for TokenGuard {
@@ -166,7 +185,15 @@ impl TokenGuard {
     /// served at `public_base` (scheme, host, port and any path prefix as clients address them;
     /// the DPoP `htu` of a request is this base plus the request path).
     pub fn builder(validator: TokenValidator, dpop: Arc<DpopVerifier>, public_base: Url) -> TokenGuardBuilder {
-        TokenGuardBuilder { validator, dpop, public_base, revocations: None, access: None, allow_bearer: false }
+        TokenGuardBuilder {
+            validator,
+            dpop,
+            public_base,
+            revocations: None,
+            access: None,
+            allow_bearer: false,
+            algs: SigningAlgorithm::ALL.to_vec(),
+        }
     }
 
     /// A guard sharing the authorization server's keys, DPoP replay cache and nonces,
@@ -193,10 +220,26 @@ impl TokenGuard {
         self.inner.allow_bearer
     }
 
+    /// The DPoP algorithms this guard accepts, as its challenges list them in `algs`.
+    pub fn dpop_algorithms(&self) -> &[SigningAlgorithm] {
+        &self.inner.algs
+    }
+
     /// Decides one request: `Authorization` (`DPoP`, or `Bearer` where allowed), the DPoP proof
-    /// (`htm`, `htu`, `ath`, key = `cnf.jkt`, replay, nonce), the token, revocation, the required
-    /// scope, then the access check.
+    /// (`htm`, `htu`, `ath`, key = `cnf.jkt`, its algorithm, replay, nonce), the token,
+    /// revocation, the required scope, then the access check. A refusal's DPoP challenge lists
+    /// the [accepted algorithms](Self::dpop_algorithms).
     pub async fn authorize(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        required_scope: Option<&str>,
+    ) -> Result<Authorized, GuardError> {
+        self.decide(method, path, headers, required_scope).await.map_err(|e| e.with_algs(self.inner.algs.clone()))
+    }
+
+    async fn decide(
         &self,
         method: &Method,
         path: &str,
@@ -215,6 +258,7 @@ impl TokenGuard {
         let authorization = authorization.to_str().map_err(|_| GuardError::invalid_token("malformed Authorization"))?;
         let (scheme, token) = authorization.split_once(' ').ok_or_else(GuardError::missing)?;
         let token = token.trim();
+        let bearer = scheme.eq_ignore_ascii_case("Bearer");
         let validated = if scheme.eq_ignore_ascii_case("DPoP") {
             let mut proofs = headers.get_all("dpop").iter();
             let proof = match (proofs.next(), proofs.next()) {
@@ -225,11 +269,21 @@ impl TokenGuard {
             // The token first: a request with a forged or expired token is refused before its
             // proof is verified, so that it can't fill the (shared) DPoP replay cache.
             let bound = g.validator.validate_dpop_bound(token).await.map_err(GuardError::from_token)?;
+            // The verifier may accept more algorithms than this guard advertises: hold proofs to
+            // the advertised ones (a proof that does not parse is left to the verifier to refuse).
+            if let Ok(jws) = UnverifiedJws::parse(proof)
+                && !g.algs.contains(&jws.alg())
+            {
+                return Err(GuardError::invalid_dpop_proof(format!(
+                    "DPoP proof algorithm {} is not accepted here",
+                    jws.alg().as_str()
+                )));
+            }
             let htu = format!("{}{}", g.base, path);
             let request = DpopRequest::new(method.as_str(), &htu).with_access_token(token);
             let proof = g.dpop.verify(proof, &request).await.map_err(GuardError::from_dpop)?;
             bound.confirm(proof.jkt()).map_err(GuardError::from_token)?
-        } else if scheme.eq_ignore_ascii_case("Bearer") {
+        } else if bearer {
             if !g.allow_bearer {
                 return Err(GuardError::invalid_token("Bearer tokens are not accepted here; use DPoP").bearer());
             }
@@ -241,19 +295,19 @@ impl TokenGuard {
         if let Some(revocations) = &g.revocations
             && revocations.is_revoked(&claims.jti).await.map_err(GuardError::server_error)?
         {
-            return Err(GuardError::invalid_token("the token was revoked"));
+            return Err(GuardError::invalid_token("the token was revoked").with_bearer(bearer));
         }
         if let Some(scope) = required_scope
             && !claims.scope.contains(scope)
         {
-            return Err(GuardError::insufficient_scope(scope));
+            return Err(GuardError::insufficient_scope(scope).with_bearer(bearer));
         }
         let consent = match &g.access {
-            Some(access) => access.check(&claims).await?,
+            Some(access) => access.check(&claims).await.map_err(|e| e.with_bearer(bearer))?,
             None => None,
         };
         tracing::debug!(client_id = %claims.client_id, jti = %claims.jti, "request authorized");
-        Ok(Authorized { claims, consent })
+        Ok(Authorized { claims, consent, bearer, algs: g.algs.clone() })
     }
 }
 
@@ -266,6 +320,7 @@ pub struct TokenGuardBuilder {
     revocations: Option<Arc<dyn RevocationStore>>,
     access: Option<Arc<dyn AccessCheck>>,
     allow_bearer: bool,
+    algs: Vec<SigningAlgorithm>,
 }
 
 impl fmt::Debug for TokenGuardBuilder {
@@ -290,6 +345,15 @@ impl TokenGuardBuilder {
     /// Checks consents with `provider` on every call (see [`ConsentAccessCheck`]).
     pub fn consents(self, provider: Arc<dyn ConsentProvider>) -> Self {
         self.access_check(Arc::new(ConsentAccessCheck::new(provider)))
+    }
+
+    /// The algorithms a DPoP proof may use here, listed in the `algs` of every DPoP challenge
+    /// (RFC 9449 §7.1). Default: all of [`SigningAlgorithm::ALL`], as a [`DpopVerifier`] accepts
+    /// by default (and the authorization server's does). Set the verifier's list when it is
+    /// narrower, or a narrower one still: proofs with other algorithms are refused here.
+    pub fn dpop_algorithms(mut self, algorithms: impl IntoIterator<Item = SigningAlgorithm>) -> Self {
+        self.algs = algorithms.into_iter().collect();
+        self
     }
 
     /// **Dangerous:** accept Bearer tokens (no proof of possession). Off by default (FAPI 2.0).
@@ -317,6 +381,18 @@ impl TokenGuardBuilder {
         if base.query().is_some() || base.fragment().is_some() {
             return Err(ConfigError::Invalid { setting: "public_base", reason: "no query or fragment".into() });
         }
+        let mut algs: Vec<SigningAlgorithm> = Vec::with_capacity(self.algs.len());
+        for alg in self.algs {
+            if !algs.contains(&alg) {
+                algs.push(alg);
+            }
+        }
+        if algs.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "dpop_algorithms",
+                reason: "is empty; allow at least one of ES256, PS256, EdDSA".into(),
+            });
+        }
         Ok(TokenGuard {
             inner: Arc::new(GuardInner {
                 validator: self.validator,
@@ -325,6 +401,7 @@ impl TokenGuardBuilder {
                 access: self.access,
                 allow_bearer: self.allow_bearer,
                 base: base.as_str().trim_end_matches('/').to_owned(),
+                algs: algs.into(),
             }),
         })
     }
