@@ -29,7 +29,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::par::CONSENT_SCOPE_PREFIX;
 use super::request::{ClientRequest, DpopHeader, TokenEndpoint, parse_scope, token_request};
-use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
+use super::{AuthenticatedClient, AuthorizationServer, Params};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
 use crate::store::{CodeGrant, CodeRedemption, IssuedAccessToken, RefreshFamily, RefreshRotation, TokenHash};
@@ -431,16 +431,20 @@ impl AuthorizationServer {
     ) -> Result<TokenResponse, OAuthError> {
         let presented = TokenHash::of(refresh_token);
         let now = self.inner().clock.now();
-        let Some((family, _current)) = self.inner().refresh.find(&presented, now, REFRESH_GRACE).await? else {
+        let Some((family, _usable)) = self.inner().refresh.find(&presented, now).await? else {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
         };
         // Checks that must not rotate (or revoke) anything: a client presenting another
-        // client's token, or a proof with the wrong key, learns nothing and changes nothing.
+        // client's token learns nothing and changes nothing.
         if family.client_id != *client.client_id() {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
         }
-        if family.dpop_jkt != jkt {
-            return Err(OAuthError::invalid_grant("the DPoP key does not match the one the refresh token is bound to"));
+        // Every client here is confidential, so its refresh tokens are bound to its
+        // authentication, not to a DPoP key (RFC 9449 §5): a proof of a new key is accepted, and
+        // the new access token is bound to it. A family started with a proof is not downgraded
+        // to Bearer tokens, though.
+        if family.dpop_jkt.is_some() && jkt.is_none() {
+            return Err(dpop_required());
         }
         let scope = match scope {
             None => family.scope.clone(),
@@ -465,7 +469,7 @@ impl AuthorizationServer {
         }
 
         let next = random_token(32);
-        let family = match self.inner().refresh.rotate(&presented, &TokenHash::of(&next), now, REFRESH_GRACE).await? {
+        let family = match self.inner().refresh.rotate(&presented, &TokenHash::of(&next), now).await? {
             RefreshRotation::Rotated(family) => family,
             RefreshRotation::Reused(family) => {
                 tracing::warn!(client_id = %client.client_id(), "refresh token reused: family revoked");
@@ -497,7 +501,7 @@ impl AuthorizationServer {
         }
         // A concurrent reuse may have revoked the family after our rotation and before the new
         // access token was recorded: its revocation list would miss it. Look again.
-        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now, REFRESH_GRACE).await? {
+        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now).await? {
             Some((f, _)) => f.revoked,
             None => true,
         };
