@@ -208,7 +208,6 @@ async fn refresh_needs_a_consent_that_is_still_authorised() {
     let id = consent.consent_id().clone();
     let scope = format!("accounts consent:{id}");
     let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
-    let first = tokens(exchange(&bank, &client, &code).await).await;
     // (AutoApprove does not touch consents; the consent pages would authorise it.)
     consents
         .authorise(AuthoriseConsent::new(
@@ -218,6 +217,7 @@ async fn refresh_needs_a_consent_that_is_still_authorised() {
         ))
         .await
         .unwrap();
+    let first = tokens(exchange(&bank, &client, &code).await).await;
     let second = tokens(refresh(&bank, &client, &first.refresh).await).await;
     assert_eq!(jwt_claims(&second.access)["consent_id"], id.as_str());
 
