@@ -1,6 +1,8 @@
 //! The authorization code grant end to end (PAR -> /authorize -> code -> token with PKCE and
 //! DPoP), and the attacks on it: code replay, concurrent redemption, PKCE and redirect URI
-//! mismatches, another client's code, and a proof key other than the one bound at PAR.
+//! mismatches, another client's code, a proof key other than the one bound at PAR, and a consent
+//! revoked or expired before the exchange. Every check runs before the code is spent: a refused
+//! request changes nothing, and only a replay by the code's own client revokes what it issued.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -12,12 +14,13 @@ use axum::response::{IntoResponse, Response};
 use common::{REDIRECT_URI, start_bank};
 use flow::{Code, assert_error, code, code_form, code_with, exchange, jti, jwt_claims, query_param};
 use openbanking_core::client::GrantType;
+use openbanking_core::clock::ManualClock;
 use openbanking_core::clock::SystemClock;
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
-use openbanking_core::provider::CreateConsent;
+use openbanking_core::provider::{Actor, AuthoriseConsent, CreateConsent, RevokeConsent};
+use openbanking_core::{AccountId, ConsentId, PsuId, Scope};
 use openbanking_core::{ConsentProvider as _, ConsentRequest, LocalConsentProvider, MemoryConsentStore, Permission};
-use openbanking_core::{PsuId, Scope};
 use openbanking_server::store::PendingAuthorization;
 use openbanking_server::{AuthorizationServer, Interaction, InteractionOutcome};
 use serde_json::Value;
@@ -72,9 +75,43 @@ async fn consent_scope_puts_consent_id_in_the_token() {
         .unwrap();
     let scope = format!("accounts consent:{}", consent.consent_id());
     let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
+    // (AutoApprove does not touch consents; the consent pages would authorise it.)
+    authorise(&consents, consent.consent_id()).await;
     let body: Value = exchange(&bank, &client, &code).await.json().await.unwrap();
     let claims = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(claims["consent_id"], consent.consent_id().as_str());
+}
+
+async fn authorise(consents: &LocalConsentProvider, id: &ConsentId) {
+    let accounts = vec![AccountId::parse("acc-1").unwrap()];
+    consents.authorise(AuthoriseConsent::new(id.clone(), PsuId::parse("alice").unwrap(), accounts)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_consent_revoked_or_expired_before_the_exchange_yields_invalid_grant_and_no_tokens() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let consents = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), clock.clone()));
+    let provider = consents.clone();
+    let bank = start_bank(move |b| b.consents(provider)).await;
+    let client = bank.client(&[GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
+    let expiring =
+        ConsentRequest::new([Permission::ReadAccountsBasic]).with_expiration(clock.now() + Duration::minutes(10));
+    let revoked = consents.create(CreateConsent::new(client.client_id.clone(), expiring.clone())).await.unwrap();
+    let expired = consents.create(CreateConsent::new(client.client_id.clone(), expiring)).await.unwrap();
+    let mut codes = Vec::new();
+    for consent in [&revoked, &expired] {
+        let scope = format!("accounts consent:{}", consent.consent_id());
+        codes.push(code_with(&bank, &client, &[("scope", Some(&scope))], None).await);
+        authorise(&consents, consent.consent_id()).await;
+    }
+    // Between the PSU's approval and the exchange: revoked, and expired.
+    consents.revoke(RevokeConsent::new(revoked.consent_id().clone(), Actor::Bank)).await.unwrap();
+    use openbanking_core::clock::Clock as _;
+    clock.advance(Duration::minutes(10));
+    for code in &codes {
+        let body = assert_error(exchange(&bank, &client, code).await, 400, "invalid_grant").await;
+        assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none(), "{body}");
+    }
 }
 
 #[tokio::test]
@@ -115,7 +152,7 @@ async fn concurrent_redemptions_of_one_code_yield_exactly_one_token() {
 }
 
 #[tokio::test]
-async fn wrong_pkce_verifier_is_invalid_grant() {
+async fn a_wrong_pkce_verifier_is_invalid_grant_and_does_not_spend_the_code() {
     let bank = start_bank(|b| b).await;
     let client = bank.client(CODE_GRANTS).await;
     for verifier in
@@ -124,8 +161,8 @@ async fn wrong_pkce_verifier_is_invalid_grant() {
         let code = code(&bank, &client).await;
         let wrong = Code { code: code.code.clone(), verifier, redirect: code.redirect.clone() };
         assert_error(exchange(&bank, &client, &wrong).await, 400, "invalid_grant").await;
-        // The code is spent: the right verifier no longer helps.
-        assert_error(exchange(&bank, &client, &code).await, 400, "invalid_grant").await;
+        // Checked before the code is spent: the right verifier still works.
+        assert_eq!(exchange(&bank, &client, &code).await.status(), 200);
     }
 }
 
@@ -156,15 +193,32 @@ async fn redirect_uri_mismatch_at_token_is_invalid_grant() {
     }
     let proof = bank.proof(&client, "POST", "/token", None);
     assert_error(bank.post_form("/token", &form, Some(&proof)).await, 400, "invalid_grant").await;
+    // Checked before the code is spent: the registered redirect_uri still works.
+    assert_eq!(exchange(&bank, &client, &code).await.status(), 200);
 }
 
 #[tokio::test]
-async fn another_clients_code_is_invalid_grant() {
+async fn another_client_can_neither_burn_a_leaked_code_nor_revoke_its_tokens() {
     let bank = start_bank(|b| b).await;
-    let victim = bank.client(CODE_GRANTS).await;
-    let attacker = bank.client(CODE_GRANTS).await;
+    let grants = &[GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let victim = bank.client(grants).await;
+    let attacker = bank.client(grants).await;
+    // The attacker holds the leaked code (and even the verifier), and authenticates as itself.
     let code = code(&bank, &victim).await;
+    let body = assert_error(exchange(&bank, &attacker, &code).await, 400, "invalid_grant").await;
+    assert_eq!(body["error_description"], "unknown or expired authorization code");
+
+    // The code is not spent: the rightful client redeems it.
+    let response = exchange(&bank, &victim, &code).await;
+    assert_eq!(response.status(), 200);
+    let issued: Value = response.json().await.unwrap();
+    let access = issued["access_token"].as_str().unwrap();
+
+    // A "replay" by the attacker after that does not trigger the replay revocation.
     assert_error(exchange(&bank, &attacker, &code).await, 400, "invalid_grant").await;
+    assert!(!bank.server.revocations().is_revoked(&jti(access)).await.unwrap());
+    let refreshed = flow::refresh(&bank, &victim, issued["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status(), 200);
 }
 
 #[tokio::test]
@@ -189,6 +243,8 @@ async fn code_bound_at_par_needs_the_same_dpop_key() {
     let proof = thief.proof("POST", &bank.url("/token"), None, None, bank.now()).unwrap();
     let form = code_form(&bank, &client, &code.code, &code.verifier);
     assert_error(bank.post_form("/token", &form, Some(&proof)).await, 400, "invalid_grant").await;
+    // Checked before the code is spent: the bound key still redeems it.
+    assert_eq!(exchange(&bank, &client, &code).await.status(), 200);
 
     // Bound by dpop_jkt: the right key works.
     let code = code_with(&bank, &client, &[("dpop_jkt", Some(client.dpop.jkt().as_str()))], None).await;
@@ -316,6 +372,8 @@ async fn a_narrowing_that_drops_the_consent_scope_drops_the_consent() {
     let id = recorder.0.lock().unwrap().pop().unwrap();
     let url = url::Url::parse(&bank.server.complete_interaction(&id, narrowed(&consent_scope)).await.unwrap()).unwrap();
     let code = Code { code: query_param(&url, "code").unwrap(), verifier: verifier.secret().to_owned(), redirect: url };
+    // (The Recorder interaction does not touch consents; the consent pages would authorise it.)
+    authorise(&consents, consent.consent_id()).await;
     let body: Value = exchange(&bank, &client, &code).await.json().await.unwrap();
     let claims = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(claims["consent_id"], consent.consent_id().as_str(), "{claims}");

@@ -136,16 +136,17 @@ async fn two_instances_in_one_schema_pass_every_racing_kit_at_once() {
         );
         let now = OffsetDateTime::now_utc();
         for _ in 0..20 {
-            let code = TokenHash::of(&random_token(32));
-            a.codes.insert(&code, sample_grant(), now + Duration::minutes(1), now).await.unwrap();
+            let (code, grant) = (TokenHash::of(&random_token(32)), sample_grant());
+            let client = grant.client_id.clone();
+            a.codes.insert(&code, grant, now + Duration::minutes(1), now).await.unwrap();
             let (x, y) = tokio::join!(
                 tokio::spawn({
-                    let (codes, code) = (Arc::clone(&a.codes), code.clone());
-                    async move { codes.redeem(&code, now).await.unwrap() }
+                    let (codes, code, client) = (Arc::clone(&a.codes), code.clone(), client.clone());
+                    async move { codes.redeem(&code, &client, now).await.unwrap() }
                 }),
                 tokio::spawn({
-                    let (codes, code) = (Arc::clone(&b.codes), code.clone());
-                    async move { codes.redeem(&code, now).await.unwrap() }
+                    let (codes, code, client) = (Arc::clone(&b.codes), code.clone(), client.clone());
+                    async move { codes.redeem(&code, &client, now).await.unwrap() }
                 }),
             );
             let firsts = [x.unwrap(), y.unwrap()].iter().filter(|r| matches!(r, CodeRedemption::First(_))).count();
@@ -172,7 +173,7 @@ async fn data_survives_a_reconnect_and_migrations_run_twice_are_a_no_op() {
         second.migrate().await.unwrap();
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
-        assert_eq!(applied, 1, "each migration applied once");
+        assert_eq!(applied, 2, "each migration applied once");
         assert!(second.stores().clients.delete(&client_id).await.unwrap(), "the row written before is there");
         second.close().await;
     })
@@ -215,7 +216,8 @@ async fn a_closed_pool_or_an_unreachable_server_is_unavailable() {
         let err = stores.consents.get(&ConsentId::parse("any").unwrap()).await.unwrap_err();
         assert!(err.is_unavailable(), "{err:?}");
         let now = OffsetDateTime::now_utc();
-        assert!(stores.codes.redeem(&TokenHash::of("x"), now).await.unwrap_err().is_unavailable());
+        let tpp = ClientId::parse("tpp").unwrap();
+        assert!(stores.codes.redeem(&TokenHash::of("x"), &tpp, now).await.unwrap_err().is_unavailable());
         assert!(stores.replay.first_use("k", now + Duration::minutes(1), now).await.is_err(), "refused, not accepted");
 
         // Nothing listens on port 1.

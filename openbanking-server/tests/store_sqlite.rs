@@ -123,7 +123,7 @@ async fn data_survives_a_restart_and_migrations_run_twice_are_a_no_op() {
     second.migrate().await.unwrap();
     let applied: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
-    assert_eq!(applied, 1, "each migration applied once");
+    assert_eq!(applied, 2, "each migration applied once");
     assert_eq!(second.stores().consents.get(&consent_id).await.unwrap(), Some(consent));
     second.close().await;
 }
@@ -149,13 +149,18 @@ async fn a_corrupt_row_is_a_backend_error_not_a_panic() {
     let err = sqlite.stores().consents.get(&ConsentId::parse("odd").unwrap()).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     let code = TokenHash::of("code");
-    sqlx::query("INSERT INTO codes (hash, grant_body, expires_at, used, purge_at) VALUES ($1, '[]', $2, 0, $2)")
-        .bind(code.as_str())
-        .bind(i64::MAX)
-        .execute(pool)
-        .await
-        .unwrap();
-    let err = sqlite.stores().codes.redeem(&code, OffsetDateTime::now_utc()).await.unwrap_err();
+    sqlx::query(
+        "INSERT INTO codes (hash, grant_body, expires_at, used, purge_at, client_id) VALUES ($1, '[]', $2, 0, $2, 'tpp')",
+    )
+    .bind(code.as_str())
+    .bind(i64::MAX)
+    .execute(pool)
+    .await
+    .unwrap();
+    let err = sqlite.stores().codes.find(&code, OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    let tpp = ClientId::parse("tpp").unwrap();
+    let err = sqlite.stores().codes.redeem(&code, &tpp, OffsetDateTime::now_utc()).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     sqlite.close().await;
 }
@@ -169,7 +174,7 @@ async fn a_closed_pool_is_unavailable() {
     let err = stores.consents.get(&ConsentId::parse("any").unwrap()).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     let now = OffsetDateTime::now_utc();
-    let err = stores.codes.redeem(&TokenHash::of("x"), now).await.unwrap_err();
+    let err = stores.codes.redeem(&TokenHash::of("x"), &ClientId::parse("tpp").unwrap(), now).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     assert!(stores.replay.first_use("k", now + Duration::minutes(1), now).await.is_err(), "refused, not accepted");
 }
@@ -180,16 +185,17 @@ async fn two_instances_on_one_file_redeem_a_code_once() {
     let (a, b) = (db.open().await.stores().codes, db.open().await.stores().codes);
     let now = OffsetDateTime::now_utc();
     for _ in 0..20 {
-        let code = TokenHash::of(&random_token(32));
-        a.insert(&code, sample_grant(), now + Duration::minutes(1), now).await.unwrap();
+        let (code, grant) = (TokenHash::of(&random_token(32)), sample_grant());
+        let client = grant.client_id.clone();
+        a.insert(&code, grant, now + Duration::minutes(1), now).await.unwrap();
         let (x, y) = tokio::join!(
             tokio::spawn({
-                let (a, code) = (Arc::clone(&a), code.clone());
-                async move { a.redeem(&code, now).await }
+                let (a, code, client) = (Arc::clone(&a), code.clone(), client.clone());
+                async move { a.redeem(&code, &client, now).await }
             }),
             tokio::spawn({
-                let (b, code) = (Arc::clone(&b), code.clone());
-                async move { b.redeem(&code, now).await }
+                let (b, code, client) = (Arc::clone(&b), code.clone(), client.clone());
+                async move { b.redeem(&code, &client, now).await }
             }),
         );
         let firsts =

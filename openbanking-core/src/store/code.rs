@@ -34,6 +34,25 @@ pub struct CodeGrant {
     pub refresh_family: Option<String>,
 }
 
+/// A code as [`AuthorizationCodeStore::find`] sees it, without spending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeState {
+    /// Not redeemed yet, and before its expiry: a [`redeem`](AuthorizationCodeStore::redeem) by
+    /// its client would now be [`CodeRedemption::First`].
+    Unused(CodeGrant),
+    /// Redeemed before (and still remembered).
+    Used(CodeGrant),
+}
+
+impl CodeState {
+    /// What the code stands for.
+    pub fn grant(&self) -> &CodeGrant {
+        match self {
+            Self::Unused(grant) | Self::Used(grant) => grant,
+        }
+    }
+}
+
 /// The outcome of redeeming a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
@@ -41,16 +60,24 @@ pub enum CodeRedemption {
     First(CodeGrant),
     /// The code was used before (RFC 6749 §4.1.2: refuse, and revoke what it issued).
     Replayed(CodeGrant),
-    /// Unknown or expired.
+    /// Unknown, expired, or issued to another client.
     Invalid,
 }
 
 /// Authorization codes, single use.
 ///
+/// The token endpoint first [`find`](Self::find)s a code and checks the request against its
+/// grant (client, `redirect_uri`, PKCE verifier, DPoP key, consent) without spending it, then
+/// [`redeem`](Self::redeem)s it for the authenticated client: another client holding a leaked code
+/// can neither burn it nor trigger the replay revocation of the rightful client's tokens, and a
+/// wrong verifier does not spend it either.
+///
 /// The contract ([`code_store_conformance`](crate::testing::code_store_conformance)): `insert`
-/// refuses a known code with `Conflict`; `redeem` before `expires_at` is `First` exactly once,
-/// even under concurrency, and `Replayed` after that; an unused code at or after `expires_at` is
-/// `Invalid`; an unknown code is `Invalid`.
+/// refuses a known code with `Conflict`; `find` changes nothing, and says `Unused` exactly when
+/// `redeem` by the code's client would be `First`; `redeem` by the code's client before
+/// `expires_at` is `First` exactly once, even under concurrency, and `Replayed` after that; an
+/// unused code at or after `expires_at` is `Invalid`; an unknown code is `Invalid`; `redeem` by
+/// any other client is `Invalid` and changes nothing, whether the code was used or not.
 #[async_trait]
 pub trait AuthorizationCodeStore: Send + Sync + fmt::Debug {
     /// Stores a new code (by hash) until `expires_at`. `now` lets the store drop what it may
@@ -62,8 +89,20 @@ pub trait AuthorizationCodeStore: Send + Sync + fmt::Debug {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Marks the code used and returns what it stands for, atomically: of two concurrent
-    /// redemptions exactly one gets [`CodeRedemption::First`]. A used code is remembered (as
-    /// `Replayed`) for a while after its expiry so that a late replay still revokes.
-    async fn redeem(&self, code: &TokenHash, now: OffsetDateTime) -> Result<CodeRedemption, StoreError>;
+
+    /// What the code stands for, and whether it was used, without changing anything: `None` if
+    /// it is unknown, or unused and at or past its expiry (as `redeem` would say `Invalid`).
+    async fn find(&self, code: &TokenHash, now: OffsetDateTime) -> Result<Option<CodeState>, StoreError>;
+
+    /// Marks the code used, if it was issued to `client_id`, and returns what it stands for,
+    /// atomically (one conditional write on "unused, unexpired, and this client's"): of two
+    /// concurrent redemptions exactly one gets [`CodeRedemption::First`]. A used code is
+    /// remembered (as `Replayed`) for a while after its expiry so that a late replay still
+    /// revokes. A code of another client is `Invalid`, and stays as it was.
+    async fn redeem(
+        &self,
+        code: &TokenHash,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError>;
 }

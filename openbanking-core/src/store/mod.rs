@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use artifact::{ArtifactStore, PendingAuthorization, PushedRequest};
 pub use client::{ClientStore, RegisteredClient};
-pub use code::{AuthorizationCodeStore, CodeGrant, CodeRedemption};
+pub use code::{AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState};
 pub use consent::{ConsentCursor, ConsentPage, ConsentQuery, ConsentStore, MAX_PAGE_SIZE};
 pub use error::{ConflictKind, StoreError};
 pub use memory::{

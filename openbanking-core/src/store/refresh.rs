@@ -5,7 +5,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::{StoreError, TokenHash};
 use crate::types::{ClientId, ConsentId, Jkt, Jti, Scope};
@@ -23,7 +23,10 @@ pub struct RefreshFamily {
     pub scope: Scope,
     /// The consent, if any.
     pub consent_id: Option<ConsentId>,
-    /// The DPoP key every use must prove.
+    /// The DPoP key of the proof the family was started with, if any. The family's refresh
+    /// tokens are not bound to it: a confidential client's refresh tokens are bound to its
+    /// authentication, and each refresh binds the new access token to the key of that request's
+    /// proof (RFC 9449 §5). A family started with a proof is only refreshed with one.
     pub dpop_jkt: Option<Jkt>,
     /// When the family stops being usable.
     #[serde(with = "time::serde::rfc3339")]
@@ -48,11 +51,11 @@ pub struct IssuedAccessToken {
 /// The outcome of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshRotation {
-    /// The token was the current one (or the previous one within the grace period): `next` is
-    /// now the current token of the family.
+    /// The token was the current one, or the previous one while its successor is unused (a
+    /// retry after a lost response): `next` is now the current token of the family.
     Rotated(RefreshFamily),
-    /// The token was superseded and its grace period is over (or its successor was used): the
-    /// whole family is now revoked (FAPI 2.0 SP §5.3.2.1, RFC 9700 §4.14.2).
+    /// The token was superseded and its successor was used since: the whole family is now
+    /// revoked (FAPI 2.0 SP §5.3.2.1, RFC 9700 §4.14.2).
     Reused(RefreshFamily),
     /// Unknown, expired, or the family was already revoked.
     Invalid,
@@ -65,36 +68,37 @@ pub enum RefreshRotation {
 /// expired or revoked family is.
 ///
 /// The contract ([`refresh_token_store_conformance`](crate::testing::refresh_token_store_conformance)):
-/// rotation of the current token succeeds once, even under concurrency; the previous token is
-/// accepted again only within `grace` and before its successor is used; any other reuse revokes
-/// the family; `find` says "usable" exactly when `rotate` would accept; a revoked family stays
-/// revoked; `revoke_by_consent` revokes every live family of that consent.
+/// rotation of the current token succeeds once, even under concurrency; the previous token (the
+/// one the current token replaced) is accepted again, at any time before the family expires, as
+/// long as the current token has not been used: a client that lost a response retries with it
+/// (FAPI 2.0 SP §5.3.2.1), and there is no fixed cut-off; once the current token is used, the
+/// previous one is a reuse, and any reuse revokes the family; `find` says "usable" exactly when
+/// `rotate` would accept; a revoked family stays revoked; `revoke_by_consent` revokes every live
+/// family of that consent.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// Starts a family whose current token is `token`.
     async fn create(&self, family: RefreshFamily, token: &TokenHash, now: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Presents `token` and, if acceptable, makes `next` the family's current token, atomically.
-    /// The previous token keeps working only until `next` is first used or `grace` passes;
-    /// any other reuse revokes the family.
+    ///
+    /// The current token is accepted, and becomes the previous one. The previous token is
+    /// accepted until `next` is first used (presenting `next` makes it the previous token in its
+    /// turn), with no time limit but the family's expiry; `next` then replaces the unused
+    /// successor the previous token had produced, which is no longer usable. Presenting any
+    /// other token of a live family is a reuse and revokes the family.
     async fn rotate(
         &self,
         token: &TokenHash,
         next: &TokenHash,
         now: OffsetDateTime,
-        grace: Duration,
     ) -> Result<RefreshRotation, StoreError>;
 
     /// The family of a token, with whether that token is usable now (for introspection): exactly
-    /// when [`rotate`](Self::rotate) with the same `now` and `grace` would accept it, that is the
-    /// family is neither revoked nor expired and the token is its current one, or the one the
-    /// current token replaced, at most `grace` ago and before the current one was used.
-    async fn find(
-        &self,
-        token: &TokenHash,
-        now: OffsetDateTime,
-        grace: Duration,
-    ) -> Result<Option<(RefreshFamily, bool)>, StoreError>;
+    /// when [`rotate`](Self::rotate) with the same `now` would accept it, that is the family is
+    /// neither revoked nor expired and the token is its current one, or the one the current token
+    /// replaced while the current one is unused.
+    async fn find(&self, token: &TokenHash, now: OffsetDateTime) -> Result<Option<(RefreshFamily, bool)>, StoreError>;
 
     /// Records an access token issued from a family; `NotFound` if the family is gone.
     async fn add_access_token(

@@ -10,9 +10,6 @@ use crate::types::{ClientId, ConsentId, Jkt, Jti, Scope, random_token};
 
 const STORE: &str = "RefreshTokenStore";
 
-/// The grace period the kit rotates with.
-const GRACE: Duration = Duration::seconds(60);
-
 fn contract(name: &'static str) -> Contract {
     Contract::new(STORE, name)
 }
@@ -20,7 +17,7 @@ fn contract(name: &'static str) -> Contract {
 /// Runs every contract of [`RefreshTokenStore`] against `store`, and panics with a message naming
 /// the first contract that fails (``RefreshTokenStore contract `...` failed: ...``).
 ///
-/// Rotations use a grace period of 60 s. The contracts:
+/// The contracts:
 ///
 /// - `unknown_token_is_invalid`: `rotate` of an unknown token is `Invalid`, `find` is `None`;
 /// - `round_trip_every_field`: `find` of a new family's token returns the family as created
@@ -31,24 +28,27 @@ fn contract(name: &'static str) -> Contract {
 /// - `add_access_token_of_unknown_family_is_not_found`;
 /// - `rotation_makes_next_current`: `rotate` of the current token is `Rotated` (with the family),
 ///   and `next` becomes usable;
-/// - `previous_token_usable_within_grace`: the token a rotation superseded stays usable until
-///   `grace` after the rotation, inclusive, and not a microsecond later;
-/// - `retry_within_grace_replaces_the_successor`: presenting the previous token again within
-///   `grace` is `Rotated`, its new `next` is current, and the successor it replaces is no longer
-///   usable;
-/// - `successor_use_ends_grace`: once the current token is used, the one it replaced is no longer
-///   usable, even within `grace`;
-/// - `reuse_revokes_the_family`: presenting a superseded token that is no longer usable (its
-///   successor was used, or `grace` passed) is `Reused`, with the family marked revoked;
+/// - `previous_token_usable_until_successor_used`: the token a rotation superseded stays usable
+///   while its successor is unused, with no fixed window: a day later, and a microsecond before
+///   the family's `expires_at`, it is usable (and `rotate` accepts it); at `expires_at` it is not
+///   (and `rotate` says `Invalid`);
+/// - `retry_replaces_the_successor`: presenting the previous token again (a day after the
+///   rotation) is `Rotated`, its new `next` is current, and the successor it replaces is no
+///   longer usable;
+/// - `successor_use_ends_retry`: once the current token is used, the one it replaced is no
+///   longer usable;
+/// - `reuse_revokes_the_family`: presenting a superseded token whose successor was used (the
+///   previous token after that, or an older one) is `Reused`, with the family marked revoked;
 /// - `revoked_family_stays_revoked`: after that, or after `revoke_family`, every token of the
 ///   family is `Invalid` for `rotate` and not usable for `find`, which still returns the family,
 ///   revoked, while an access token issued from it lives;
 /// - `expiry_is_exclusive`: a family is usable strictly before its `expires_at`; at `expires_at`
 ///   its current token is `Invalid` and not usable;
 /// - `find_agrees_with_rotate`: before every rotation the kit makes, `find` with the same `now`
-///   and `grace` says "usable" exactly when `rotate` then accepts (`Rotated`);
+///   says "usable" exactly when `rotate` then accepts (`Rotated`);
 /// - `concurrent_rotations_leave_one_current`: 8 tasks rotate one current token at once, each to
-///   its own `next`: all are accepted (the token they present is current or within grace), and
+///   its own `next`: all are accepted (the token they present is current, or the previous one
+///   with an unused successor), and
 ///   afterwards exactly one of the 8 `next`s is usable; once it is used, presenting any other is
 ///   `Reused`, and the family is revoked;
 /// - `revoke_family_revokes`: `revoke_family` returns the family, revoked, with its access
@@ -77,8 +77,9 @@ pub async fn refresh_token_store_conformance(store: Arc<dyn RefreshTokenStore>) 
     kit.round_trip_every_field().await;
     kit.create_existing_family_conflicts().await;
     kit.add_access_token_of_unknown_family_is_not_found().await;
-    kit.rotation_and_grace().await;
-    kit.reuse_after_grace_revokes_the_family().await;
+    kit.rotation_and_retry().await;
+    kit.previous_token_lives_as_long_as_the_family().await;
+    kit.older_token_reuse_revokes_the_family().await;
     kit.expiry_is_exclusive().await;
     kit.concurrent_rotations_leave_one_current().await;
     kit.revoke_family_revokes().await;
@@ -142,7 +143,7 @@ impl Kit {
     }
 
     async fn find(&self, c: Contract, token: &TokenHash, now: OffsetDateTime) -> Option<(RefreshFamily, bool)> {
-        c.ok("find", self.store.find(token, now, GRACE).await)
+        c.ok("find", self.store.find(token, now).await)
     }
 
     /// Whether `token` is usable at `now`, per `find` (`false` if the token is unknown).
@@ -160,11 +161,11 @@ impl Kit {
     async fn present(&self, token: &TokenHash, next: &TokenHash, now: OffsetDateTime) -> RefreshRotation {
         let c = contract("find_agrees_with_rotate");
         let found = self.find(c, token, now).await;
-        let outcome = c.ok("rotate", self.store.rotate(token, next, now, GRACE).await);
+        let outcome = c.ok("rotate", self.store.rotate(token, next, now).await);
         let usable = found.as_ref().is_some_and(|(_, usable)| *usable);
         let accepted = matches!(outcome, RefreshRotation::Rotated(_));
         c.check(usable == accepted, || {
-            format!("find said {found:?} (usable: {usable}), but rotate with the same now and grace then returned {outcome:?}")
+            format!("find said {found:?} (usable: {usable}), but rotate with the same now then returned {outcome:?}")
         });
         outcome
     }
@@ -172,7 +173,7 @@ impl Kit {
     async fn unknown_token_is_invalid(&self) {
         let c = contract("unknown_token_is_invalid");
         let unknown = token();
-        let outcome = c.ok("rotate", self.store.rotate(&unknown, &token(), self.now, GRACE).await);
+        let outcome = c.ok("rotate", self.store.rotate(&unknown, &token(), self.now).await);
         c.equal("rotate of an unknown token", &outcome, &RefreshRotation::Invalid);
         let found = self.find(c, &unknown, self.now).await;
         c.check(found.is_none(), || format!("find of an unknown token returned {found:?}"));
@@ -204,7 +205,7 @@ impl Kit {
         c.not_found("add_access_token of an unknown family", added);
     }
 
-    async fn rotation_and_grace(&self) {
+    async fn rotation_and_retry(&self) {
         let now = self.now;
         let c = contract("rotation_makes_next_current");
         let (family, t0) = self.start(c, Some(consent_id())).await;
@@ -216,33 +217,39 @@ impl Kit {
         );
         Self::expect_usable(c, "the new current token", self.usable(c, &t1, now).await, true);
 
-        let c = contract("previous_token_usable_within_grace");
-        Self::expect_usable(c, "the previous token at the end of grace", self.usable(c, &t0, now + GRACE).await, true);
-        Self::expect_usable(c, "the previous token after grace", self.usable(c, &t0, now + GRACE + MICRO).await, false);
+        let c = contract("previous_token_usable_until_successor_used");
+        let later = now + EDGE;
+        Self::expect_usable(c, "the previous token a day later", self.usable(c, &t0, later).await, true);
+        let last = family.expires_at - MICRO;
+        Self::expect_usable(c, "the previous token just before expires_at", self.usable(c, &t0, last).await, true);
+        let end = family.expires_at;
+        Self::expect_usable(c, "the previous token at expires_at", self.usable(c, &t0, end).await, false);
 
-        let c = contract("retry_within_grace_replaces_the_successor");
+        let c = contract("retry_replaces_the_successor");
         let t2 = token();
-        let retry = self.present(&t0, &t2, now + GRACE).await;
-        c.equal("rotate of the previous token within grace", &retry, &RefreshRotation::Rotated(family.clone()));
-        Self::expect_usable(c, "the retry's next token", self.usable(c, &t2, now + GRACE).await, true);
-        Self::expect_usable(c, "the successor the retry replaced", self.usable(c, &t1, now + GRACE).await, false);
+        let retry = self.present(&t0, &t2, later).await;
+        c.equal("rotate of the previous token a day later", &retry, &RefreshRotation::Rotated(family.clone()));
+        Self::expect_usable(c, "the retry's next token", self.usable(c, &t2, later).await, true);
+        Self::expect_usable(c, "the successor the retry replaced", self.usable(c, &t1, later).await, false);
+        Self::expect_usable(c, "the previous token after the retry", self.usable(c, &t0, later).await, true);
 
-        let c = contract("successor_use_ends_grace");
+        let c = contract("successor_use_ends_retry");
         let t3 = token();
-        let used = self.present(&t2, &t3, now + GRACE).await;
+        let used = self.present(&t2, &t3, later).await;
         c.equal("rotate of the current token", &used, &RefreshRotation::Rotated(family.clone()));
         Self::expect_usable(
             c,
             "the previous token once its successor was used",
-            self.usable(c, &t0, now + GRACE).await,
+            self.usable(c, &t0, later).await,
             false,
         );
+        Self::expect_usable(c, "the token the successor replaced", self.usable(c, &t2, later).await, true);
 
         let c = contract("reuse_revokes_the_family");
-        let reused = self.present(&t0, &token(), now + GRACE).await;
+        let reused = self.present(&t0, &token(), later).await;
         c.equal("rotate of a token whose successor was used", &reused, &RefreshRotation::Reused(revoked(&family)));
 
-        self.expect_revoked(&family, &[&t0, &t1, &t2, &t3], now + GRACE).await;
+        self.expect_revoked(&family, &[&t0, &t1, &t2, &t3], later).await;
     }
 
     /// Every token of `family` is invalid for `rotate`, and `find` returns the family revoked.
@@ -256,19 +263,35 @@ impl Kit {
         }
     }
 
-    async fn reuse_after_grace_revokes_the_family(&self) {
-        let c = contract("reuse_revokes_the_family");
-        let (family, t0) = self.start(c, None).await;
+    async fn previous_token_lives_as_long_as_the_family(&self) {
+        let c = contract("previous_token_usable_until_successor_used");
+        // Expiring a day ahead (a write at `expires_at` must not purge other runs' families).
+        let (family, t0) = self.create(c, self.family(None, self.now + EDGE)).await;
         let t1 = token();
         c.equal(
             "rotate of the current token",
             &self.present(&t0, &t1, self.now).await,
             &RefreshRotation::Rotated(family.clone()),
         );
-        let late = self.now + GRACE + MICRO;
-        let reused = self.present(&t0, &token(), late).await;
-        c.equal("rotate of the previous token after grace", &reused, &RefreshRotation::Reused(revoked(&family)));
-        self.expect_revoked(&family, &[&t0, &t1], late).await;
+        let last = family.expires_at - MICRO;
+        let retry = self.present(&t0, &token(), last).await;
+        c.equal("rotate of the previous token just before expires_at", &retry, &RefreshRotation::Rotated(family));
+        let c = contract("expiry_is_exclusive");
+        let expired = self.present(&t0, &token(), last + MICRO).await;
+        c.equal("rotate of the previous token at expires_at", &expired, &RefreshRotation::Invalid);
+    }
+
+    async fn older_token_reuse_revokes_the_family(&self) {
+        let c = contract("reuse_revokes_the_family");
+        let (family, t0) = self.start(c, None).await;
+        let (t1, t2) = (token(), token());
+        for (from, to) in [(&t0, &t1), (&t1, &t2)] {
+            let rotated = self.present(from, to, self.now).await;
+            c.equal("rotate of the current token", &rotated, &RefreshRotation::Rotated(family.clone()));
+        }
+        let reused = self.present(&t0, &token(), self.now + EDGE).await;
+        c.equal("rotate of a token two rotations old", &reused, &RefreshRotation::Reused(revoked(&family)));
+        self.expect_revoked(&family, &[&t0, &t1, &t2], self.now + EDGE).await;
     }
 
     async fn expiry_is_exclusive(&self) {
@@ -290,7 +313,7 @@ impl Kit {
         let now = self.now;
         let outcomes = race(c, |n| {
             let (store, t0, next) = (Arc::clone(&self.store), t0.clone(), nexts[n].clone());
-            async move { store.rotate(&t0, &next, now, GRACE).await }
+            async move { store.rotate(&t0, &next, now).await }
         })
         .await;
         for outcome in outcomes {
@@ -311,11 +334,11 @@ impl Kit {
             )
         });
         let winner = current[0];
-        let used = c.ok("rotate", self.store.rotate(winner, &token(), now, GRACE).await);
+        let used = c.ok("rotate", self.store.rotate(winner, &token(), now).await);
         c.equal("rotate of the one usable next token", &used, &RefreshRotation::Rotated(family.clone()));
         c.check(!self.usable(c, &t0, now).await, || "the original token is usable after its successor was used".into());
         let Some(loser) = nexts.iter().find(|n| *n != winner) else { return };
-        let reused = c.ok("rotate", self.store.rotate(loser, &token(), now, GRACE).await);
+        let reused = c.ok("rotate", self.store.rotate(loser, &token(), now).await);
         c.equal("rotate of another of the racers' next tokens", &reused, &RefreshRotation::Reused(revoked(&family)));
     }
 

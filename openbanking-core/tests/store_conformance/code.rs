@@ -4,8 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
+use openbanking_core::ClientId;
 use openbanking_core::store::{
-    AuthorizationCodeStore, CodeGrant, CodeRedemption, MemoryAuthorizationCodeStore, StoreError, TokenHash,
+    AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, MemoryAuthorizationCodeStore, StoreError, TokenHash,
 };
 use openbanking_core::testing::code_store_conformance;
 use time::{Duration, OffsetDateTime};
@@ -41,6 +42,10 @@ enum Fault {
     ForgetsUsedAtExpiry,
     /// A second insert of a code is silently accepted.
     AcceptsDuplicateInsert,
+    /// `redeem` spends the code whichever client names it.
+    IgnoresClient,
+    /// `find` spends the code (it redeems, and answers `Unused`).
+    FindSpends,
 }
 
 #[derive(Debug)]
@@ -70,11 +75,24 @@ impl AuthorizationCodeStore for BrokenStore {
         }
     }
 
-    async fn redeem(&self, code: &TokenHash, now: OffsetDateTime) -> Result<CodeRedemption, StoreError> {
+    async fn find(&self, code: &TokenHash, now: OffsetDateTime) -> Result<Option<CodeState>, StoreError> {
+        let found = self.inner.find(code, now).await?;
+        if let (Some(CodeState::Unused(grant)), Fault::FindSpends) = (&found, self.fault) {
+            self.inner.redeem(code, &grant.client_id, now).await?;
+        }
+        Ok(found)
+    }
+
+    async fn redeem(
+        &self,
+        code: &TokenHash,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError> {
         let expires_at = self.expiries.lock().unwrap().get(code).copied();
         match self.fault {
             Fault::RedeemsTwice => {
-                let outcome = self.inner.redeem(code, now).await?;
+                let outcome = self.inner.redeem(code, client_id, now).await?;
                 let count = {
                     let mut redeemed = self.redeemed.lock().unwrap();
                     let count = redeemed.entry(code.clone()).or_default();
@@ -90,19 +108,23 @@ impl AuthorizationCodeStore for BrokenStore {
                 let was_used = self.used.lock().unwrap().contains(code);
                 tokio::time::sleep(StdDuration::from_millis(20)).await;
                 self.used.lock().unwrap().insert(code.clone());
-                Ok(match self.inner.redeem(code, now).await? {
+                Ok(match self.inner.redeem(code, client_id, now).await? {
                     CodeRedemption::Replayed(grant) if !was_used => CodeRedemption::First(grant),
                     other => other,
                 })
             }
             Fault::ExpiryInclusive if expires_at == Some(now) => {
-                self.inner.redeem(code, now - Duration::microseconds(1)).await
+                self.inner.redeem(code, client_id, now - Duration::microseconds(1)).await
             }
-            Fault::ForgetsUsedAtExpiry => Ok(match self.inner.redeem(code, now).await? {
+            Fault::ForgetsUsedAtExpiry => Ok(match self.inner.redeem(code, client_id, now).await? {
                 CodeRedemption::Replayed(_) if expires_at.is_some_and(|e| now >= e) => CodeRedemption::Invalid,
                 other => other,
             }),
-            _ => self.inner.redeem(code, now).await,
+            Fault::IgnoresClient => match self.inner.find(code, now).await? {
+                Some(state) => self.inner.redeem(code, &state.grant().client_id, now).await,
+                None => Ok(CodeRedemption::Invalid),
+            },
+            _ => self.inner.redeem(code, client_id, now).await,
         }
     }
 }
@@ -149,4 +171,18 @@ async fn the_kit_fails_a_store_that_accepts_a_duplicate_insert() {
         "AuthorizationCodeStore",
         "insert_existing_code_conflicts",
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kit_fails_a_store_that_lets_another_client_spend_a_code() {
+    assert_contract(
+        &failure(Fault::IgnoresClient).await,
+        "AuthorizationCodeStore",
+        "another_clients_redeem_changes_nothing",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kit_fails_a_store_whose_find_spends_the_code() {
+    assert_contract(&failure(Fault::FindSpends).await, "AuthorizationCodeStore", "find_changes_nothing");
 }

@@ -1,6 +1,7 @@
 //! The `RefreshTokenStore` kit, on the memory store and on broken ones.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use openbanking_core::ConsentId;
 use openbanking_core::store::{
@@ -31,12 +32,15 @@ async fn memory_store_passes_on_a_current_thread_runtime() {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Fault {
-    /// Presenting a superseded token out of grace is refused but the family is not revoked.
+    /// Presenting a superseded token whose successor was used is refused but the family is not
+    /// revoked.
     NoRevokeOnReuse,
-    /// `rotate` allows no grace at all, while `find` applies the one given: they disagree.
-    RotateIgnoresGrace,
-    /// `find` says a superseded token is usable long after its grace.
-    FindIgnoresGrace,
+    /// `rotate` refuses (as a reuse) the previous token, while `find` says it is usable: they
+    /// disagree.
+    RotateRefusesThePrevious,
+    /// The previous token is usable only for 60 s after its rotation (a fixed cut-off), then a
+    /// reuse, for `find` and `rotate` alike.
+    FixedRetryWindow,
     /// `revoke_by_consent` revokes but reports no family (so their access tokens stay valid).
     RevokeByConsentReportsNothing,
 }
@@ -45,6 +49,20 @@ enum Fault {
 struct BrokenStore {
     inner: MemoryRefreshTokenStore,
     fault: Fault,
+    /// When each token was first superseded by an accepted rotation.
+    superseded: Mutex<HashMap<TokenHash, OffsetDateTime>>,
+}
+
+impl BrokenStore {
+    /// Whether the fault makes `token` (usable for the memory store) unusable at `now`.
+    fn refuses(&self, token: &TokenHash, now: OffsetDateTime) -> bool {
+        let superseded = self.superseded.lock().unwrap().get(token).copied();
+        match self.fault {
+            Fault::RotateRefusesThePrevious => superseded.is_some(),
+            Fault::FixedRetryWindow => superseded.is_some_and(|at| now - at > Duration::seconds(60)),
+            _ => false,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -58,26 +76,33 @@ impl RefreshTokenStore for BrokenStore {
         token: &TokenHash,
         next: &TokenHash,
         now: OffsetDateTime,
-        grace: Duration,
     ) -> Result<RefreshRotation, StoreError> {
-        match self.fault {
-            Fault::NoRevokeOnReuse => match self.inner.find(token, now, grace).await? {
-                Some((family, false)) if !family.revoked && now < family.expires_at => Ok(RefreshRotation::Invalid),
-                _ => self.inner.rotate(token, next, now, grace).await,
-            },
-            Fault::RotateIgnoresGrace => self.inner.rotate(token, next, now, Duration::ZERO).await,
-            _ => self.inner.rotate(token, next, now, grace).await,
+        let found = self.inner.find(token, now).await?;
+        match (self.fault, &found) {
+            (Fault::NoRevokeOnReuse, Some((family, false))) if !family.revoked && now < family.expires_at => {
+                return Ok(RefreshRotation::Invalid);
+            }
+            (_, Some((family, true))) if self.refuses(token, now) => {
+                let revoked = self.inner.revoke_family(&family.id, now).await?;
+                return Ok(revoked.map_or(RefreshRotation::Invalid, RefreshRotation::Reused));
+            }
+            _ => {}
         }
+        let outcome = self.inner.rotate(token, next, now).await?;
+        if matches!(outcome, RefreshRotation::Rotated(_)) {
+            self.superseded.lock().unwrap().entry(token.clone()).or_insert(now);
+        }
+        Ok(outcome)
     }
 
-    async fn find(
-        &self,
-        token: &TokenHash,
-        now: OffsetDateTime,
-        grace: Duration,
-    ) -> Result<Option<(RefreshFamily, bool)>, StoreError> {
-        let grace = if self.fault == Fault::FindIgnoresGrace { Duration::days(365) } else { grace };
-        self.inner.find(token, now, grace).await
+    async fn find(&self, token: &TokenHash, now: OffsetDateTime) -> Result<Option<(RefreshFamily, bool)>, StoreError> {
+        let found = self.inner.find(token, now).await?;
+        Ok(match found {
+            Some((family, true)) if self.fault == Fault::FixedRetryWindow && self.refuses(token, now) => {
+                Some((family, false))
+            }
+            other => other,
+        })
     }
 
     async fn add_access_token(
@@ -105,7 +130,11 @@ impl RefreshTokenStore for BrokenStore {
 
 async fn failure(fault: Fault) -> String {
     kit_failure(
-        refresh_token_store_conformance(Arc::new(BrokenStore { inner: MemoryRefreshTokenStore::new(), fault })),
+        refresh_token_store_conformance(Arc::new(BrokenStore {
+            inner: MemoryRefreshTokenStore::new(),
+            fault,
+            superseded: Mutex::default(),
+        })),
         fault,
     )
     .await
@@ -118,12 +147,16 @@ async fn the_kit_fails_a_store_that_does_not_revoke_on_reuse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_kit_fails_a_store_whose_find_disagrees_with_rotate() {
-    assert_contract(&failure(Fault::RotateIgnoresGrace).await, "RefreshTokenStore", "find_agrees_with_rotate");
+    assert_contract(&failure(Fault::RotateRefusesThePrevious).await, "RefreshTokenStore", "find_agrees_with_rotate");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_kit_fails_a_store_whose_find_ignores_the_grace_period() {
-    assert_contract(&failure(Fault::FindIgnoresGrace).await, "RefreshTokenStore", "previous_token_usable_within_grace");
+async fn the_kit_fails_a_store_with_a_fixed_retry_window() {
+    assert_contract(
+        &failure(Fault::FixedRetryWindow).await,
+        "RefreshTokenStore",
+        "previous_token_usable_until_successor_used",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

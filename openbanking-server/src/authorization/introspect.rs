@@ -22,7 +22,7 @@ pub use openbanking_core::wire::oauth::{
 use openbanking_core::{ClientId, ConsentId, Issuer};
 
 use super::request::{ClientRequest, IntrospectionEndpoint, TokenReference};
-use super::{AuthenticatedClient, AuthorizationServer, REFRESH_GRACE};
+use super::{AuthenticatedClient, AuthorizationServer};
 use crate::error::{OAuthError, no_store};
 use crate::store::{RefreshFamily, TokenHash};
 
@@ -114,9 +114,7 @@ impl AuthorizationServer {
                 }
                 TokenTypeHint::RefreshToken => {
                     let now = self.inner().clock.now();
-                    if let Some((family, usable)) =
-                        self.inner().refresh.find(&TokenHash::of(token), now, REFRESH_GRACE).await?
-                    {
+                    if let Some((family, usable)) = self.inner().refresh.find(&TokenHash::of(token), now).await? {
                         return Ok(Some(Found::Refresh(family, usable)));
                     }
                 }

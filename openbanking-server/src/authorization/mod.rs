@@ -59,9 +59,6 @@ pub const REQUEST_URI_LIFETIME: Duration = Duration::seconds(60);
 pub const CODE_LIFETIME: Duration = Duration::seconds(60);
 /// How long a PSU has to log in and decide.
 pub const INTERACTION_LIFETIME: Duration = Duration::minutes(10);
-/// How long a superseded refresh token keeps working if its successor is not used
-/// (FAPI 2.0 SP §5.3.2.1 allows a short grace for lost responses).
-pub const REFRESH_GRACE: Duration = Duration::seconds(60);
 /// Longest `exp - now` accepted in a client assertion (RFC 7523 §3 asks for a short lifetime)
 /// under a relaxed profile.
 pub const MAX_CLIENT_ASSERTION_LIFETIME: i64 = 300;

@@ -18,21 +18,23 @@ use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::clock::from_unix;
 use openbanking_core::dpop::{DpopError, DpopRequest};
-use openbanking_core::provider::CheckConsent;
+use openbanking_core::provider::{CheckConsent, DenialReason};
 use openbanking_core::store::StoreError;
 use openbanking_core::token::{IssuedToken, TokenRequest as IssueRequest};
 use openbanking_core::wire::oauth as wire;
 use openbanking_core::wire::oauth::TokenRequest;
-use openbanking_core::{ConsentCheck, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
+use openbanking_core::{ConsentCheck, ConsentId, Jkt, Jti, OAuthErrorCode, Scope, VerifiedProof, pkce, random_token};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::par::CONSENT_SCOPE_PREFIX;
 use super::request::{ClientRequest, DpopHeader, TokenEndpoint, parse_scope, token_request};
-use super::{AuthenticatedClient, AuthorizationServer, Params, REFRESH_GRACE};
+use super::{AuthenticatedClient, AuthorizationServer, Params};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
-use crate::store::{CodeGrant, CodeRedemption, IssuedAccessToken, RefreshFamily, RefreshRotation, TokenHash};
+use crate::store::{
+    CodeGrant, CodeRedemption, CodeState, IssuedAccessToken, RefreshFamily, RefreshRotation, TokenHash,
+};
 
 /// `token_type` of a DPoP-bound access token (RFC 9449 §5).
 const TOKEN_TYPE_DPOP: &str = "DPoP";
@@ -314,19 +316,20 @@ impl AuthorizationServer {
         jkt: Option<Jkt>,
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.inner().clock.now();
-        let grant = match self.inner().codes.redeem(&TokenHash::of(code), now).await? {
-            CodeRedemption::First(grant) => grant,
-            CodeRedemption::Replayed(grant) => {
-                // RFC 6749 §4.1.2, RFC 9700 §4.5: a replayed code revokes what it issued.
-                tracing::warn!(client_id = %client.client_id(), jti = %grant.access_jti, "authorization code replayed");
-                self.revoke_code_grant(&grant, now).await?;
-                return Err(code_reused());
-            }
-            CodeRedemption::Invalid => return Err(OAuthError::invalid_grant("unknown or expired authorization code")),
-        };
-        if grant.client_id != *client.client_id() {
-            return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        let hash = TokenHash::of(code);
+        let unknown = || OAuthError::invalid_grant("unknown or expired authorization code");
+        // Every check runs on the stored grant before the code is spent: a request that fails
+        // one changes nothing, so another client holding a leaked code can neither burn it nor
+        // trigger the replay revocation, and a wrong verifier does not spend it either.
+        let state = self.inner().codes.find(&hash, now).await?.ok_or_else(unknown)?;
+        if state.grant().client_id != *client.client_id() {
+            tracing::warn!(client_id = %client.client_id(), "authorization code of another client presented");
+            return Err(unknown());
         }
+        let grant = match state {
+            CodeState::Unused(grant) => grant,
+            CodeState::Used(grant) => return Err(self.code_replayed(client, &grant, now).await),
+        };
         if grant.redirect_uri != redirect_uri {
             return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
         }
@@ -336,6 +339,18 @@ impl AuthorizationServer {
             // RFC 9449 §10: the code is bound to the key of the PAR proof / dpop_jkt.
             return Err(OAuthError::invalid_grant("the DPoP key does not match the one the code is bound to"));
         }
+        // The consent may have been revoked, or have expired, since the PSU approved it.
+        if let Some(reason) = self.consent_denied(client, grant.consent_id.as_ref()).await? {
+            tracing::info!(client_id = %client.client_id(), reason = reason.as_str(), "code exchange refused: consent not usable");
+            return Err(OAuthError::invalid_grant(format!("{reason}")));
+        }
+        // Spend it: one conditional write, for this client only.
+        let grant = match self.inner().codes.redeem(&hash, client.client_id(), now).await? {
+            CodeRedemption::First(grant) => grant,
+            // A concurrent redemption (by this client) won.
+            CodeRedemption::Replayed(grant) => return Err(self.code_replayed(client, &grant, now).await),
+            CodeRedemption::Invalid => return Err(unknown()),
+        };
 
         let dpop_bound = jkt.is_some();
         let issued = self
@@ -393,6 +408,34 @@ impl AuthorizationServer {
         Ok(TokenResponse::new(&issued, dpop_bound, refresh_token))
     }
 
+    /// A replay of a code by the client it was issued to (RFC 6749 §4.1.2, RFC 9700 §4.5): revokes
+    /// what the code issued, and answers the refusal (or the error revoking ran into).
+    async fn code_replayed(&self, client: &AuthenticatedClient, grant: &CodeGrant, now: OffsetDateTime) -> OAuthError {
+        tracing::warn!(client_id = %client.client_id(), jti = %grant.access_jti, "authorization code replayed");
+        match self.revoke_code_grant(grant, now).await {
+            Ok(()) => code_reused(),
+            Err(e) => e,
+        }
+    }
+
+    /// The reason the consent `consent_id` no longer allows access, if it names one and a consent
+    /// authority is configured; `None` when it does allow it (or there is nothing to check).
+    async fn consent_denied(
+        &self,
+        client: &AuthenticatedClient,
+        consent_id: Option<&ConsentId>,
+    ) -> Result<Option<DenialReason>, OAuthError> {
+        let (Some(consents), Some(consent_id)) = (self.consents(), consent_id) else { return Ok(None) };
+        let check = consents
+            .check(CheckConsent::new(consent_id.clone(), client.client_id().clone()))
+            .await
+            .map_err(|e| OAuthError::from(openbanking_core::Error::from(e)))?;
+        Ok(match check {
+            ConsentCheck::Allowed(_) => None,
+            ConsentCheck::Denied(reason) => Some(reason),
+        })
+    }
+
     /// Revokes the access token a code's first redemption issued (or will issue: its `jti` is
     /// pre-allocated) and, if it has one, its refresh-token family.
     async fn revoke_code_grant(&self, grant: &CodeGrant, now: OffsetDateTime) -> Result<(), OAuthError> {
@@ -431,16 +474,20 @@ impl AuthorizationServer {
     ) -> Result<TokenResponse, OAuthError> {
         let presented = TokenHash::of(refresh_token);
         let now = self.inner().clock.now();
-        let Some((family, _current)) = self.inner().refresh.find(&presented, now, REFRESH_GRACE).await? else {
+        let Some((family, _usable)) = self.inner().refresh.find(&presented, now).await? else {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
         };
         // Checks that must not rotate (or revoke) anything: a client presenting another
-        // client's token, or a proof with the wrong key, learns nothing and changes nothing.
+        // client's token learns nothing and changes nothing.
         if family.client_id != *client.client_id() {
             return Err(OAuthError::invalid_grant("unknown refresh token"));
         }
-        if family.dpop_jkt != jkt {
-            return Err(OAuthError::invalid_grant("the DPoP key does not match the one the refresh token is bound to"));
+        // Every client here is confidential, so its refresh tokens are bound to its
+        // authentication, not to a DPoP key (RFC 9449 §5): a proof of a new key is accepted, and
+        // the new access token is bound to it. A family started with a proof is not downgraded
+        // to Bearer tokens, though.
+        if family.dpop_jkt.is_some() && jkt.is_none() {
+            return Err(dpop_required());
         }
         let scope = match scope {
             None => family.scope.clone(),
@@ -452,20 +499,14 @@ impl AuthorizationServer {
                 requested
             }
         };
-        if let (Some(consents), Some(consent_id)) = (self.consents(), &family.consent_id) {
-            let check = consents
-                .check(CheckConsent::new(consent_id.clone(), client.client_id().clone()))
-                .await
-                .map_err(|e| OAuthError::from(openbanking_core::Error::from(e)))?;
-            if let ConsentCheck::Denied(reason) = check {
-                tracing::info!(client_id = %client.client_id(), reason = reason.as_str(), "refresh refused: consent not usable");
-                self.revoke_family(&family.id, now).await?;
-                return Err(OAuthError::invalid_grant(format!("{reason}")));
-            }
+        if let Some(reason) = self.consent_denied(client, family.consent_id.as_ref()).await? {
+            tracing::info!(client_id = %client.client_id(), reason = reason.as_str(), "refresh refused: consent not usable");
+            self.revoke_family(&family.id, now).await?;
+            return Err(OAuthError::invalid_grant(format!("{reason}")));
         }
 
         let next = random_token(32);
-        let family = match self.inner().refresh.rotate(&presented, &TokenHash::of(&next), now, REFRESH_GRACE).await? {
+        let family = match self.inner().refresh.rotate(&presented, &TokenHash::of(&next), now).await? {
             RefreshRotation::Rotated(family) => family,
             RefreshRotation::Reused(family) => {
                 tracing::warn!(client_id = %client.client_id(), "refresh token reused: family revoked");
@@ -497,7 +538,7 @@ impl AuthorizationServer {
         }
         // A concurrent reuse may have revoked the family after our rotation and before the new
         // access token was recorded: its revocation list would miss it. Look again.
-        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now, REFRESH_GRACE).await? {
+        let revoked = match self.inner().refresh.find(&TokenHash::of(&next), now).await? {
             Some((f, _)) => f.revoked,
             None => true,
         };

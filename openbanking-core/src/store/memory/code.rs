@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use super::{Expiring, lock};
-use crate::store::{AuthorizationCodeStore, CodeGrant, CodeRedemption, StoreError, TokenHash};
+use crate::store::{AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, StoreError, TokenHash};
+use crate::types::ClientId;
 
 /// How long a used code is remembered after its expiry, so a late replay still revokes.
 const USED_CODE_MEMORY: Duration = Duration::hours(1);
@@ -61,21 +62,43 @@ impl AuthorizationCodeStore for MemoryAuthorizationCodeStore {
         Ok(())
     }
 
-    async fn redeem(&self, code: &TokenHash, now: OffsetDateTime) -> Result<CodeRedemption, StoreError> {
+    async fn find(&self, code: &TokenHash, now: OffsetDateTime) -> Result<Option<CodeState>, StoreError> {
+        let codes = lock(&self.codes);
+        let Some((entry, _)) = codes.get(code) else { return Ok(None) };
+        Ok(entry.state(now))
+    }
+
+    async fn redeem(
+        &self,
+        code: &TokenHash,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError> {
         let mut codes = lock(&self.codes);
         let Some(entry) = codes.get_mut(code) else { return Ok(CodeRedemption::Invalid) };
-        if entry.used {
-            return Ok(if now < entry.expires_at.saturating_add(USED_CODE_MEMORY) {
-                CodeRedemption::Replayed(entry.grant.clone())
-            } else {
-                CodeRedemption::Invalid
-            });
-        }
-        if now >= entry.expires_at {
+        if entry.grant.client_id != *client_id {
+            // Another client's code: nothing changes, and nothing is said about it.
             return Ok(CodeRedemption::Invalid);
         }
-        entry.used = true;
-        Ok(CodeRedemption::First(entry.grant.clone()))
+        Ok(match entry.state(now) {
+            None => CodeRedemption::Invalid,
+            Some(CodeState::Used(grant)) => CodeRedemption::Replayed(grant),
+            Some(CodeState::Unused(grant)) => {
+                entry.used = true;
+                CodeRedemption::First(grant)
+            }
+        })
+    }
+}
+
+impl CodeEntry {
+    /// The code's state at `now`, as [`AuthorizationCodeStore::find`] answers.
+    fn state(&self, now: OffsetDateTime) -> Option<CodeState> {
+        if self.used {
+            (now < self.expires_at.saturating_add(USED_CODE_MEMORY)).then(|| CodeState::Used(self.grant.clone()))
+        } else {
+            (now < self.expires_at).then(|| CodeState::Unused(self.grant.clone()))
+        }
     }
 }
 
@@ -85,7 +108,7 @@ mod tests {
 
     use super::*;
     use crate::pkce::{PkceChallenge, PkceVerifier};
-    use crate::types::{ClientId, Jti, Scope, random_token};
+    use crate::types::{Jti, Scope, random_token};
 
     const T0: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
 
@@ -107,6 +130,10 @@ mod tests {
         }
     }
 
+    fn tpp() -> ClientId {
+        ClientId::parse("tpp").unwrap()
+    }
+
     fn hash() -> TokenHash {
         TokenHash::of(&random_token(32))
     }
@@ -116,7 +143,7 @@ mod tests {
         let store = MemoryAuthorizationCodeStore::new();
         let used = hash();
         store.insert(&used, grant(), at(60), T0).await.unwrap();
-        assert!(matches!(store.redeem(&used, T0).await.unwrap(), CodeRedemption::First(_)));
+        assert!(matches!(store.redeem(&used, &tpp(), T0).await.unwrap(), CodeRedemption::First(_)));
         for _ in 0..1100 {
             store.insert(&hash(), grant(), at(60), T0).await.unwrap();
         }
@@ -128,10 +155,10 @@ mod tests {
         // Past expiry but within the memory: a replay is still recognised.
         let now = at(60 + 3600 - 1);
         store.insert(&hash(), grant(), at(7200), now).await.unwrap();
-        assert!(matches!(store.redeem(&used, now).await.unwrap(), CodeRedemption::Replayed(_)));
+        assert!(matches!(store.redeem(&used, &tpp(), now).await.unwrap(), CodeRedemption::Replayed(_)));
         let now = now + Duration::seconds(1);
         store.insert(&hash(), grant(), at(7200), now).await.unwrap();
         assert_eq!(store.len(), 2);
-        assert_eq!(store.redeem(&used, now).await.unwrap(), CodeRedemption::Invalid);
+        assert_eq!(store.redeem(&used, &tpp(), now).await.unwrap(), CodeRedemption::Invalid);
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::{Expiring, lock};
 use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTokenStore, StoreError, TokenHash};
@@ -14,9 +14,8 @@ use crate::types::ConsentId;
 struct FamilyEntry {
     family: RefreshFamily,
     current: TokenHash,
-    /// The token `current` replaced, and when: usable until `current` is first used or the
-    /// grace period ends.
-    previous: Option<(TokenHash, OffsetDateTime)>,
+    /// The token `current` replaced: usable until `current` is first used (or the family ends).
+    previous: Option<TokenHash>,
     /// The last [`MemoryRefreshTokenStore::KEPT_TOKENS`] tokens issued in the family, oldest
     /// first (always with `current` and the token in `previous`): its entries in the token index,
     /// dropped with it.
@@ -27,11 +26,11 @@ struct FamilyEntry {
 
 impl FamilyEntry {
     /// Whether `token` may be used now: the family is live and `token` is its current token, or
-    /// the previous one within `grace` of being superseded. [`RefreshTokenStore::rotate`] and
-    /// [`RefreshTokenStore::find`] both answer from this.
-    fn usable(&self, token: &TokenHash, now: OffsetDateTime, grace: Duration) -> bool {
-        let in_grace = matches!(&self.previous, Some((prev, at)) if prev == token && now - *at <= grace);
-        !self.family.revoked && now < self.family.expires_at && (self.current == *token || in_grace)
+    /// the previous one (whose successor, `current`, is unused). [`RefreshTokenStore::rotate`]
+    /// and [`RefreshTokenStore::find`] both answer from this.
+    fn usable(&self, token: &TokenHash, now: OffsetDateTime) -> bool {
+        let previous = self.previous.as_ref() == Some(token);
+        !self.family.revoked && now < self.family.expires_at && (self.current == *token || previous)
     }
 
     /// When the family can be forgotten: once it has expired, or was revoked, and every access
@@ -51,7 +50,7 @@ impl FamilyEntry {
         self.issued.push_back(token);
         while self.issued.len() > MemoryRefreshTokenStore::KEPT_TOKENS {
             let Some(oldest) = self.issued.pop_front() else { break };
-            let in_use = oldest == self.current || self.previous.as_ref().is_some_and(|(p, _)| *p == oldest);
+            let in_use = oldest == self.current || self.previous.as_ref() == Some(&oldest);
             if in_use {
                 self.issued.push_back(oldest);
             } else {
@@ -183,7 +182,6 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         token: &TokenHash,
         next: &TokenHash,
         now: OffsetDateTime,
-        grace: Duration,
     ) -> Result<RefreshRotation, StoreError> {
         let mut state = lock(&self.state);
         state.purge(now);
@@ -197,17 +195,17 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
             return Ok(RefreshRotation::Invalid);
         }
         if entry.current == *token {
-            // The current token: it is superseded now, and stays usable for `grace` or until
-            // `next` is first used (which makes `next` the previous one in its turn).
-            entry.previous = Some((token.clone(), now));
-        } else if !entry.usable(token, now, grace) {
+            // The current token: it is superseded now, and stays usable until `next` is first
+            // used (which makes `next` the previous one in its turn).
+            entry.previous = Some(token.clone());
+        } else if !entry.usable(token, now) {
             entry.revoke(now);
             let family = entry.family.clone();
             state.reschedule(&family_id);
             return Ok(RefreshRotation::Reused(family));
         }
-        // (In grace, `previous` keeps its original time: retries don't extend the window, and
-        // the unused `current` it had produced is dropped in favour of `next`.)
+        // (A retry with the previous token: it stays the previous one, and the unused `current`
+        // it had produced is dropped in favour of `next`.)
         entry.current = next.clone();
         entry.issue(next.clone(), tokens);
         let family = entry.family.clone();
@@ -215,17 +213,12 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
         Ok(RefreshRotation::Rotated(family))
     }
 
-    async fn find(
-        &self,
-        token: &TokenHash,
-        now: OffsetDateTime,
-        grace: Duration,
-    ) -> Result<Option<(RefreshFamily, bool)>, StoreError> {
+    async fn find(&self, token: &TokenHash, now: OffsetDateTime) -> Result<Option<(RefreshFamily, bool)>, StoreError> {
         let state = lock(&self.state);
         let Some((entry, _)) = state.tokens.get(token).and_then(|id| state.families.get(id.as_str())) else {
             return Ok(None);
         };
-        Ok(Some((entry.family.clone(), entry.usable(token, now, grace))))
+        Ok(Some((entry.family.clone(), entry.usable(token, now))))
     }
 
     async fn add_access_token(
@@ -276,11 +269,12 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
 mod tests {
     use time::macros::datetime;
 
+    use time::Duration;
+
     use super::*;
     use crate::types::{ClientId, Jti, Scope, random_token};
 
     const T0: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
-    const GRACE: Duration = Duration::seconds(60);
 
     fn at(seconds: i64) -> OffsetDateTime {
         T0 + Duration::seconds(seconds)
@@ -313,8 +307,8 @@ mod tests {
         let store = MemoryRefreshTokenStore::new();
         let (first, second, third) = (hash(), hash(), hash());
         store.create(family("short", at(100)), &first, T0).await.unwrap();
-        store.rotate(&first, &second, at(1), GRACE).await.unwrap();
-        store.rotate(&second, &third, at(2), GRACE).await.unwrap();
+        store.rotate(&first, &second, at(1)).await.unwrap();
+        store.rotate(&second, &third, at(2)).await.unwrap();
         let long = hash();
         store.create(family("long", at(10_000)), &long, at(2)).await.unwrap();
         assert_eq!((store.family_count(), store.token_count()), (2, 4));
@@ -327,10 +321,10 @@ mod tests {
         store.create(family("another", at(10_000)), &hash(), at(100)).await.unwrap();
         assert_eq!((store.family_count(), store.token_count()), (3, 3));
         for token in [&first, &second, &third] {
-            assert_eq!(store.find(token, at(100), GRACE).await.unwrap(), None);
-            assert_eq!(store.rotate(token, &hash(), at(100), GRACE).await.unwrap(), RefreshRotation::Invalid);
+            assert_eq!(store.find(token, at(100)).await.unwrap(), None);
+            assert_eq!(store.rotate(token, &hash(), at(100)).await.unwrap(), RefreshRotation::Invalid);
         }
-        assert!(store.find(&long, at(100), GRACE).await.unwrap().is_some_and(|(_, usable)| usable));
+        assert!(store.find(&long, at(100)).await.unwrap().is_some_and(|(_, usable)| usable));
     }
 
     #[tokio::test]
@@ -340,9 +334,9 @@ mod tests {
         store.create(family("f", at(100)), &token, T0).await.unwrap();
         store.add_access_token("f", access(at(400)), T0).await.unwrap();
         // Rotation purges by its own `now`.
-        store.rotate(&hash(), &hash(), at(399), GRACE).await.unwrap();
+        store.rotate(&hash(), &hash(), at(399)).await.unwrap();
         assert_eq!(store.family_count(), 1, "revoking it must still reach the access token");
-        store.rotate(&hash(), &hash(), at(400), GRACE).await.unwrap();
+        store.rotate(&hash(), &hash(), at(400)).await.unwrap();
         assert_eq!((store.family_count(), store.token_count()), (0, 0));
     }
 
@@ -352,27 +346,27 @@ mod tests {
         let (token, next) = (hash(), hash());
         store.create(family("f", at(86_400)), &token, T0).await.unwrap();
         store.add_access_token("f", access(at(300)), T0).await.unwrap();
-        store.rotate(&token, &next, at(10), GRACE).await.unwrap();
+        store.rotate(&token, &next, at(10)).await.unwrap();
         store.add_access_token("f", access(at(310)), at(10)).await.unwrap();
         let revoked = store.revoke_family("f", at(10)).await.unwrap().unwrap();
         assert!(revoked.revoked);
         assert_eq!(revoked.access_tokens.len(), 2);
 
         store.purge_expired(at(309));
-        let (found, usable) = store.find(&next, at(309), GRACE).await.unwrap().unwrap();
+        let (found, usable) = store.find(&next, at(309)).await.unwrap().unwrap();
         assert!(found.revoked && !usable);
 
         store.purge_expired(at(310));
         assert_eq!((store.family_count(), store.token_count()), (0, 0));
-        assert_eq!(store.find(&next, at(310), GRACE).await.unwrap(), None);
+        assert_eq!(store.find(&next, at(310)).await.unwrap(), None);
 
         // A family revoked by reuse, with no access tokens, goes at the next write.
         let (a, b, c) = (hash(), hash(), hash());
         let now = at(310);
         store.create(family("g", at(86_400)), &a, now).await.unwrap();
-        store.rotate(&a, &b, now, GRACE).await.unwrap();
-        store.rotate(&b, &c, now, GRACE).await.unwrap();
-        assert!(matches!(store.rotate(&a, &hash(), now, GRACE).await.unwrap(), RefreshRotation::Reused(_)));
+        store.rotate(&a, &b, now).await.unwrap();
+        store.rotate(&b, &c, now).await.unwrap();
+        assert!(matches!(store.rotate(&a, &hash(), now).await.unwrap(), RefreshRotation::Reused(_)));
         assert_eq!(store.token_count(), 3);
         store.create(family("h", at(86_400)), &hash(), now).await.unwrap();
         assert_eq!((store.family_count(), store.token_count()), (1, 1));
@@ -385,7 +379,7 @@ mod tests {
         store.create(family("f", at(86_400)), &tokens[0], T0).await.unwrap();
         for i in 1..=200 {
             let next = hash();
-            let rotated = store.rotate(&tokens[i - 1], &next, at(i as i64), GRACE).await.unwrap();
+            let rotated = store.rotate(&tokens[i - 1], &next, at(i as i64)).await.unwrap();
             assert!(matches!(rotated, RefreshRotation::Rotated(_)));
             tokens.push(next);
         }
@@ -394,23 +388,23 @@ mod tests {
         let now = at(10_000);
         // A token older than the last `kept` is unknown: refused, and the family lives on.
         let forgotten = &tokens[200 - kept];
-        assert_eq!(store.rotate(forgotten, &hash(), now, GRACE).await.unwrap(), RefreshRotation::Invalid);
-        assert!(store.find(&tokens[200], now, GRACE).await.unwrap().unwrap().1);
+        assert_eq!(store.rotate(forgotten, &hash(), now).await.unwrap(), RefreshRotation::Invalid);
+        assert!(store.find(&tokens[200], now).await.unwrap().unwrap().1);
         // One of the last `kept`, presented again: reuse, and the family is revoked.
         let recent = &tokens[201 - kept];
-        assert!(matches!(store.rotate(recent, &hash(), now, GRACE).await.unwrap(), RefreshRotation::Reused(_)));
-        assert!(!store.find(&tokens[200], now, GRACE).await.unwrap().unwrap().1);
+        assert!(matches!(store.rotate(recent, &hash(), now).await.unwrap(), RefreshRotation::Reused(_)));
+        assert!(!store.find(&tokens[200], now).await.unwrap().unwrap().1);
     }
 
     #[tokio::test]
-    async fn retries_in_grace_never_push_out_the_previous_token() {
+    async fn retries_never_push_out_the_previous_token() {
         let store = MemoryRefreshTokenStore::new();
         let (old, current) = (hash(), hash());
-        store.create(family("f", at(3600)), &old, T0).await.unwrap();
-        store.rotate(&old, &current, T0, GRACE).await.unwrap();
-        for _ in 0..100 {
-            let retried = store.rotate(&old, &hash(), at(30), GRACE).await.unwrap();
-            assert!(matches!(retried, RefreshRotation::Rotated(_)), "the previous token stays known in grace");
+        store.create(family("f", at(86_400)), &old, T0).await.unwrap();
+        store.rotate(&old, &current, T0).await.unwrap();
+        for i in 0..100 {
+            let retried = store.rotate(&old, &hash(), at(60 * i)).await.unwrap();
+            assert!(matches!(retried, RefreshRotation::Rotated(_)), "the previous token stays known while unused");
         }
         assert_eq!(store.token_count(), MemoryRefreshTokenStore::KEPT_TOKENS);
     }
@@ -420,22 +414,23 @@ mod tests {
         let store = MemoryRefreshTokenStore::new();
         let (old, current) = (hash(), hash());
         store.create(family("f", at(3600)), &old, T0).await.unwrap();
-        store.rotate(&old, &current, T0, GRACE).await.unwrap();
+        store.rotate(&old, &current, T0).await.unwrap();
 
-        // Superseded but within the grace period: usable, as rotate agrees.
-        assert!(store.find(&old, at(60), GRACE).await.unwrap().unwrap().1);
-        assert!(store.find(&current, at(60), GRACE).await.unwrap().unwrap().1);
-        // Past the grace period: not usable.
-        assert!(!store.find(&old, at(61), GRACE).await.unwrap().unwrap().1);
-        // A retry within grace is accepted, and hands out a new current token.
+        // Superseded, its successor unused: usable at any time before the family expires.
+        assert!(store.find(&old, at(61)).await.unwrap().unwrap().1);
+        assert!(store.find(&old, at(3599)).await.unwrap().unwrap().1);
+        assert!(store.find(&current, at(61)).await.unwrap().unwrap().1);
+        // Not once the family has expired.
+        assert!(!store.find(&old, at(3600)).await.unwrap().unwrap().1);
+        // A retry is accepted, and hands out a new current token.
         let retried = hash();
-        assert!(matches!(store.rotate(&old, &retried, at(30), GRACE).await.unwrap(), RefreshRotation::Rotated(_)));
-        assert!(store.find(&old, at(30), GRACE).await.unwrap().unwrap().1);
-        // The dropped successor is not usable; using the current one ends the old one's grace.
-        assert!(!store.find(&current, at(30), GRACE).await.unwrap().unwrap().1);
-        store.rotate(&retried, &hash(), at(31), GRACE).await.unwrap();
-        assert!(!store.find(&old, at(31), GRACE).await.unwrap().unwrap().1);
-        assert!(store.find(&retried, at(31), GRACE).await.unwrap().unwrap().1);
+        assert!(matches!(store.rotate(&old, &retried, at(1800)).await.unwrap(), RefreshRotation::Rotated(_)));
+        assert!(store.find(&old, at(1800)).await.unwrap().unwrap().1);
+        // The dropped successor is not usable; using the current one ends the old one's use.
+        assert!(!store.find(&current, at(1800)).await.unwrap().unwrap().1);
+        store.rotate(&retried, &hash(), at(1801)).await.unwrap();
+        assert!(!store.find(&old, at(1801)).await.unwrap().unwrap().1);
+        assert!(store.find(&retried, at(1801)).await.unwrap().unwrap().1);
     }
 
     #[tokio::test]
@@ -460,8 +455,8 @@ mod tests {
         ids.sort_unstable();
         assert_eq!(ids, ["f1", "f2"]);
         assert_eq!(revoked.iter().map(|f| f.access_tokens.len()).sum::<usize>(), 1);
-        assert!(!store.find(&t1, at(5), GRACE).await.unwrap().unwrap().1);
-        assert!(store.find(&t3, at(5), GRACE).await.unwrap().unwrap().1);
+        assert!(!store.find(&t1, at(5)).await.unwrap().unwrap().1);
+        assert!(store.find(&t3, at(5)).await.unwrap().unwrap().1);
         // Already revoked: nothing more to revoke.
         assert!(store.revoke_by_consent(&consent, at(6)).await.unwrap().is_empty());
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
-use openbanking_core::Jti;
+use openbanking_core::{ClientId, Jti};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::SqlitePool;
@@ -14,8 +14,8 @@ use time::{Duration, OffsetDateTime};
 use super::on;
 use crate::store::sql::{PURGE_BATCH, from_json, micros, to_json};
 use crate::store::{
-    ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, ReplayCache, ReplayError, RevocationStore,
-    StoreError, TokenHash,
+    ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayError,
+    RevocationStore, StoreError, TokenHash,
 };
 
 /// The `kind` of pushed authorization requests in the `artifacts` table.
@@ -116,7 +116,9 @@ where
     }
 }
 
-/// [`AuthorizationCodeStore`] over the `codes` table.
+/// [`AuthorizationCodeStore`] over the `codes` table, with the client a code was issued to as a
+/// column: `find` only reads; `redeem` is one conditional `UPDATE` on "unused, unexpired, and this
+/// client's".
 #[derive(Debug)]
 pub(super) struct SqliteCodeStore {
     pool: SqlitePool,
@@ -143,39 +145,69 @@ impl AuthorizationCodeStore for SqliteCodeStore {
             .execute(&self.pool)
             .await
             .map_err(on("purge codes"))?;
-        sqlx::query("INSERT INTO codes (hash, grant_body, expires_at, used, purge_at) VALUES ($1, $2, $3, FALSE, $4)")
-            .bind(code.as_str())
-            .bind(to_json("a code grant", &grant)?)
-            .bind(micros(expires_at)?)
-            .bind(micros(expires_at.saturating_add(USED_CODE_MEMORY))?)
-            .execute(&self.pool)
-            .await
-            .map_err(on("insert a code"))?;
+        sqlx::query(
+            "INSERT INTO codes (hash, grant_body, expires_at, used, purge_at, client_id) \
+             VALUES ($1, $2, $3, FALSE, $4, $5)",
+        )
+        .bind(code.as_str())
+        .bind(to_json("a code grant", &grant)?)
+        .bind(micros(expires_at)?)
+        .bind(micros(expires_at.saturating_add(USED_CODE_MEMORY))?)
+        .bind(grant.client_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(on("insert a code"))?;
         Ok(())
     }
 
-    async fn redeem(&self, code: &TokenHash, now: OffsetDateTime) -> Result<CodeRedemption, StoreError> {
+    async fn find(&self, code: &TokenHash, now: OffsetDateTime) -> Result<Option<CodeState>, StoreError> {
         let now = micros(now)?;
-        // One conditional statement: of concurrent redeemers, one flips `used`.
-        let first = sqlx::query_scalar::<_, String>(
-            "UPDATE codes SET used = TRUE WHERE hash = $1 AND NOT used AND expires_at > $2 RETURNING grant_body",
+        let row = sqlx::query_as::<_, (String, bool)>(
+            "SELECT grant_body, used FROM codes WHERE hash = $1 AND (expires_at > $2 OR (used AND purge_at > $2))",
         )
         .bind(code.as_str())
         .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(on("read a code"))?;
+        let Some((grant, used)) = row else { return Ok(None) };
+        let grant = from_json("codes", "grant_body", &grant)?;
+        Ok(Some(if used { CodeState::Used(grant) } else { CodeState::Unused(grant) }))
+    }
+
+    async fn redeem(
+        &self,
+        code: &TokenHash,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError> {
+        let now = micros(now)?;
+        // One conditional statement: of concurrent redeemers (of the code's client), one flips
+        // `used`; another client's redeem matches no row.
+        let first = sqlx::query_scalar::<_, String>(
+            "UPDATE codes SET used = TRUE WHERE hash = $1 AND NOT used AND expires_at > $2 AND client_id = $3 \
+             RETURNING grant_body",
+        )
+        .bind(code.as_str())
+        .bind(now)
+        .bind(client_id.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(on("redeem a code"))?;
         if let Some(grant) = first {
             return Ok(CodeRedemption::First(from_json("codes", "grant_body", &grant)?));
         }
-        // Not redeemed now: a replay (used, still remembered), or unknown or expired.
-        let used =
-            sqlx::query_scalar::<_, String>("SELECT grant_body FROM codes WHERE hash = $1 AND used AND purge_at > $2")
-                .bind(code.as_str())
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(on("read a code"))?;
+        // Not redeemed now: a replay by the code's client (used, still remembered), or unknown,
+        // expired, or another client's.
+        let used = sqlx::query_scalar::<_, String>(
+            "SELECT grant_body FROM codes WHERE hash = $1 AND used AND purge_at > $2 AND client_id = $3",
+        )
+        .bind(code.as_str())
+        .bind(now)
+        .bind(client_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(on("read a code"))?;
         match used {
             Some(grant) => Ok(CodeRedemption::Replayed(from_json("codes", "grant_body", &grant)?)),
             None => Ok(CodeRedemption::Invalid),

@@ -1,10 +1,10 @@
-//! Refresh-token families in SQLite: rotation with grace, reuse detection, revocation by consent.
+//! Refresh-token families in SQLite: rotation with retry of the previous token, reuse detection, revocation by consent.
 
 use async_trait::async_trait;
 use openbanking_core::{ConsentId, Jti};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqlitePool;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::on;
 use crate::store::sql::{PURGE_BATCH, corrupt, from_json, from_micros, micros, to_json};
@@ -15,8 +15,8 @@ use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTok
 /// `refresh_access_tokens`.
 ///
 /// Rotation is a `BEGIN IMMEDIATE` transaction of conditional updates on the family row: "the
-/// token is current" (it becomes the previous one), else "the token is the previous one, within
-/// grace" (its successor is replaced), else "the family is live" (it is revoked: reuse). A family
+/// token is current" (it becomes the previous one), else "the token is the previous one" (its
+/// unused successor is replaced), else "the family is live" (it is revoked: reuse). A family
 /// is purged, with its tokens, once it has expired and every access token issued from it has; a
 /// revoked one is kept until then too.
 #[derive(Debug)]
@@ -38,16 +38,13 @@ const SELECT_BY_TOKEN: &str = "SELECT f.id, f.body, f.expires_at, f.revoked, f.c
 const SELECT_BY_ID: &str = "SELECT id, body, expires_at, revoked, current_hash, previous_hash, previous_at \
      FROM refresh_families WHERE id = $1";
 
-/// Whether `token` may be used at `now` in the family of `row` (as the memory store decides).
-fn usable(row: &FamilyRow, token: &TokenHash, now: i64, grace: i64) -> bool {
-    let (_, _, expires_at, revoked, current, previous, previous_at) = row;
-    let in_grace = previous.as_deref() == Some(token.as_str()) && previous_at.is_some_and(|at| now - at <= grace);
-    !revoked && now < *expires_at && (current == token.as_str() || in_grace)
-}
-
-/// `grace` in microseconds.
-fn grace_micros(grace: Duration) -> i64 {
-    i64::try_from(grace.whole_microseconds()).unwrap_or(if grace.is_negative() { i64::MIN } else { i64::MAX })
+/// Whether `token` may be used at `now` in the family of `row` (as the memory store decides): the
+/// family is live and `token` is its current token or the previous one (`previous_hash` is reset
+/// whenever the current token is used, so a previous token is one whose successor is unused).
+fn usable(row: &FamilyRow, token: &TokenHash, now: i64) -> bool {
+    let (_, _, expires_at, revoked, current, previous, _) = row;
+    let previous = previous.as_deref() == Some(token.as_str());
+    !revoked && now < *expires_at && (current == token.as_str() || previous)
 }
 
 /// The family of `row`, with its access tokens, as the trait returns it.
@@ -165,9 +162,8 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         token: &TokenHash,
         next: &TokenHash,
         now: OffsetDateTime,
-        grace: Duration,
     ) -> Result<RefreshRotation, StoreError> {
-        let (now, grace) = (micros(now)?, grace_micros(grace));
+        let now = micros(now)?;
         // A token's family never changes: look it up before taking the write lock.
         let id = sqlx::query_scalar::<_, String>("SELECT family_id FROM refresh_tokens WHERE hash = $1")
             .bind(token.as_str())
@@ -176,7 +172,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
             .map_err(on("look up a refresh token"))?;
         let Some(id) = id else { return Ok(RefreshRotation::Invalid) };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(on("begin a transaction"))?;
-        // The current token: it becomes the previous one, usable for `grace` or until `next` is used.
+        // The current token: it becomes the previous one, usable until `next` is used.
         let rotated = sqlx::query(
             "UPDATE refresh_families SET previous_hash = current_hash, previous_at = $3, current_hash = $4 \
              WHERE id = $1 AND current_hash = $2 AND NOT revoked AND expires_at > $3",
@@ -190,18 +186,17 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         .map_err(on("rotate a refresh token"))?
         .rows_affected()
             == 1;
-        // Else the previous token, within grace, before its successor was used: the successor is
-        // replaced by `next` (the grace period keeps its start).
+        // Else the previous token, its successor unused (a retry after a lost response, at any
+        // time before the family expires): the successor is replaced by `next`.
         let rotated = rotated
             || sqlx::query(
                 "UPDATE refresh_families SET current_hash = $4 \
-                 WHERE id = $1 AND previous_hash = $2 AND previous_at >= $3 - $5 AND NOT revoked AND expires_at > $3",
+                 WHERE id = $1 AND previous_hash = $2 AND NOT revoked AND expires_at > $3",
             )
             .bind(&id)
             .bind(token.as_str())
             .bind(now)
             .bind(next.as_str())
-            .bind(grace)
             .execute(&mut *tx)
             .await
             .map_err(on("rotate a refresh token"))?
@@ -231,13 +226,8 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         Ok(family.map_or(RefreshRotation::Invalid, RefreshRotation::Reused))
     }
 
-    async fn find(
-        &self,
-        token: &TokenHash,
-        now: OffsetDateTime,
-        grace: Duration,
-    ) -> Result<Option<(RefreshFamily, bool)>, StoreError> {
-        let (now, grace) = (micros(now)?, grace_micros(grace));
+    async fn find(&self, token: &TokenHash, now: OffsetDateTime) -> Result<Option<(RefreshFamily, bool)>, StoreError> {
+        let now = micros(now)?;
         let mut conn = self.pool.acquire().await.map_err(on("find a refresh token"))?;
         let row = sqlx::query_as::<_, FamilyRow>(SELECT_BY_TOKEN)
             .bind(token.as_str())
@@ -245,7 +235,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
             .await
             .map_err(on("find a refresh token"))?;
         let Some(row) = row else { return Ok(None) };
-        let usable = usable(&row, token, now, grace);
+        let usable = usable(&row, token, now);
         Ok(Some((family(&mut conn, &row).await?, usable)))
     }
 
