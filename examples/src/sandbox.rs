@@ -183,6 +183,35 @@ pub enum SandboxStore {
 }
 
 impl SandboxStore {
+    /// Opens `database` (connects, applies the migrations); memory is a no-op.
+    pub async fn open(database: &Database) -> Result<Self, openbanking_core::StoreError> {
+        Ok(match database {
+            Database::Memory => Self::Memory,
+            Database::Sqlite { url } => Self::Sqlite(SqliteStores::open(url).await?),
+            Database::Postgres { url, schema } => {
+                Self::Postgres(PostgresStores::connect(url, schema.as_deref()).await?)
+            }
+        })
+    }
+
+    /// Every store over this database (fresh memory stores each call in memory).
+    pub fn stores(&self) -> Stores {
+        match self {
+            Self::Memory => Stores::in_memory(),
+            Self::Sqlite(s) => s.stores(),
+            Self::Postgres(s) => s.stores(),
+        }
+    }
+
+    /// The key store in this database (`None` in memory).
+    pub fn key_store(&self) -> Option<KeyStore> {
+        match self {
+            Self::Memory => None,
+            Self::Sqlite(s) => Some(KeyStore::sqlite(s)),
+            Self::Postgres(s) => Some(KeyStore::postgres(s)),
+        }
+    }
+
     /// Closes the connection pool: every data call answers 503 from then on. A no-op in memory.
     pub async fn close(&self) {
         match self {
@@ -233,35 +262,19 @@ async fn hello(who: Authorized) -> Json<Value> {
 async fn open(
     database: &Database,
     now: time::OffsetDateTime,
-) -> Result<(SandboxStore, Stores, Option<KeyStore>, Arc<KeyRing>, DpopNonces), Box<dyn Error>> {
-    let (store, key_store) = match database {
-        Database::Memory => {
-            tracing::warn!(
-                "sandbox: data in memory and the signing key generated at start-up, all lost on exit; \
-                 tokens do not survive a restart"
-            );
-            let keys = Arc::new(KeyRing::new(SigningKey::generate(SIGNING_ALGORITHM)?));
-            return Ok((SandboxStore::Memory, Stores::in_memory(), None, keys, DpopNonces::generate()?));
-        }
-        Database::Sqlite { url } => {
-            let sqlite = SqliteStores::open(url).await?;
-            let keys = KeyStore::sqlite(&sqlite);
-            (SandboxStore::Sqlite(sqlite), keys)
-        }
-        Database::Postgres { url, schema } => {
-            let postgres = PostgresStores::connect(url, schema.as_deref()).await?;
-            let keys = KeyStore::postgres(&postgres);
-            (SandboxStore::Postgres(postgres), keys)
-        }
-    };
-    let stores = match &store {
-        SandboxStore::Sqlite(s) => s.stores(),
-        SandboxStore::Postgres(s) => s.stores(),
-        SandboxStore::Memory => Stores::in_memory(),
+) -> Result<(SandboxStore, Option<KeyStore>, Arc<KeyRing>, DpopNonces), Box<dyn Error>> {
+    let store = SandboxStore::open(database).await?;
+    let Some(key_store) = store.key_store() else {
+        tracing::warn!(
+            "sandbox: data in memory and the signing key generated at start-up, all lost on exit; \
+             tokens do not survive a restart"
+        );
+        let keys = Arc::new(KeyRing::new(SigningKey::generate(SIGNING_ALGORITHM)?));
+        return Ok((store, None, keys, DpopNonces::generate()?));
     };
     let ring = key_store.load_or_generate(SIGNING_ALGORITHM, KEY_VERIFY_WINDOW, now).await?;
     let secret = key_store.shared_secret(DPOP_NONCE_SECRET, 32, now).await?;
-    Ok((store, stores, Some(key_store), Arc::new(ring), DpopNonces::from_secret(&secret)?))
+    Ok((store, Some(key_store), Arc::new(ring), DpopNonces::from_secret(&secret)?))
 }
 
 /// Builds the sandbox bank: opens its database (applying migrations), loads its signing keys
@@ -269,7 +282,8 @@ async fn open(
 /// every route.
 pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
     tracing::info!(database = %config.database, "sandbox: opening the store");
-    let (store, stores, key_store, keys, nonces) = open(&config.database, config.clock.now()).await?;
+    let (store, key_store, keys, nonces) = open(&config.database, config.clock.now()).await?;
+    let stores = store.stores();
     let consents = Arc::new(
         LocalConsentProvider::new(stores.consents.clone(), config.clock.clone())
             .with_authorisation_timeout(AUTHORISATION_TIMEOUT),
