@@ -1,5 +1,6 @@
-//! The sandbox bank: an authorization server with open registration, a generated signing key and
-//! in-memory stores; the consent API, the PSU pages (login, consent, dashboard) and the accounts
+//! The sandbox bank: an authorization server with open registration, its stores and signing keys
+//! in one [`Database`] (SQLite by default for the binary, PostgreSQL for several instances, or
+//! memory); the consent API, the PSU pages (login, consent, dashboard) and the accounts
 //! API behind the gateway guard, with seeded PSUs (alice / alice-password with two accounts, bob /
 //! bob-password with one) and Argentine data (ARS, CBU identifiers; alice's current account is
 //! overdrawn). What `cargo run --bin sandbox` serves, and what the load test and the integration
@@ -14,6 +15,7 @@
 //! the PSU dashboard. Only the routes are guarded: an unknown path is 404, not 401.
 
 use std::error::Error;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,14 +24,19 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use openbanking_core::clock::{Clock, SystemClock};
+use openbanking_core::dpop::DpopNonces;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
-use openbanking_core::{ConsentProvider, Issuer, LocalConsentProvider, MemoryConsentStore, Permission};
+use openbanking_core::{ConsentProvider, Issuer, LocalConsentProvider, Permission};
 use openbanking_server::accounts::{self, AccountData, MemoryAccountData};
 use openbanking_server::authorization::{AuthorizationServer, RegistrationPolicy};
 use openbanking_server::consent::api as consent_api;
 use openbanking_server::consent::pages::ConsentPages;
 use openbanking_server::consent::psu::MemoryPsuDirectory;
 use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
+use openbanking_server::store::Stores;
+use openbanking_server::store::keys::KeyStore;
+use openbanking_server::store::postgres::PostgresStores;
+use openbanking_server::store::sqlite::SqliteStores;
 use serde_json::{Value, json};
 use time::UtcOffset;
 
@@ -84,21 +91,179 @@ pub const SUPPORTED_PERMISSIONS: &[Permission] = &[
 /// How long a consent waits for the PSU before the bank rejects it.
 pub const AUTHORISATION_TIMEOUT: Duration = LocalConsentProvider::DEFAULT_AUTHORISATION_TIMEOUT;
 
+/// The signing algorithm of the sandbox's keys.
+pub const SIGNING_ALGORITHM: SigningAlgorithm = SigningAlgorithm::ES256;
+
+/// How long a rotated-out signing key stays published: the access-token lifetime and a minute of
+/// leeway, so that every token it signed expires first.
+pub const KEY_VERIFY_WINDOW: time::Duration =
+    time::Duration::seconds(openbanking_core::token::DEFAULT_TOKEN_LIFETIME.whole_seconds() + 60);
+
+/// Name of the DPoP nonce secret in the key store.
+pub const DPOP_NONCE_SECRET: &str = "dpop_nonce";
+
+/// Where the sandbox keeps its data and signing keys.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Database {
+    /// Everything in memory, the signing key generated at start: lost on exit.
+    Memory,
+    /// One SQLite file (`sqlite://PATH`, created if missing): one instance, durable.
+    Sqlite {
+        /// The `sqlite://` URL.
+        url: String,
+    },
+    /// PostgreSQL (`postgres://…`), optionally in a schema of its own: several instances
+    /// sharing the same URL and schema.
+    Postgres {
+        /// The `postgres://` URL.
+        url: String,
+        /// The schema (created if missing); `None` for the connection's default `search_path`.
+        schema: Option<String>,
+    },
+}
+
+impl Database {
+    /// The binary's default: `sqlite://sandbox.db`, in the working directory.
+    pub const DEFAULT_URL: &str = "sqlite://sandbox.db";
+
+    /// Reads `--database`: `memory`, `sqlite://PATH` or `postgres://…` (`postgresql://` too);
+    /// `schema` only goes with PostgreSQL.
+    pub fn parse(spec: &str, schema: Option<String>) -> Result<Self, String> {
+        let database = if spec == "memory" {
+            Self::Memory
+        } else if spec.starts_with("sqlite:") {
+            Self::Sqlite { url: spec.to_owned() }
+        } else if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+            return Ok(Self::Postgres { url: spec.to_owned(), schema });
+        } else {
+            return Err(format!("unknown database {spec:?}: use memory, sqlite://PATH or postgres://…"));
+        };
+        match schema {
+            Some(_) => Err("--schema goes with a postgres:// database only".into()),
+            None => Ok(database),
+        }
+    }
+}
+
+/// Shows the database without a password.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Sqlite { url } => f.write_str(url),
+            Self::Postgres { url, schema } => {
+                match url::Url::parse(url) {
+                    Ok(mut parsed) => {
+                        if parsed.password().is_some() {
+                            let _ = parsed.set_password(Some("redacted"));
+                        }
+                        write!(f, "{parsed}")?;
+                    }
+                    Err(_) => f.write_str("postgres://(unparsable URL)")?,
+                }
+                match schema {
+                    Some(schema) => write!(f, " (schema {schema})"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
 /// How to build a sandbox.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     /// The issuer identifier (and public base URL of the APIs).
     pub issuer: Issuer,
-    /// Require server nonces in DPoP proofs.
+    /// Require server nonces in DPoP proofs. With a SQL database the nonce secret is kept with
+    /// the signing keys, so every instance on the same database accepts the others' nonces.
     pub require_dpop_nonce: bool,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Where the data and the signing keys live.
+    pub database: Database,
 }
 
 impl SandboxConfig {
-    /// A sandbox at `issuer`, no nonces, the system clock.
+    /// A sandbox at `issuer`, no nonces, the system clock, everything in memory (the binary
+    /// defaults to [`Database::DEFAULT_URL`] instead).
     pub fn new(issuer: Issuer) -> Self {
-        Self { issuer, require_dpop_nonce: false, clock: Arc::new(SystemClock) }
+        Self { issuer, require_dpop_nonce: false, clock: Arc::new(SystemClock), database: Database::Memory }
+    }
+
+    /// The same, on `database`.
+    pub fn with_database(mut self, database: Database) -> Self {
+        self.database = database;
+        self
+    }
+}
+
+/// The database a sandbox runs on, opened: to close it (tests of an outage), purge it, or run
+/// queries of one's own.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SandboxStore {
+    /// In memory.
+    Memory,
+    /// A SQLite file.
+    Sqlite(SqliteStores),
+    /// PostgreSQL.
+    Postgres(PostgresStores),
+}
+
+impl SandboxStore {
+    /// Opens `database` (connects, applies the migrations); memory is a no-op.
+    pub async fn open(database: &Database) -> Result<Self, openbanking_core::StoreError> {
+        Ok(match database {
+            Database::Memory => Self::Memory,
+            Database::Sqlite { url } => Self::Sqlite(SqliteStores::open(url).await?),
+            Database::Postgres { url, schema } => {
+                Self::Postgres(PostgresStores::connect(url, schema.as_deref()).await?)
+            }
+        })
+    }
+
+    /// Every store over this database (fresh memory stores each call in memory).
+    pub fn stores(&self) -> Stores {
+        match self {
+            Self::Memory => Stores::in_memory(),
+            Self::Sqlite(s) => s.stores(),
+            Self::Postgres(s) => s.stores(),
+        }
+    }
+
+    /// The key store in this database (`None` in memory).
+    pub fn key_store(&self) -> Option<KeyStore> {
+        match self {
+            Self::Memory => None,
+            Self::Sqlite(s) => Some(KeyStore::sqlite(s)),
+            Self::Postgres(s) => Some(KeyStore::postgres(s)),
+        }
+    }
+
+    /// Closes the connection pool: every data call answers 503 from then on. A no-op in memory.
+    pub async fn close(&self) {
+        match self {
+            Self::Memory => {}
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
+        }
+    }
+
+    /// Deletes every expired row (see the backends' `purge_expired`); 0 in memory.
+    pub async fn purge_expired(&self, now: time::OffsetDateTime) -> Result<u64, openbanking_core::StoreError> {
+        match self {
+            Self::Memory => Ok(0),
+            Self::Sqlite(s) => s.purge_expired(now).await,
+            Self::Postgres(s) => s.purge_expired(now).await,
+        }
     }
 }
 
@@ -109,6 +274,10 @@ pub struct Sandbox {
     pub server: AuthorizationServer,
     /// The consent authority (decentralized: the bank's own store).
     pub consents: Arc<LocalConsentProvider>,
+    /// The database, opened.
+    pub store: SandboxStore,
+    /// The key store (with a SQL database; `None` in memory).
+    pub keys: Option<KeyStore>,
     /// Every route: the authorization server, the PSU pages, the consent API, the accounts API
     /// and the small protected route.
     pub router: Router,
@@ -136,15 +305,35 @@ async fn home() -> impl IntoResponse {
     )
 }
 
-/// Builds the sandbox bank.
-pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
-    tracing::warn!(
-        "sandbox: the signing key is generated at start-up and lost on exit; tokens do not survive a restart"
-    );
-    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256)?));
-    let store = Arc::new(MemoryConsentStore::new());
+/// The stores, the signing keys and the DPoP nonces of `database`: opened (migrations applied),
+/// loaded or generated (and stored).
+async fn open(
+    database: &Database,
+    now: time::OffsetDateTime,
+) -> Result<(SandboxStore, Option<KeyStore>, Arc<KeyRing>, DpopNonces), Box<dyn Error>> {
+    let store = SandboxStore::open(database).await?;
+    let Some(key_store) = store.key_store() else {
+        tracing::warn!(
+            "sandbox: data in memory and the signing key generated at start-up, all lost on exit; \
+             tokens do not survive a restart"
+        );
+        let keys = Arc::new(KeyRing::new(SigningKey::generate(SIGNING_ALGORITHM)?));
+        return Ok((store, None, keys, DpopNonces::generate()?));
+    };
+    let ring = key_store.load_or_generate(SIGNING_ALGORITHM, KEY_VERIFY_WINDOW, now).await?;
+    let secret = key_store.shared_secret(DPOP_NONCE_SECRET, 32, now).await?;
+    Ok((store, Some(key_store), Arc::new(ring), DpopNonces::from_secret(&secret)?))
+}
+
+/// Builds the sandbox bank: opens its database (applying migrations), loads its signing keys
+/// and DPoP nonce secret from there (generating and storing them the first time), and wires
+/// every route.
+pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
+    tracing::info!(database = %config.database, "sandbox: opening the store");
+    let (store, key_store, keys, nonces) = open(&config.database, config.clock.now()).await?;
+    let stores = store.stores();
     let consents = Arc::new(
-        LocalConsentProvider::new(store.clone(), config.clock.clone())
+        LocalConsentProvider::new(stores.consents.clone(), config.clock.clone())
             .with_authorisation_timeout(AUTHORISATION_TIMEOUT),
     );
     let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded().with_time_zone(TIME_ZONE));
@@ -160,6 +349,8 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         .interaction(Arc::new(pages.clone()))
         .consents(consents.clone())
         .require_dpop_nonce(config.require_dpop_nonce)
+        .dpop_nonces(nonces)
+        .stores(stores)
         .clock(config.clock.clone())
         .build()?;
     let guard = TokenGuard::for_server(&server, config.issuer.as_str().parse()?).build()?;
@@ -179,5 +370,34 @@ pub fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         )
         .merge(accounts::router(data, guard))
         .merge(hello_api);
-    Ok(Sandbox { server, consents, router })
+    Ok(Sandbox { server, consents, store, keys: key_store, router })
+}
+
+impl Sandbox {
+    /// Spawns the periodic upkeep of a SQL database, every `every`: purges expired rows and
+    /// retired signing keys, and takes up a key rotation stored by another instance. `None` in
+    /// memory. Failures are logged, and the next round tries again.
+    pub fn spawn_maintenance(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let key_store = self.keys.clone()?;
+        let store = self.store.clone();
+        let keys = self.server.keys().clone();
+        let clock = self.server.clock().clone();
+        Some(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                let now = clock.now();
+                if let Err(error) = store.purge_expired(now).await {
+                    tracing::warn!(%error, "sandbox: purging expired rows failed");
+                }
+                if let Err(error) = key_store.purge_retired(now - KEY_VERIFY_WINDOW).await {
+                    tracing::warn!(%error, "sandbox: purging retired keys failed");
+                }
+                if let Err(error) = key_store.refresh(&keys, KEY_VERIFY_WINDOW, now).await {
+                    tracing::warn!(%error, "sandbox: reloading the signing keys failed");
+                }
+            }
+        }))
+    }
 }

@@ -127,7 +127,7 @@ async fn the_tpp_deletes_the_consent_and_the_next_call_is_refused() {
 async fn authorised() -> Authorised {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let bank = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone()).unwrap())).unwrap();
+    let bank = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone()).unwrap())).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, bank.router).await.unwrap() });
     let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
 
@@ -292,7 +292,7 @@ async fn authorised() -> Authorised {
 async fn serve_sandbox() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let bank = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone()).unwrap())).unwrap();
+    let bank = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone()).unwrap())).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, bank.router).await.unwrap() });
     base
 }

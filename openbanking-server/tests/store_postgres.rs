@@ -173,7 +173,7 @@ async fn data_survives_a_reconnect_and_migrations_run_twice_are_a_no_op() {
         second.migrate().await.unwrap();
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
-        assert_eq!(applied, 2, "each migration applied once");
+        assert_eq!(applied, 3, "each migration (0001 stores, 0002 code clients, 0003 signing keys) applied once");
         assert!(second.stores().clients.delete(&client_id).await.unwrap(), "the row written before is there");
         second.close().await;
     })

@@ -93,6 +93,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
             let sandbox = sandbox::build(SandboxConfig::new(Issuer::parse(base.clone())?))
+                .await
                 .map_err(|e| -> Box<dyn Error + Send + Sync> { e.to_string().into() })?;
             tokio::spawn(async move { axum::serve(listener, sandbox.router).await });
             base

@@ -6,6 +6,9 @@
 //! curl -s http://127.0.0.1:8080/.well-known/oauth-authorization-server
 //! ```
 //!
+//! Keeps its data and signing keys in `sqlite://sandbox.db` (in the working directory) unless
+//! `--database` names another: `sqlite://PATH`, `postgres://…` (with `--schema`), or `memory`.
+//!
 //! Logs with `tracing` (`RUST_LOG=debug` for more); stops gracefully on Ctrl-C.
 
 use std::error::Error;
@@ -13,7 +16,7 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use openbanking_core::Issuer;
-use openbanking_examples::sandbox::{self, SandboxConfig};
+use openbanking_examples::sandbox::{self, Database, SandboxConfig};
 use tracing_subscriber::EnvFilter;
 
 /// The openbanking-rs sandbox bank.
@@ -29,6 +32,12 @@ struct Args {
     /// Require server-issued nonces in DPoP proofs (RFC 9449 §8).
     #[arg(long)]
     require_dpop_nonce: bool,
+    /// Where data and signing keys live: `sqlite://PATH`, `postgres://…`, or `memory` (lost on exit).
+    #[arg(long, default_value = Database::DEFAULT_URL)]
+    database: String,
+    /// PostgreSQL schema (created if missing); every instance sharing the data uses the same.
+    #[arg(long)]
+    schema: Option<String>,
 }
 
 #[tokio::main]
@@ -38,15 +47,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
     let args = Args::parse();
     let issuer = Issuer::parse(args.issuer.unwrap_or_else(|| format!("http://{}", args.addr)))?;
-    let mut config = SandboxConfig::new(issuer.clone());
+    let database = Database::parse(&args.database, args.schema)?;
+    let mut config = SandboxConfig::new(issuer.clone()).with_database(database);
     config.require_dpop_nonce = args.require_dpop_nonce;
-    let sandbox = sandbox::build(config)?;
+    let sandbox = sandbox::build(config).await?;
+    let _maintenance = sandbox.spawn_maintenance(std::time::Duration::from_secs(60));
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, %issuer, "sandbox bank listening");
     let base = issuer.as_str().trim_end_matches('/');
     tracing::info!("home page: {base}/");
     tracing::info!("discovery: {base}/.well-known/oauth-authorization-server");
-    axum::serve(listener, sandbox.router)
+    axum::serve(listener, sandbox.router.clone())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");

@@ -33,11 +33,42 @@ struct RingState {
     verifying: Jwks,
 }
 
+impl RingState {
+    fn new(active: Arc<SigningKey>, older: impl IntoIterator<Item = PublicJwk>) -> Self {
+        let mut keys = vec![active.public_jwk().clone()];
+        keys.extend(older.into_iter().filter(|k| k.kid() != Some(active.kid().as_str())));
+        Self { active, verifying: Jwks { keys } }
+    }
+}
+
 impl KeyRing {
     /// A ring with one active key.
     pub fn new(active: SigningKey) -> Self {
         let verifying = Jwks { keys: vec![active.public_jwk().clone()] };
         Self { state: RwLock::new(Arc::new(RingState { active: Arc::new(active), verifying })) }
+    }
+
+    /// A ring with an active key and older keys that still verify (rotated out, not yet retired):
+    /// how a key store rebuilds the ring it keeps. An older key with the active key's `kid` is
+    /// skipped.
+    ///
+    /// ```
+    /// use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+    /// let old = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    /// let ring = KeyRing::with_older(SigningKey::generate(SigningAlgorithm::ES256).unwrap(), [old.public_jwk().clone()]);
+    /// assert_eq!(ring.jwks().keys.len(), 2);
+    /// assert_eq!(ring.jwks().keys[0].kid(), Some(ring.active().kid().as_str())); // the active key first
+    /// ```
+    pub fn with_older(active: SigningKey, older: impl IntoIterator<Item = PublicJwk>) -> Self {
+        Self { state: RwLock::new(Arc::new(RingState::new(Arc::new(active), older))) }
+    }
+
+    /// Replaces the whole ring at once (active key and older keys, as in
+    /// [`with_older`](Self::with_older)): how an instance takes up a rotation another instance
+    /// made and stored.
+    pub fn replace(&self, active: SigningKey, older: impl IntoIterator<Item = PublicJwk>) {
+        let state = Arc::new(RingState::new(Arc::new(active), older));
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = state;
     }
 
     fn read(&self) -> Arc<RingState> {
@@ -94,5 +125,17 @@ mod tests {
         let kid = ring.active().kid().clone();
         assert!(!ring.retire(&kid));
         assert!(ring.find(kid.as_str()).is_some());
+    }
+
+    #[test]
+    fn replace_swaps_the_active_key_and_the_older_ones() {
+        let first = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+        let first_public = first.public_jwk().clone();
+        let ring = KeyRing::with_older(first, [first_public.clone()]);
+        assert_eq!(ring.jwks().keys.len(), 1, "the active key is not listed twice");
+        ring.replace(SigningKey::generate(SigningAlgorithm::ES256).unwrap(), [first_public.clone()]);
+        assert_ne!(ring.active().public_jwk(), &first_public);
+        assert!(ring.find(first_public.kid().unwrap()).is_some());
+        assert!(!ring.retire(&ring.active().kid().clone()));
     }
 }

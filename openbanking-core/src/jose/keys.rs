@@ -6,6 +6,7 @@ use std::sync::Arc;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::SigningAlgorithm;
 use super::b64::{b64url, b64url_decode};
@@ -215,12 +216,16 @@ fn family_of(alg: SigningAlgorithm) -> KeyFamily {
 }
 
 /// A private signing key with its algorithm, `kid` and public JWK. `Debug` never shows the
-/// private part, and there is no way to serialize it.
+/// private part, and there is no way to serialize it: the only export is
+/// [`to_pkcs8`](Self::to_pkcs8), for a key store to keep it (read back by
+/// [`from_pkcs8`](Self::from_pkcs8)).
 pub struct SigningKey {
     alg: SigningAlgorithm,
     kid: Kid,
     encoding: EncodingKey,
     public: PublicJwk,
+    /// The private key as PKCS#8 v1 DER (RFC 5208), wiped on drop.
+    pkcs8: Zeroizing<Vec<u8>>,
 }
 
 impl SigningKey {
@@ -237,40 +242,88 @@ impl SigningKey {
         use aws_lc_rs::rand::SystemRandom;
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
         let rng = SystemRandom::new();
-        let encoding = match alg {
-            SigningAlgorithm::ES256 => {
-                let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                    .map_err(|_| KeyError::Generation)?;
-                EncodingKey::from_ec_der(doc.as_ref())
-            }
+        let pkcs8: Zeroizing<Vec<u8>> = match alg {
+            SigningAlgorithm::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|_| KeyError::Generation)?
+                .as_ref()
+                .to_vec(),
             SigningAlgorithm::EdDSA => {
-                let doc = Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(|_| KeyError::Generation)?;
-                EncodingKey::from_ed_der(doc.as_ref())
+                Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(|_| KeyError::Generation)?.as_ref().to_vec()
             }
             SigningAlgorithm::PS256 => {
                 let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                     .map_err(|_| KeyError::Generation)?;
-                let der = pair.as_der().map_err(|_| KeyError::Generation)?;
-                let pem = pkcs8_pem(der.as_ref());
-                EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| KeyError::Generation)?
+                let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> = pair.as_der().map_err(|_| KeyError::Generation)?;
+                der.as_ref().to_vec()
+            }
+        }
+        .into();
+        Self::from_pkcs8(alg, &pkcs8, None).map_err(|_| KeyError::Generation)
+    }
+
+    /// Loads a PKCS#8 v1 DER private key (RFC 5208; what [`to_pkcs8`](Self::to_pkcs8) gives).
+    /// `kid` defaults to the RFC 7638 thumbprint.
+    ///
+    /// ```
+    /// use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+    /// let key = SigningKey::generate(SigningAlgorithm::ES256)?;
+    /// let back = SigningKey::from_pkcs8(key.alg(), key.to_pkcs8(), Some(key.kid().clone()))?;
+    /// assert_eq!(back.public_jwk(), key.public_jwk());
+    /// # Ok::<(), openbanking_core::jose::KeyError>(())
+    /// ```
+    pub fn from_pkcs8(alg: SigningAlgorithm, der: &[u8], kid: Option<Kid>) -> Result<Self, KeyError> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        let invalid = |reason: String| KeyError::InvalidPrivateKey { alg, reason };
+        // Parse with the crypto backend first: a clear error for bytes of the wrong kind.
+        let encoding = match alg {
+            SigningAlgorithm::ES256 => {
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|e| invalid(e.to_string()))?;
+                EncodingKey::from_ec_der(der)
+            }
+            SigningAlgorithm::EdDSA => {
+                Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| invalid(e.to_string()))?;
+                EncodingKey::from_ed_der(der)
+            }
+            SigningAlgorithm::PS256 => {
+                aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| invalid(e.to_string()))?;
+                let pem = Zeroizing::new(pkcs8_pem(der));
+                EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| invalid(e.to_string()))?
             }
         };
-        Self::from_encoding_key(alg, encoding, None)
+        Self::from_encoding_key(alg, encoding, Zeroizing::new(der.to_vec()), kid)
     }
 
-    /// Loads a PEM private key (PKCS#8 for EC and Ed25519; PKCS#1 or PKCS#8 for RSA).
-    /// `kid` defaults to the RFC 7638 thumbprint.
+    /// Loads a PEM private key (PKCS#8 for every algorithm; also SEC1 `EC PRIVATE KEY` for ES256
+    /// and PKCS#1 `RSA PRIVATE KEY` for PS256). `kid` defaults to the RFC 7638 thumbprint.
     pub fn from_pem(alg: SigningAlgorithm, pem: &[u8], kid: Option<Kid>) -> Result<Self, KeyError> {
-        let invalid = |e: jsonwebtoken::errors::Error| KeyError::InvalidPrivateKey { alg, reason: e.to_string() };
-        let encoding = match alg {
-            SigningAlgorithm::ES256 => EncodingKey::from_ec_pem(pem).map_err(invalid)?,
-            SigningAlgorithm::PS256 => EncodingKey::from_rsa_pem(pem).map_err(invalid)?,
-            SigningAlgorithm::EdDSA => EncodingKey::from_ed_pem(pem).map_err(invalid)?,
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let invalid = |reason: String| KeyError::InvalidPrivateKey { alg, reason };
+        let (label, der) = pem_decode(pem).ok_or_else(|| invalid("not a PEM private key".into()))?;
+        let pkcs8: Zeroizing<Vec<u8>> = match (label.as_str(), alg) {
+            ("PRIVATE KEY", _) => der,
+            ("EC PRIVATE KEY", SigningAlgorithm::ES256) => {
+                let pair = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                    .map_err(|e| invalid(e.to_string()))?;
+                pair.to_pkcs8v1().map_err(|e| invalid(e.to_string()))?.as_ref().to_vec().into()
+            }
+            ("RSA PRIVATE KEY", SigningAlgorithm::PS256) => {
+                let pair = aws_lc_rs::rsa::KeyPair::from_der(&der).map_err(|e| invalid(e.to_string()))?;
+                let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> =
+                    pair.as_der().map_err(|e| invalid(e.to_string()))?;
+                der.as_ref().to_vec().into()
+            }
+            (other, _) => return Err(invalid(format!("PEM label `{other}`"))),
         };
-        Self::from_encoding_key(alg, encoding, kid)
+        Self::from_pkcs8(alg, &pkcs8, kid)
     }
 
-    fn from_encoding_key(alg: SigningAlgorithm, encoding: EncodingKey, kid: Option<Kid>) -> Result<Self, KeyError> {
+    fn from_encoding_key(
+        alg: SigningAlgorithm,
+        encoding: EncodingKey,
+        pkcs8: Zeroizing<Vec<u8>>,
+        kid: Option<Kid>,
+    ) -> Result<Self, KeyError> {
         let mut jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt())
             .map_err(|e| KeyError::InvalidPrivateKey { alg, reason: e.to_string() })?;
         jwk.common.key_algorithm = Some(alg.key_algorithm());
@@ -290,7 +343,18 @@ impl SigningKey {
         if !jsonwebtoken::crypto::verify(&probe, b"probe", public.decoding_key(), alg.to_jwt()).unwrap_or(false) {
             return Err(KeyError::InvalidPrivateKey { alg, reason: "public key does not match".into() });
         }
-        Ok(Self { alg, kid, encoding, public })
+        Ok(Self { alg, kid, encoding, public, pkcs8 })
+    }
+
+    /// The private key as PKCS#8 v1 DER (RFC 5208), for a key store to keep (and
+    /// [`from_pkcs8`](Self::from_pkcs8) to read back).
+    ///
+    /// # Security warning
+    ///
+    /// This is the private key: whoever holds these bytes can sign as the issuer. Keep them where
+    /// the database's other secrets are kept, never in logs or responses.
+    pub fn to_pkcs8(&self) -> &[u8] {
+        &self.pkcs8
     }
 
     /// The algorithm this key signs with.
@@ -357,6 +421,20 @@ impl fmt::Debug for SigningKey {
             .field("private", &"[redacted]")
             .finish()
     }
+}
+
+/// The first PEM block of `pem`: its label and its DER bytes (wiped on drop).
+fn pem_decode(pem: &[u8]) -> Option<(String, Zeroizing<Vec<u8>>)> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(pem).ok()?;
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let label_end = start + text[start..].find("-----")?;
+    let label = &text[start..label_end];
+    let body_start = label_end + "-----".len();
+    let end = body_start + text[body_start..].find(&format!("-----END {label}-----"))?;
+    let body: Zeroizing<String> = Zeroizing::new(text[body_start..end].split_whitespace().collect());
+    let der = base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).ok()?;
+    Some((label.to_owned(), Zeroizing::new(der)))
 }
 
 fn pkcs8_pem(der: &[u8]) -> String {
@@ -429,6 +507,39 @@ mod tests {
             let claims: serde_json::Value = jws.verify(key.public_jwk()).unwrap();
             assert_eq!(claims["iss"], "tpp-1");
         }
+    }
+
+    #[test]
+    fn pkcs8_round_trips_for_every_algorithm() {
+        for alg in SigningAlgorithm::ALL {
+            let key = SigningKey::generate(alg).unwrap();
+            let back = SigningKey::from_pkcs8(alg, key.to_pkcs8(), Some(key.kid().clone())).unwrap();
+            assert_eq!(back.public_jwk(), key.public_jwk());
+            // A signature by the loaded key verifies with the original public key.
+            let token = back.sign(json!({ "typ": "JWT" }).as_object().unwrap(), &json!({ "iss": "x" })).unwrap();
+            let claims: serde_json::Value =
+                crate::jose::UnverifiedJws::parse(&token).unwrap().verify(key.public_jwk()).unwrap();
+            assert_eq!(claims["iss"], "x");
+            // And through PEM.
+            let pem = pkcs8_pem(key.to_pkcs8());
+            assert_eq!(SigningKey::from_pem(alg, pem.as_bytes(), None).unwrap().kid(), key.kid());
+        }
+    }
+
+    #[test]
+    fn from_pkcs8_refuses_garbage_and_the_wrong_algorithm() {
+        let ec = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+        assert!(matches!(
+            SigningKey::from_pkcs8(SigningAlgorithm::ES256, b"not a key", None),
+            Err(KeyError::InvalidPrivateKey { .. })
+        ));
+        for alg in [SigningAlgorithm::EdDSA, SigningAlgorithm::PS256] {
+            assert!(matches!(
+                SigningKey::from_pkcs8(alg, ec.to_pkcs8(), None),
+                Err(KeyError::InvalidPrivateKey { .. })
+            ));
+        }
+        assert!(SigningKey::from_pem(SigningAlgorithm::ES256, b"-----BEGIN CERTIFICATE-----", None).is_err());
     }
 
     #[test]

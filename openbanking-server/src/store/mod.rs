@@ -45,6 +45,10 @@ pub use openbanking_core::store::*;
 #[cfg(feature = "_sql")]
 mod sql;
 
+#[cfg(feature = "_sql")]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod keys;
+
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;

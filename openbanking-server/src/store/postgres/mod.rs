@@ -192,8 +192,8 @@ fn transient(code: &str) -> bool {
         || matches!(code, "40001" | "40P01" | "55P03")
 }
 
-/// A sqlx error of `context`, as a [`StoreError`].
-fn err(context: &'static str, error: sqlx::Error) -> StoreError {
+/// A sqlx error of `context`, as a [`StoreError`] (also for the key store).
+pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
     sql::classify(context, error, transient)
 }
 

@@ -154,8 +154,8 @@ fn transient(code: &str) -> bool {
     code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 13 | 14))
 }
 
-/// A sqlx error of `context`, as a [`StoreError`].
-fn err(context: &'static str, error: sqlx::Error) -> StoreError {
+/// A sqlx error of `context`, as a [`StoreError`] (also for the key store).
+pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
     sql::classify(context, error, transient)
 }
 

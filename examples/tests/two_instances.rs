@@ -1,0 +1,94 @@
+//! Two sandbox instances of one issuer on one PostgreSQL URL and schema (as behind a load
+//! balancer): they share clients, codes, used `jti`s and consents, and sign with the same stored
+//! key. Needs `OPENBANKING_TEST_POSTGRES_URL`; skipped (and says so) without it.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{ACCOUNTS, CONSENTS, Instance, REDIRECT, Tpp, browser, drop_schema, fresh_schema, postgres_url};
+use openbanking_examples::sandbox::Database;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+const TRIALS: usize = 8;
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_schema_act_as_one_bank() {
+    let Some(url) = postgres_url("two_instances_on_one_postgres_schema_act_as_one_bank") else { return };
+    let schema = fresh_schema("two");
+    let database = Database::parse(&url, Some(schema.clone())).unwrap();
+    // One issuer (the load balancer's URL); two instances started at once share one stored key.
+    let issuer = "http://127.0.0.1:9";
+    let (a, b) = tokio::join!(Instance::start(issuer, database.clone()), Instance::start(issuer, database));
+    let http = common::http();
+    let jwks_a: Value = http.get(format!("{}/jwks", a.addr)).send().await.unwrap().json().await.unwrap();
+    let jwks_b: Value = http.get(format!("{}/jwks", b.addr)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks_a, jwks_b, "the same signing key from the key store");
+    assert_eq!(jwks_a["keys"].as_array().unwrap().len(), 1);
+
+    // A client registered at A gets a token at B.
+    let tpp = Tpp::register(issuer, &a.addr).await;
+    let cc_token = tpp.client_credentials(&b.addr).await;
+
+    // A code issued at A is redeemed once across A and B, under concurrency.
+    let psu = browser();
+    for trial in 0..TRIALS {
+        let consent_id = tpp.create_consent(&a.addr, &cc_token).await;
+        let (code, verifier) = tpp.authorise(&a.addr, &psu, &consent_id).await;
+        let params = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ];
+        let redeem = |at: String| {
+            let (assertion, proof) = (tpp.assertion(), tpp.proof("POST", "/token", None));
+            let tpp = &tpp;
+            let params = &params;
+            async move { tpp.token_with(&at, params, &assertion, &proof).await }
+        };
+        let (x, y, z) = tokio::join!(redeem(a.addr.clone()), redeem(b.addr.clone()), redeem(b.addr.clone()));
+        let mut wins = Vec::new();
+        for response in [x, y, z] {
+            match response.status() {
+                StatusCode::OK => wins.push(response.json::<Value>().await.unwrap()),
+                StatusCode::BAD_REQUEST => {
+                    let body: Value = response.json().await.unwrap();
+                    assert_eq!(body["error"], "invalid_grant", "{body}");
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(wins.len(), 1, "trial {trial}: exactly one redemption wins");
+    }
+
+    // A DPoP proof accepted at A is refused at B.
+    let cc = [("grant_type", "client_credentials"), ("scope", "accounts")];
+    let proof = tpp.proof("POST", "/token", None);
+    assert_eq!(tpp.token_with(&a.addr, &cc, &tpp.assertion(), &proof).await.status(), StatusCode::OK);
+    let replayed = tpp.token_with(&b.addr, &cc, &tpp.assertion(), &proof).await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(replayed.json::<Value>().await.unwrap()["error"], "invalid_dpop_proof");
+
+    // A consent revoked at A is refused at B at once (no cache in between).
+    // (A code presented twice revokes what it gave, so the token comes from a code used once.)
+    let consent_id = tpp.create_consent(&a.addr, &cc_token).await;
+    let (code, verifier) = tpp.authorise(&a.addr, &psu, &consent_id).await;
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.secret()),
+    ];
+    let token = tpp.token_with(&b.addr, &params, &tpp.assertion(), &tpp.proof("POST", "/token", None)).await;
+    assert_eq!(token.status(), StatusCode::OK, "a code issued at A is redeemed at B");
+    let access = token.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(tpp.api(&b.addr, Method::GET, ACCOUNTS, &access, None).await.status(), StatusCode::OK);
+    let path = format!("{CONSENTS}/{consent_id}");
+    assert_eq!(tpp.api(&a.addr, Method::DELETE, &path, &cc_token, None).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(tpp.api(&b.addr, Method::GET, ACCOUNTS, &access, None).await.status(), StatusCode::UNAUTHORIZED);
+
+    a.stop().await;
+    b.stop().await;
+    drop_schema(&url, &schema).await;
+}
