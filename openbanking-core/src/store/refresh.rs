@@ -77,7 +77,8 @@ pub enum RefreshRotation {
 /// family of that consent.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
-    /// Starts a family whose current token is `token`.
+    /// Starts a family whose current token is `token`, recording the access tokens it lists
+    /// (`family.access_tokens`) as [`add_access_token`](Self::add_access_token) would.
     async fn create(&self, family: RefreshFamily, token: &TokenHash, now: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Presents `token` and, if acceptable, makes `next` the family's current token, atomically.

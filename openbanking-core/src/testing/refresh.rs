@@ -21,8 +21,8 @@ fn contract(name: &'static str) -> Contract {
 ///
 /// - `unknown_token_is_invalid`: `rotate` of an unknown token is `Invalid`, `find` is `None`;
 /// - `round_trip_every_field`: `find` of a new family's token returns the family as created
-///   (every field, `expires_at` as an instant to the microsecond, the access tokens recorded with
-///   `add_access_token`), usable;
+///   (every field, `expires_at` as an instant to the microsecond, the access tokens it was created
+///   with followed by those recorded with `add_access_token`), usable;
 /// - `create_existing_family_conflicts`: `create` of an existing family id is `Conflict`, and its
 ///   token is not made usable;
 /// - `add_access_token_of_unknown_family_is_not_found`;
@@ -58,8 +58,8 @@ fn contract(name: &'static str) -> Contract {
 ///   access tokens; their tokens are no longer usable, other consents' still are; a second call
 ///   returns none.
 ///
-/// Every family the kit makes has an access token that lives 30 days, so that a store may not
-/// forget it during the run. Every run uses fresh random family ids, tokens and consents, so the
+/// Every family the kit makes is created with an access token that lives 30 days, so that a store
+/// may not forget it during the run, even while other runs write at later instants. Every run uses fresh random family ids, tokens and consents, so the
 /// kit can run repeatedly, and concurrently, against one shared database.
 ///
 /// ```
@@ -126,10 +126,15 @@ impl Kit {
         IssuedAccessToken { jti: setup(STORE, Jti::parse(random_token(16))), exp: self.now + lives }
     }
 
-    /// Creates `family` with a new token and records an access token living 30 days; returns the
-    /// family as the store must now hold it, and its token.
+    /// Creates `family` with a new token and an access token living 30 days, then records a second
+    /// one with `add_access_token`; returns the family as the store must now hold it, and its token.
+    ///
+    /// The first access token is part of the `create`, not added after it: the family then never
+    /// exists without a live access token, so a concurrent run's write at a later `now` (its own
+    /// `expires_at`) may not purge it between the two calls.
     async fn create(&self, c: Contract, mut family: RefreshFamily) -> (RefreshFamily, TokenHash) {
         let first = token();
+        family.access_tokens = vec![self.access_token(LIVE)];
         c.ok("create", self.store.create(family.clone(), &first, self.now).await);
         let access = self.access_token(LIVE);
         c.ok("add_access_token", self.store.add_access_token(&family.id, access.clone(), self.now).await);
