@@ -2,6 +2,9 @@
 //! can't be read is reported, and how sqlx errors keep their meaning as [`StoreError`]s.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -9,10 +12,83 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// How many expired rows a write deletes from its table before it writes: at least as many as it
-/// adds, so that a table under steady load does not grow, while no single write pays for a backlog
-/// (`purge_expired` of the backend clears one at once).
-pub(crate) const PURGE_BATCH: i64 = 64;
+/// How many expired rows one purge statement deletes; a purge repeats the statement while it
+/// fills a batch (up to [`PURGE_ROUNDS`] times), so that no statement holds a table's locks long.
+pub(crate) const PURGE_BATCH: i64 = 2_000;
+
+/// How many batches one purge deletes at most: 200 000 rows, more than a table gains in
+/// [`PURGE_EVERY`] at any rate this server reaches, so a table under steady load does not grow
+/// (`purge_expired` of the backend clears any backlog at once).
+const PURGE_ROUNDS: usize = 100;
+
+/// How often, at most, a store purges its table's expired rows.
+pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(1);
+
+/// Paces the purge of one store's expired rows, so that writes don't pay for it.
+///
+/// A write calls [`purge`](Self::purge) with the work to do; it starts in the background (a
+/// tokio task) if no purge of this store is running and none started within [`PURGE_EVERY`], and
+/// returns at once. Before, every write deleted a batch of expired rows itself: one more
+/// statement, and in PostgreSQL one more commit, on every request's path (the token endpoint
+/// writes two replay keys per request). Pacing is by the process's monotonic clock; what is
+/// expired is decided by the `now` the write was given, as before.
+#[derive(Debug, Default)]
+pub(crate) struct PurgePacer {
+    state: Mutex<PacerState>,
+}
+
+#[derive(Debug, Default)]
+struct PacerState {
+    last: Option<Instant>,
+    running: bool,
+}
+
+impl PurgePacer {
+    /// Starts `round` in the background unless a purge is running or started within
+    /// [`PURGE_EVERY`]; repeats it while it deletes a whole [`PURGE_BATCH`] (up to
+    /// [`PURGE_ROUNDS`] times). Outside a tokio runtime nothing starts (the rows wait for the next
+    /// write, or `purge_expired`). A failed round is logged and ends the purge: the rows stay for
+    /// the next one.
+    pub(crate) fn purge<F, Fut>(self: &Arc<Self>, round: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<u64, StoreError>> + Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            if state.running || state.last.is_some_and(|last| now.duration_since(last) < PURGE_EVERY) {
+                return;
+            }
+            state.running = true;
+            state.last = Some(now);
+        }
+        let running = Running(Arc::clone(self));
+        runtime.spawn(async move {
+            let _running = running;
+            for _ in 0..PURGE_ROUNDS {
+                match round().await {
+                    Ok(deleted) if deleted >= PURGE_BATCH.unsigned_abs() => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purging expired rows failed; they wait for the next purge");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A purge in progress: ends it when dropped (also if its task is cancelled).
+struct Running(Arc<PurgePacer>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner).running = false;
+    }
+}
 
 /// A query failed; `context` names the operation (never a value: keys may be secrets' hashes).
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Jti};
 use serde::Serialize;
@@ -12,7 +14,7 @@ use sqlx::postgres::PgPool;
 use time::{Duration, OffsetDateTime};
 
 use super::on;
-use crate::store::sql::{PURGE_BATCH, from_json, micros, to_json};
+use crate::store::sql::{PurgePacer, from_json, micros, to_json};
 use crate::store::{
     ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayError,
     RevocationStore, StoreError, TokenHash,
@@ -32,13 +34,14 @@ const REVOCATION_LEEWAY: Duration = Duration::minutes(1);
 /// [`ArtifactStore`] over the rows of one `kind` of the `artifacts` table, values as JSON.
 pub(super) struct PostgresArtifactStore<T> {
     pool: PgPool,
+    pacer: Arc<PurgePacer>,
     kind: &'static str,
     _value: PhantomData<fn() -> T>,
 }
 
 impl<T> PostgresArtifactStore<T> {
     pub(super) fn new(pool: PgPool, kind: &'static str) -> Self {
-        Self { pool, kind, _value: PhantomData }
+        Self { pool, kind, pacer: Arc::default(), _value: PhantomData }
     }
 }
 
@@ -61,16 +64,14 @@ where
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let now = micros(now)?;
-        sqlx::query(
-            "DELETE FROM artifacts WHERE kind = $1 AND key IN \
-             (SELECT key FROM artifacts WHERE kind = $1 AND expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(self.kind)
-        .bind(now)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await
-        .map_err(on("purge artifacts"))?;
+        super::purge_later(
+            &self.pacer,
+            &self.pool,
+            "purge artifacts",
+            Some(self.kind),
+            now,
+            "DELETE FROM artifacts WHERE kind = $3 AND key IN (SELECT key FROM artifacts WHERE kind = $3 AND expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        );
         // An expired entry under the same key (not purged yet) is overwritten; a live one stays.
         let done = sqlx::query(
             "INSERT INTO artifacts (kind, key, body, expires_at) VALUES ($1, $2, $3, $4) \
@@ -122,11 +123,12 @@ where
 #[derive(Debug)]
 pub(super) struct PostgresCodeStore {
     pool: PgPool,
+    pacer: Arc<PurgePacer>,
 }
 
 impl PostgresCodeStore {
     pub(super) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, pacer: Arc::default() }
     }
 }
 
@@ -139,12 +141,14 @@ impl AuthorizationCodeStore for PostgresCodeStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
-            .bind(micros(now)?)
-            .bind(PURGE_BATCH)
-            .execute(&self.pool)
-            .await
-            .map_err(on("purge codes"))?;
+        super::purge_later(
+            &self.pacer,
+            &self.pool,
+            "purge codes",
+            None,
+            micros(now)?,
+            "DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        );
         sqlx::query(
             "INSERT INTO codes (hash, grant_body, expires_at, used, purge_at, client_id) \
              VALUES ($1, $2, $3, FALSE, $4, $5)",
@@ -224,21 +228,24 @@ impl AuthorizationCodeStore for PostgresCodeStore {
 #[derive(Debug)]
 pub(super) struct PostgresReplayCache {
     pool: PgPool,
+    pacer: Arc<PurgePacer>,
 }
 
 impl PostgresReplayCache {
     pub(super) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, pacer: Arc::default() }
     }
 
     async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
         let now = micros(now)?;
-        sqlx::query("DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
-            .bind(now)
-            .bind(PURGE_BATCH)
-            .execute(&self.pool)
-            .await
-            .map_err(on("purge replay keys"))?;
+        super::purge_later(
+            &self.pacer,
+            &self.pool,
+            "purge replay keys",
+            None,
+            now,
+            "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        );
         // One statement: a new key is inserted; an expired one not purged yet is taken over; a
         // live one (expiry inclusive) is left alone, and nothing changes.
         let done = sqlx::query(
@@ -268,23 +275,26 @@ impl ReplayCache for PostgresReplayCache {
 #[derive(Debug)]
 pub(super) struct PostgresRevocationStore {
     pool: PgPool,
+    pacer: Arc<PurgePacer>,
 }
 
 impl PostgresRevocationStore {
     pub(super) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, pacer: Arc::default() }
     }
 }
 
 #[async_trait]
 impl RevocationStore for PostgresRevocationStore {
     async fn revoke(&self, jti: &Jti, exp: OffsetDateTime, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM revocations WHERE jti IN (SELECT jti FROM revocations WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
-            .bind(micros(now)?)
-            .bind(PURGE_BATCH)
-            .execute(&self.pool)
-            .await
-            .map_err(on("purge revocations"))?;
+        super::purge_later(
+            &self.pacer,
+            &self.pool,
+            "purge revocations",
+            None,
+            micros(now)?,
+            "DELETE FROM revocations WHERE jti IN (SELECT jti FROM revocations WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        );
         // Revoked again: remembered until the later of the two.
         sqlx::query(
             "INSERT INTO revocations (jti, purge_at) VALUES ($1, $2) \

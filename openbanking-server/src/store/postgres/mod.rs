@@ -20,9 +20,10 @@
 //!
 //! Once-only operations are single conditional statements, atomic under PostgreSQL's row locks
 //! (a writer waiting on a row re-checks its condition once the row is committed); the
-//! refresh-token rotation is a transaction of such statements. Expired rows are purged a bounded
-//! batch at a time by the writes to each table (`FOR UPDATE SKIP LOCKED`, so instances purging at
-//! once don't wait on each other), and all at once by
+//! refresh-token rotation is a transaction of such statements. Expired rows are purged in the
+//! background, at most once a second per table and instance, after a write to it (so no request
+//! waits on a purge, nor pays its commit), in batches (`FOR UPDATE SKIP LOCKED`, so instances
+//! purging at once don't wait on each other), and all at once by
 //! [`purge_expired`](PostgresStores::purge_expired).
 
 mod artifacts;
@@ -43,7 +44,7 @@ use time::OffsetDateTime;
 use self::artifacts::{PostgresArtifactStore, PostgresCodeStore, PostgresReplayCache, PostgresRevocationStore};
 use self::records::{PostgresClientStore, PostgresConsentStore, PostgresSessionStore};
 use self::refresh::PostgresRefreshTokenStore;
-use super::sql::{self, micros};
+use super::sql::{self, PurgePacer, micros};
 use super::{StoreError, Stores};
 
 /// The migrations of `migrations/postgres/`, embedded at compile time.
@@ -200,6 +201,31 @@ pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
 /// `|e| err(context, e)`, for `map_err`.
 fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| err(context, e)
+}
+
+/// Purges, in the background and paced by `pacer` (see [`PurgePacer`]), the expired rows that
+/// `statement` deletes; `statement` binds `$1` to `now` (µs), `$2` to the batch size and, when
+/// `kind` is given, `$3` to it. Returns at once.
+fn purge_later(
+    pacer: &Arc<PurgePacer>,
+    pool: &PgPool,
+    context: &'static str,
+    kind: Option<&'static str>,
+    now: i64,
+    statement: &'static str,
+) {
+    let pool = pool.clone();
+    pacer.purge(move || {
+        let pool = pool.clone();
+        async move {
+            let mut query = sqlx::query(statement).bind(now).bind(sql::PURGE_BATCH);
+            if let Some(kind) = kind {
+                query = query.bind(kind);
+            }
+            let done = query.execute(&pool).await.map_err(on(context))?;
+            Ok(done.rows_affected())
+        }
+    });
 }
 
 #[cfg(test)]

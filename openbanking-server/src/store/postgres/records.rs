@@ -1,5 +1,7 @@
 //! Consents, clients and PSU sessions in PostgreSQL.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Consent, ConsentId};
 use sqlx::postgres::PgPool;
@@ -7,7 +9,7 @@ use sqlx::{Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 use super::on;
-use crate::store::sql::{PURGE_BATCH, from_json, micros, to_json, version_from_sql, version_to_sql};
+use crate::store::sql::{PurgePacer, from_json, micros, to_json, version_from_sql, version_to_sql};
 use crate::store::{
     ClientStore, ConsentPage, ConsentQuery, ConsentStore, PsuSession, RegisteredClient, SessionStore, StoreError,
     TokenHash,
@@ -178,11 +180,12 @@ impl ClientStore for PostgresClientStore {
 #[derive(Debug)]
 pub(super) struct PostgresSessionStore {
     pool: PgPool,
+    pacer: Arc<PurgePacer>,
 }
 
 impl PostgresSessionStore {
     pub(super) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, pacer: Arc::default() }
     }
 }
 
@@ -190,12 +193,14 @@ impl PostgresSessionStore {
 impl SessionStore for PostgresSessionStore {
     async fn insert(&self, id: &TokenHash, session: &PsuSession, now: OffsetDateTime) -> Result<(), StoreError> {
         let now = micros(now)?;
-        sqlx::query("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)")
-            .bind(now)
-            .bind(PURGE_BATCH)
-            .execute(&self.pool)
-            .await
-            .map_err(on("purge sessions"))?;
+        super::purge_later(
+            &self.pacer,
+            &self.pool,
+            "purge sessions",
+            None,
+            now,
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        );
         // An expired session under the same id (not purged yet) is overwritten; a live one stays.
         let done = sqlx::query(
             "INSERT INTO sessions (id, body, expires_at) VALUES ($1, $2, $3) \

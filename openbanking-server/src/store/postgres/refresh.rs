@@ -1,5 +1,7 @@
 //! Refresh-token families in PostgreSQL: rotation with retry of the previous token, reuse detection, revocation by consent.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use openbanking_core::{ConsentId, Jti};
 use sqlx::PgConnection;
@@ -7,7 +9,7 @@ use sqlx::postgres::PgPool;
 use time::OffsetDateTime;
 
 use super::on;
-use crate::store::sql::{PURGE_BATCH, corrupt, from_json, from_micros, micros, to_json};
+use crate::store::sql::{PurgePacer, corrupt, from_json, from_micros, micros, to_json};
 use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTokenStore, StoreError, TokenHash};
 
 /// [`RefreshTokenStore`] over `refresh_families` (one row per family: its current token, and the
@@ -24,11 +26,12 @@ use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTok
 #[derive(Debug)]
 pub(super) struct PostgresRefreshTokenStore {
     pool: PgPool,
+    pacer: Arc<PurgePacer>,
 }
 
 impl PostgresRefreshTokenStore {
     pub(super) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, pacer: Arc::default() }
     }
 }
 
@@ -123,15 +126,14 @@ impl PostgresRefreshTokenStore {
 #[async_trait]
 impl RefreshTokenStore for PostgresRefreshTokenStore {
     async fn create(&self, family: RefreshFamily, token: &TokenHash, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM refresh_families WHERE id IN \
-             (SELECT id FROM refresh_families WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(micros(now)?)
-        .bind(PURGE_BATCH)
-        .execute(&self.pool)
-        .await
-        .map_err(on("purge refresh families"))?;
+        super::purge_later(
+            &self.pacer,
+            &self.pool,
+            "purge refresh families",
+            None,
+            micros(now)?,
+            "DELETE FROM refresh_families WHERE id IN (SELECT id FROM refresh_families WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        );
         let body = RefreshFamily { revoked: false, access_tokens: Vec::new(), ..family.clone() };
         let expires_at = micros(family.expires_at)?;
         let mut tx = self.pool.begin().await.map_err(on("begin a transaction"))?;

@@ -18,8 +18,9 @@
 //!
 //! Once-only operations are single conditional statements (SQLite runs one writer at a time, so
 //! each is atomic); the refresh-token rotation, which takes more than one statement, runs in a
-//! `BEGIN IMMEDIATE` transaction. Expired rows are purged a bounded batch at a time by the writes
-//! to each table, and all at once by [`purge_expired`](SqliteStores::purge_expired).
+//! `BEGIN IMMEDIATE` transaction. Expired rows are purged in the background, at most once a second
+//! per table, after a write to it (so no request waits on a purge), and all at once by
+//! [`purge_expired`](SqliteStores::purge_expired).
 
 mod artifacts;
 mod records;
@@ -38,7 +39,7 @@ use time::OffsetDateTime;
 use self::artifacts::{SqliteArtifactStore, SqliteCodeStore, SqliteReplayCache, SqliteRevocationStore};
 use self::records::{SqliteClientStore, SqliteConsentStore, SqliteSessionStore};
 use self::refresh::SqliteRefreshTokenStore;
-use super::sql::{self, micros};
+use super::sql::{self, PurgePacer, micros};
 use super::{StoreError, Stores};
 
 /// The migrations of `migrations/sqlite/`, embedded at compile time.
@@ -162,4 +163,29 @@ pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
 /// `|e| err(context, e)`, for `map_err`.
 fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| err(context, e)
+}
+
+/// Purges, in the background and paced by `pacer` (see [`PurgePacer`]), the expired rows that
+/// `statement` deletes; `statement` binds `$1` to `now` (µs), `$2` to the batch size and, when
+/// `kind` is given, `$3` to it. Returns at once.
+fn purge_later(
+    pacer: &Arc<PurgePacer>,
+    pool: &SqlitePool,
+    context: &'static str,
+    kind: Option<&'static str>,
+    now: i64,
+    statement: &'static str,
+) {
+    let pool = pool.clone();
+    pacer.purge(move || {
+        let pool = pool.clone();
+        async move {
+            let mut query = sqlx::query(statement).bind(now).bind(sql::PURGE_BATCH);
+            if let Some(kind) = kind {
+                query = query.bind(kind);
+            }
+            let done = query.execute(&pool).await.map_err(on(context))?;
+            Ok(done.rows_affected())
+        }
+    });
 }

@@ -1,0 +1,64 @@
+//! The floor: bare aws-lc-rs ES256 signatures and verifications per second on one core, which no
+//! request that must make or check them can beat.
+
+use std::error::Error;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+};
+
+/// Operations per second on one core.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Floor {
+    /// ES256 verifications per second.
+    pub(crate) verify: f64,
+    /// ES256 signatures per second.
+    pub(crate) sign: f64,
+    /// The cores the server may use.
+    pub(crate) cores: usize,
+}
+
+impl Floor {
+    /// Measures both, for about `each` each, on this thread.
+    pub(crate) fn measure(each: Duration) -> Result<Self, Box<dyn Error + Send + Sync>> {
+        let rng = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| "key generation")?;
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).map_err(|_| "key")?;
+        // The size of a DPoP proof's signing input.
+        let message = [b'x'; 400];
+        let signature = key.sign(&rng, &message).map_err(|_| "sign")?;
+        let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key.public_key().as_ref().to_vec());
+        let rate = |op: &mut dyn FnMut() -> bool| -> Result<f64, Box<dyn Error + Send + Sync>> {
+            let started = Instant::now();
+            let mut n = 0u64;
+            while started.elapsed() < each {
+                for _ in 0..64 {
+                    if !op() {
+                        return Err("a floor operation failed".into());
+                    }
+                }
+                n += 64;
+            }
+            Ok(n as f64 / started.elapsed().as_secs_f64())
+        };
+        let verify = rate(&mut || public.verify(black_box(&message), black_box(signature.as_ref())).is_ok())?;
+        let sign = rate(&mut || key.sign(&rng, black_box(&message)).is_ok())?;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Ok(Self { verify, sign, cores })
+    }
+
+    /// Data calls per second at the floor: each checks two signatures (token and proof).
+    pub(crate) fn data_calls(&self) -> f64 {
+        self.cores as f64 * self.verify / 2.0
+    }
+
+    /// FAPI token requests per second at the floor: two checks (assertion and proof) and one
+    /// signature (the access token) each.
+    pub(crate) fn token_requests(&self) -> f64 {
+        self.cores as f64 / (2.0 / self.verify + 1.0 / self.sign)
+    }
+}
