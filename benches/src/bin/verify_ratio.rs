@@ -10,7 +10,17 @@
 //!   target/release/verify_ratio floor ES256 1000 2>&1 | grep refs
 //! ```
 //!
-//! Only the instructions inside the two loops are counted (key generation and signing, which vary
+//! The guard's whole decision on a DPoP-bound data call (`guard`), against its floor, the two
+//! bare verifications it must do (`guard-floor`: the token's and the proof's signatures):
+//!
+//! ```sh
+//! valgrind --tool=callgrind --toggle-collect='*run_guard*' --callgrind-out-file=/dev/null \
+//!   target/release/verify_ratio guard ES256 1000 2>&1 | grep refs
+//! valgrind --tool=callgrind --toggle-collect='*run_guard_floor*' --callgrind-out-file=/dev/null \
+//!   target/release/verify_ratio guard-floor ES256 1000 2>&1 | grep refs
+//! ```
+//!
+//! Only the instructions inside the loops are counted (key generation and signing, which vary
 //! from run to run, are not); divide by N for the cost of one operation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -70,7 +80,115 @@ fn main() {
     };
     match mode {
         "validate" => run_validate(&validator, &token, &jkt, n),
+        "guard" | "guard-floor" => guard(mode, &issuer, validator, keys, n),
         _ => run_floor(&floor, message.as_bytes(), &signature, n),
+    }
+}
+
+/// The guard's whole decision on a DPoP-bound data call (the token, the proof with its replay
+/// check, revocation, scope, the consent check; memory stores), or the floor it can't beat: the
+/// two bare ES256 verifications (the token's and the proof's signatures).
+fn guard(mode: &str, issuer: &TokenIssuer, validator: TokenValidator, keys: Arc<KeyRing>, n: usize) {
+    use openbanking_core::clock::{Clock, SystemClock};
+    use openbanking_core::consent::{ConsentRequest, Permission};
+    use openbanking_core::dpop::{DpopSigner, DpopVerifier};
+    use openbanking_core::provider::{AuthoriseConsent, ConsentProvider, CreateConsent, LocalConsentProvider};
+    use openbanking_core::store::{MemoryConsentStore, MemoryReplayCache, MemoryRevocationStore};
+    use openbanking_core::{AccountId, PsuId};
+    use openbanking_server::guard::TokenGuard;
+
+    assert_eq!(keys.active().alg(), SigningAlgorithm::ES256, "the guard ratio is measured with ES256");
+    let client_id = ClientId::parse("tpp-1").unwrap();
+    let provider = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), Arc::new(SystemClock)));
+    let consent = ready(
+        provider.create(CreateConsent::new(client_id.clone(), ConsentRequest::new([Permission::ReadAccountsDetail]))),
+    )
+    .unwrap();
+    let consent_id = consent.consent_id().clone();
+    let psu = PsuId::parse("alice").unwrap();
+    ready(provider.authorise(AuthoriseConsent::new(consent_id.clone(), psu, vec![AccountId::parse("22289").unwrap()])))
+        .unwrap();
+    let dpop_key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let token = issuer
+        .issue(TokenRequest {
+            subject: "alice".into(),
+            client_id,
+            audience: vec![Audience::parse("https://bank.example/open-banking").unwrap()],
+            scope: Scope::parse("accounts").unwrap(),
+            consent_id: Some(consent_id),
+            dpop_jkt: Some(dpop_key.public_jwk().thumbprint().clone()),
+        })
+        .unwrap()
+        .token()
+        .to_owned();
+    let url = "https://bank.example/open-banking/v3.1/aisp/accounts";
+    let signer = DpopSigner::new(dpop_key);
+    let now = SystemClock.unix_now();
+    let proofs: Vec<String> = (0..n).map(|_| signer.proof("GET", url, Some(&token), None, now).unwrap()).collect();
+    if mode == "guard-floor" {
+        let key = |jwk: &serde_json::Value| {
+            let mut point = vec![4u8];
+            point.extend(b64d(jwk["x"].as_str().unwrap()));
+            point.extend(b64d(jwk["y"].as_str().unwrap()));
+            point
+        };
+        let token_key = key(&keys.active().public_jwk().to_json());
+        let proof_key = key(&signer.public_jwk().to_json());
+        let split = |jws: &str| {
+            let (message, signature) = jws.rsplit_once('.').unwrap();
+            (message.as_bytes().to_vec(), b64d(signature))
+        };
+        let pairs: Vec<_> = proofs.iter().map(|p| split(p)).collect();
+        run_guard_floor(&token_key, &split(&token), &proof_key, &pairs);
+        return;
+    }
+    let dpop = Arc::new(DpopVerifier::builder().replay_cache(Arc::new(MemoryReplayCache::new())).build().unwrap());
+    let guard = TokenGuard::builder(validator, dpop, "https://bank.example".parse().unwrap())
+        .revocations(Arc::new(MemoryRevocationStore::new()))
+        .consents(provider)
+        .build()
+        .unwrap();
+    let requests: Vec<axum::http::HeaderMap> = proofs
+        .iter()
+        .map(|proof| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+            headers.insert("dpop", proof.parse().unwrap());
+            headers
+        })
+        .collect();
+    run_guard(&guard, &requests);
+}
+
+/// Polls a future that never waits (memory stores, local keys) to completion.
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => unreachable!("a memory store waited"),
+    }
+}
+
+#[inline(never)]
+fn run_guard(guard: &openbanking_server::guard::TokenGuard, requests: &[axum::http::HeaderMap]) {
+    let method = axum::http::Method::GET;
+    for headers in requests {
+        let decided =
+            ready(guard.authorize(&method, "/open-banking/v3.1/aisp/accounts", black_box(headers), Some("accounts")));
+        assert!(decided.is_ok(), "{decided:?}");
+    }
+}
+
+#[inline(never)]
+fn run_guard_floor(token_key: &[u8], token: &(Vec<u8>, Vec<u8>), proof_key: &[u8], proofs: &[(Vec<u8>, Vec<u8>)]) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    for (message, signature) in proofs {
+        let ok =
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, black_box(token_key)).verify(&token.0, &token.1).is_ok()
+                && UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, black_box(proof_key))
+                    .verify(message, signature)
+                    .is_ok();
+        assert!(ok);
     }
 }
 
