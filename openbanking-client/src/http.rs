@@ -118,7 +118,7 @@ pub(crate) fn challenge_param(header: &str, scheme: &str, name: &str) -> Option<
         if rest.is_empty() {
             return None;
         }
-        let token_end = rest.find(|c: char| c == '=' || c == ' ' || c == ',').unwrap_or(rest.len());
+        let token_end = rest.find(['=', ' ', ',', '\t']).unwrap_or(rest.len());
         let token = &rest[..token_end];
         let after = rest[token_end..].trim_start_matches([' ', '\t']);
         if let Some(value_part) = after.strip_prefix('=').filter(|v| !v.starts_with('=')) {
