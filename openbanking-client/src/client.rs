@@ -567,7 +567,26 @@ impl BankClient {
             (None, TokenKind::Consent) => return Err(Error::AuthorisationRequired),
         };
         tracing::debug!(grant = request.grant_type(), "renewing an access token");
-        let response = self.token_request(&request).await?;
+        let response = match self.token_request(&request).await {
+            // The client's own refresh token was refused (expired, revoked): it can always ask again.
+            Err(e) if e.is_refusal() && slot.kind == TokenKind::Client && refresh.is_some() => {
+                tracing::debug!(error = %e, "refresh refused; asking for a new client-credentials token");
+                let request = TokenRequest::ClientCredentials { scope: Some(self.inner.scope.as_str().to_owned()) };
+                return self.renewed(&mut state, self.token_request(&request).await?, now, None);
+            }
+            other => other?,
+        };
+        self.renewed(&mut state, response, now, refresh)
+    }
+
+    /// Keeps the token of `response` in the slot's `state`; its access token.
+    fn renewed(
+        &self,
+        state: &mut Option<Token>,
+        response: TokenResponse,
+        now: i64,
+        refresh: Option<Zeroizing<String>>,
+    ) -> Result<Zeroizing<String>> {
         let token = Token::from_response(response, now, refresh)?;
         let access = token.access.clone();
         *state = Some(token);

@@ -12,11 +12,13 @@ use openbanking_core::wire::paths;
 use openbanking_core::{AccountId, ConsentId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::client::BankClient;
 use crate::error::{Error, Result};
 use crate::http::origin;
-use crate::token::TokenSlot;
+use crate::token::{Token, TokenKind, TokenSlot};
 
 /// Most pages followed through `Links.Next` in one call, so a server that links in a circle
 /// can't keep the client busy forever.
@@ -35,6 +37,15 @@ impl BankClient {
     pub async fn consent(&self, consent_id: &ConsentId) -> Result<OBReadConsentResponse1> {
         let url = self.api_url(&paths::account_access_consent(consent_id.as_str()));
         self.api_call(&self.inner.client_token, Method::GET, &url, None).await?.json("consent response")
+    }
+
+    /// A session for a consent authorised earlier, from the refresh token kept from its
+    /// [`ConsentSession::refresh_token`]: the first call renews the access token. The bank must
+    /// accept the refresh token from this client (and, if it binds refresh tokens to the DPoP
+    /// key, this client must use the same [DPoP key](crate::BankClientBuilder::dpop_key)).
+    pub fn resume_session(&self, consent_id: ConsentId, refresh_token: String) -> ConsentSession {
+        let token = Token { access: Default::default(), expires_at: i64::MIN, refresh: Some(refresh_token.into()) };
+        ConsentSession::new(self.clone(), consent_id, Arc::new(TokenSlot::new(TokenKind::Consent, Some(token))))
     }
 
     /// Deletes (revokes) a consent (`DELETE .../account-access-consents/{ConsentId}`): the
@@ -102,10 +113,52 @@ impl ConsentSession {
         Ok(self.transaction_pages(account_id).await?.into_iter().flat_map(|p| p.data.transaction).collect())
     }
 
+    /// An account's transactions booked from `from` and up to `to` (either open), every page:
+    /// the v3.1 filters `fromBookingDateTime` and `toBookingDateTime`, sent in RFC 3339 with
+    /// their offset.
+    pub async fn transactions_between(
+        &self,
+        account_id: &AccountId,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Vec<OBTransaction6>> {
+        let pages = self.transaction_pages_between(account_id, from, to).await?;
+        Ok(pages.into_iter().flat_map(|p| p.data.transaction).collect())
+    }
+
     /// An account's transactions page by page, as the bank sent them (with `Links` and `Meta`).
     pub async fn transaction_pages(&self, account_id: &AccountId) -> Result<Vec<OBReadTransaction6>> {
-        let url = self.bank.api_url(&paths::account_transactions(account_id.as_str()));
-        self.pages(url, |p: &OBReadTransaction6| p.links.as_ref()).await
+        self.transaction_pages_between(account_id, None, None).await
+    }
+
+    /// [`transaction_pages`](Self::transaction_pages) with the booking date filters of
+    /// [`transactions_between`](Self::transactions_between).
+    pub async fn transaction_pages_between(
+        &self,
+        account_id: &AccountId,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Vec<OBReadTransaction6>> {
+        let mut url = url::Url::parse(&self.bank.api_url(&paths::account_transactions(account_id.as_str())))
+            .map_err(|e| Error::config(format!("api_base: {e}")))?;
+        for (name, at) in [("fromBookingDateTime", from), ("toBookingDateTime", to)] {
+            if let Some(at) = at {
+                let at = at.format(&Rfc3339).map_err(|e| Error::config(format!("{name}: {e}")))?;
+                url.query_pairs_mut().append_pair(name, &at);
+            }
+        }
+        self.pages(url.into(), |p: &OBReadTransaction6| p.links.as_ref()).await
+    }
+
+    /// The refresh token of this session, to keep (encrypted, server side) and
+    /// [resume](BankClient::resume_session) later, when the PSU is gone. `None` when the bank
+    /// issued none.
+    ///
+    /// # Security Warning
+    ///
+    /// A credential: never log it.
+    pub async fn refresh_token(&self) -> Option<String> {
+        self.token.state.lock().await.as_ref().and_then(|t| t.refresh.as_ref().map(|r| r.to_string()))
     }
 
     async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<T> {

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use common::Decision;
 use openbanking_client::Error;
+use openbanking_core::clock::Clock;
 use openbanking_core::{ConsentRequest, ConsentStatus, OAuthErrorCode, Permission};
 
 const PERMISSIONS: [Permission; 5] = [
@@ -80,6 +81,21 @@ async fn register_consent_authorise_read_every_page_delete_and_get_refused() {
     }
     assert!(paged, "the sandbox's 40 transactions an account come in pages of 25");
 
+    // The booking date filters.
+    let account_id = &accounts[0].account_id;
+    let all = session.transactions(account_id).await.unwrap();
+    let since = bank.clock.now() - time::Duration::days(30);
+    let recent = session.transactions_between(account_id, Some(since), None).await.unwrap();
+    assert!(!recent.is_empty() && recent.len() < all.len(), "{} of {}", recent.len(), all.len());
+    assert!(recent.iter().all(|t| t.booking_date_time >= since));
+
+    // A later process resumes from the kept refresh token (the first call renews the access token).
+    let refresh_token = session.refresh_token().await.unwrap();
+    let resumed = client.resume_session(consent_id.clone(), refresh_token);
+    bank.log.clear();
+    assert_eq!(resumed.accounts().await.unwrap().len(), 2);
+    assert_eq!(bank.log.statuses("POST", "/token"), vec![200]);
+
     // Every token, PAR and API request carried a DPoP proof.
     for seen in bank.log.all() {
         if seen.path == "/token" || seen.path == "/par" || seen.path.starts_with("/open-banking/") {
@@ -91,6 +107,7 @@ async fn register_consent_authorise_read_every_page_delete_and_get_refused() {
     client.delete_consent(&consent_id).await.unwrap();
     let refused = session.accounts().await.unwrap_err();
     assert!(matches!(refused, Error::OAuth { status: 401, .. }), "{refused:?}");
+    assert!(resumed.accounts().await.unwrap_err().is_refusal());
     assert_eq!(refused.oauth_code(), Some(OAuthErrorCode::InvalidToken));
     assert!(refused.is_refusal() && !refused.is_transport() && !refused.is_misuse());
     assert_eq!(client.consent(&consent_id).await.unwrap().data.status, ConsentStatus::Revoked);
