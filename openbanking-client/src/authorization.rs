@@ -96,6 +96,7 @@ impl BankClient {
         let authorization_endpoint =
             self.endpoint("authorization_endpoint", |m| m.authorization_endpoint.as_ref()).await?;
         let client_id = self.require_client_id()?;
+        self.check_supported().await?;
         let (challenge, verifier) = PkceChallenge::new_random_s256();
         let state = random_token(16);
         let scope = format!("{} {CONSENT_SCOPE_PREFIX}{}", self.inner.scope.as_str(), consent_id.as_str());

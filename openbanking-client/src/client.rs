@@ -537,8 +537,20 @@ impl BankClient {
         .await
     }
 
+    /// Checks that the bank accepts this client's authentication method, assertion algorithm
+    /// and DPoP algorithm, as far as its metadata says (absent lists are not checked).
+    pub(crate) async fn check_supported(&self) -> Result<()> {
+        let metadata = self.metadata().await?;
+        let (method, alg) = match &self.inner.auth {
+            ClientAuth::PrivateKeyJwt(key) => (TokenEndpointAuthMethod::PrivateKeyJwt, Some(key.alg())),
+            ClientAuth::ClientSecretBasic => (TokenEndpointAuthMethod::ClientSecretBasic, None),
+        };
+        supported(&metadata, method, alg, self.inner.dpop.alg())
+    }
+
     /// One token request (RFC 6749 §3.2) at the token endpoint of the metadata.
     pub(crate) async fn token_request(&self, request: &TokenRequest) -> Result<TokenResponse> {
+        self.check_supported().await?;
         let url = self.endpoint("token_endpoint", |m| m.token_endpoint.as_ref()).await?;
         let encoded = serde_urlencoded::to_string(request).map_err(|e| Error::config(e.to_string()))?;
         let params = serde_urlencoded::from_str::<Vec<(String, String)>>(&encoded)
@@ -618,6 +630,29 @@ impl BankClient {
     }
 }
 
+/// Whether `metadata` accepts `method` (with assertions signed with `alg`) and DPoP proofs
+/// signed with `dpop`; a list the metadata leaves out is not checked.
+fn supported(
+    metadata: &AuthorizationServerMetadata,
+    method: TokenEndpointAuthMethod,
+    alg: Option<SigningAlgorithm>,
+    dpop: SigningAlgorithm,
+) -> Result<()> {
+    let lacks = |list: &Option<Vec<String>>, value: &str| list.as_ref().is_some_and(|l| !l.iter().any(|v| v == value));
+    if lacks(&metadata.token_endpoint_auth_methods_supported, method.as_str()) {
+        return Err(Error::config(format!("the bank does not accept {method} client authentication")));
+    }
+    if let Some(alg) = alg
+        && lacks(&metadata.token_endpoint_auth_signing_alg_values_supported, alg.as_str())
+    {
+        return Err(Error::config(format!("the bank does not accept client assertions signed with {}", alg.as_str())));
+    }
+    if lacks(&metadata.dpop_signing_alg_values_supported, dpop.as_str()) {
+        return Err(Error::config(format!("the bank does not accept DPoP proofs signed with {}", dpop.as_str())));
+    }
+    Ok(())
+}
+
 /// The token request parameters this client sends, as `'static` names.
 fn token_param(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -651,6 +686,20 @@ mod tests {
         let bank = BankClient::builder("https://bank.example/").api_base("https://api.bank.example/").build().unwrap();
         assert_eq!(bank.api_url("/x"), "https://api.bank.example/x");
         assert!(bank.client_id().is_none());
+    }
+
+    #[test]
+    fn refuses_a_bank_that_does_not_accept_its_method_or_algorithms() {
+        let mut m = AuthorizationServerMetadata::new("https://bank.example", vec!["code".into()]);
+        let (pkj, es, ed) = (TokenEndpointAuthMethod::PrivateKeyJwt, SigningAlgorithm::ES256, SigningAlgorithm::EdDSA);
+        assert!(supported(&m, pkj, Some(es), es).is_ok(), "nothing listed, nothing checked");
+        m.token_endpoint_auth_methods_supported = Some(vec!["private_key_jwt".into()]);
+        m.token_endpoint_auth_signing_alg_values_supported = Some(vec!["ES256".into()]);
+        m.dpop_signing_alg_values_supported = Some(vec!["ES256".into(), "PS256".into()]);
+        assert!(supported(&m, pkj, Some(es), es).is_ok());
+        assert!(supported(&m, TokenEndpointAuthMethod::ClientSecretBasic, None, es).is_err());
+        assert!(supported(&m, pkj, Some(ed), es).is_err());
+        assert!(supported(&m, pkj, Some(es), ed).is_err());
     }
 
     #[test]
