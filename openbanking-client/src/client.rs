@@ -178,7 +178,9 @@ impl BankClientBuilder {
     }
 
     /// The key that signs `private_key_jwt` assertions (loaded from the fintech's key store).
-    /// Without it a fresh ES256 key is generated, which suits a client that registers now.
+    /// Without it a fresh ES256 key is generated, which suits a client that registers now and
+    /// never restarts; a client that keeps its registration generates the key itself
+    /// ([`SigningKey::generate`]), stores [`SigningKey::to_pkcs8`], and passes it here.
     pub fn signing_key(mut self, key: SigningKey) -> Self {
         self.signing_key = Some(key);
         self

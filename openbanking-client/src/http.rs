@@ -119,6 +119,11 @@ pub(crate) fn challenge_param(header: &str, scheme: &str, name: &str) -> Option<
             return None;
         }
         let token_end = rest.find(['=', ' ', ',', '\t']).unwrap_or(rest.len());
+        if token_end == 0 {
+            // A stray separator (the padding of a token68, `==`): skip it.
+            rest = &rest[1..];
+            continue;
+        }
         let token = &rest[..token_end];
         let after = rest[token_end..].trim_start_matches([' ', '\t']);
         if let Some(value_part) = after.strip_prefix('=').filter(|v| !v.starts_with('=')) {
@@ -213,6 +218,10 @@ mod tests {
             Some(r#"a "q", b"#)
         );
         assert_eq!(challenge_param("DPoP", "DPoP", "error"), None);
+        let token68 = r#"Basic YWxhZGRpbjpvcGVuc2VzYW1l==, DPoP error="use_dpop_nonce""#;
+        assert_eq!(challenge_param(token68, "DPoP", "error").as_deref(), Some("use_dpop_nonce"));
+        assert_eq!(challenge_param("=", "DPoP", "error"), None);
+        assert_eq!(challenge_param(r#"DPoP error="unterminated"#, "DPoP", "error").as_deref(), Some("unterminated"));
     }
 
     #[test]
