@@ -221,7 +221,8 @@ impl BankClientBuilder {
         self
     }
 
-    /// How long before expiry an access token is renewed (default [`DEFAULT_REFRESH_BEFORE`]).
+    /// How long before expiry an access token is renewed (default [`DEFAULT_REFRESH_BEFORE`]); at
+    /// most half of the token's lifetime.
     pub fn refresh_before(mut self, margin: Duration) -> Self {
         self.refresh_before = margin;
         self
@@ -673,6 +674,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn the_client_and_its_sessions_are_shared_across_tasks() {
+        fn shared<T: Send + Sync + Clone + 'static>() {}
+        shared::<BankClient>();
+        shared::<crate::ConsentSession>();
+        fn error<E: std::error::Error + Send + Sync + 'static>() {}
+        error::<Error>();
+    }
 
     #[test]
     fn build_checks_the_settings() {

@@ -44,7 +44,12 @@ impl BankClient {
     /// accept the refresh token from this client (and, if it binds refresh tokens to the DPoP
     /// key, this client must use the same [DPoP key](crate::BankClientBuilder::dpop_key)).
     pub fn resume_session(&self, consent_id: ConsentId, refresh_token: String) -> ConsentSession {
-        let token = Token { access: Default::default(), expires_at: i64::MIN, refresh: Some(refresh_token.into()) };
+        let token = Token {
+            access: Default::default(),
+            expires_at: i64::MIN,
+            lifetime: 0,
+            refresh: Some(refresh_token.into()),
+        };
         ConsentSession::new(self.clone(), consent_id, Arc::new(TokenSlot::new(TokenKind::Consent, Some(token))))
     }
 

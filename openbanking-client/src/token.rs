@@ -12,6 +12,8 @@ pub(crate) struct Token {
     pub(crate) access: Zeroizing<String>,
     /// Unix seconds, by the client's clock (taken before the request, so never late).
     pub(crate) expires_at: i64,
+    /// Seconds the token was issued for (`expires_in`).
+    pub(crate) lifetime: i64,
     pub(crate) refresh: Option<Zeroizing<String>>,
 }
 
@@ -47,13 +49,15 @@ impl Token {
         Ok(Self {
             access: Zeroizing::new(response.access_token),
             expires_at: requested_at.saturating_add(response.expires_in),
+            lifetime: response.expires_in,
             refresh: response.refresh_token.map(Zeroizing::new).or(previous_refresh),
         })
     }
 
-    /// Whether the token is still good at `now` with `margin` seconds to spare.
+    /// Whether the token is still good at `now` with `margin` seconds to spare; the margin is at
+    /// most half the token's lifetime, so short-lived tokens are not renewed on every call.
     pub(crate) fn is_fresh(&self, now: i64, margin: i64) -> bool {
-        now.saturating_add(margin) < self.expires_at
+        now.saturating_add(margin.min(self.lifetime / 2)) < self.expires_at
     }
 }
 
@@ -104,6 +108,9 @@ mod tests {
         assert_eq!(t.refresh.as_deref().map(String::as_str), Some("rt"));
         assert!(t.is_fresh(1269, 30));
         assert!(!t.is_fresh(1270, 30));
+        // A margin longer than the lifetime renews at half-life, not on every call.
+        assert!(t.is_fresh(1149, 600));
+        assert!(!t.is_fresh(1150, 600));
         assert!(!format!("{t:?}").contains("\"at\""));
     }
 }
