@@ -101,3 +101,57 @@ async fn a_bearer_token_where_dpop_was_asked_for_is_refused() {
     assert!(matches!(&e, Error::InvalidResponse { reason } if reason.contains("DPoP")), "{e:?}");
     assert!(fake.proofs.lock().unwrap().is_empty(), "no data call with an unbound token");
 }
+
+/// A server whose client-credentials tokens come with refresh tokens it then refuses: the client
+/// asks for a new client-credentials token instead of failing.
+#[tokio::test]
+async fn a_refused_refresh_of_the_clients_own_token_falls_back_to_client_credentials() {
+    use axum::extract::Form;
+    use openbanking_core::clock::ManualClock;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let grants: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = grants.clone();
+    let issuer = base.clone();
+    let router = Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(move || {
+                let doc = json!({"issuer": issuer, "response_types_supported": ["code"], "token_endpoint": format!("{issuer}/token")});
+                async move { Json(doc) }
+            }),
+        )
+        .route(
+            "/token",
+            post(move |Form(form): Form<HashMap<String, String>>| {
+                let grant = form["grant_type"].clone();
+                seen.lock().unwrap().push(grant.clone());
+                async move {
+                    if grant == "refresh_token" {
+                        let body = Json(json!({"error": "invalid_grant"}));
+                        return (axum::http::StatusCode::BAD_REQUEST, body);
+                    }
+                    let body = json!({"access_token": "at", "token_type": "DPoP", "expires_in": 300, "refresh_token": "rt"});
+                    (axum::http::StatusCode::OK, Json(body))
+                }
+            }),
+        )
+        .route(
+            "/open-banking/v3.1/aisp/account-access-consents/{id}",
+            get(|| async {
+                Json(json!({"Data": {"ConsentId": "c-1", "Status": "AwaitingAuthorisation",
+                    "CreationDateTime": "2026-01-01T00:00:00Z", "StatusUpdateDateTime": "2026-01-01T00:00:00Z",
+                    "Permissions": ["ReadAccountsBasic"]}, "Risk": {}}))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let clock = Arc::new(ManualClock::starting_now());
+    let client = BankClient::builder(&base).client_id("tpp-1").clock(clock.clone()).build().unwrap();
+    let consent_id = ConsentId::parse("c-1").unwrap();
+    client.consent(&consent_id).await.unwrap();
+    clock.advance(time::Duration::seconds(300));
+    client.consent(&consent_id).await.unwrap();
+    assert_eq!(*grants.lock().unwrap(), ["client_credentials", "refresh_token", "client_credentials"]);
+}
