@@ -7,8 +7,11 @@ mod common;
 use common::Options;
 use openbanking_client::Error;
 use openbanking_core::client::TokenEndpointAuthMethod;
+use openbanking_core::clock::Clock;
+use openbanking_core::jose::{Jwks, SigningAlgorithm, SigningKey};
 use openbanking_core::{ConsentRequest, ConsentStatus, OAuthErrorCode, Permission};
-use openbanking_server::Profile;
+use openbanking_server::{Profile, RegistrationPolicy};
+use serde_json::json;
 
 #[tokio::test]
 async fn register_read_update_delete_round_trip() {
@@ -84,4 +87,50 @@ async fn a_client_secret_basic_client_where_the_profile_allows_it() {
     assert!(matches!(&e, Error::OAuth { www_authenticate: Some(c), .. } if c.starts_with("Basic")), "{e:?}");
 
     client.delete_registration().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bank_that_wants_an_initial_access_token_gets_it() {
+    let policy = RegistrationPolicy::InitialAccessToken("let-me-in".into());
+    let bank = common::assembled(Options { registration_policy: policy, ..Options::default() }).await;
+    let stranger = bank.client();
+    let e = stranger.register(stranger.client_metadata()).await.unwrap_err();
+    assert_eq!((e.status(), e.oauth_code()), (Some(401), Some(OAuthErrorCode::InvalidToken)), "{e:?}");
+
+    let invited = bank.builder().initial_access_token("let-me-in").build().unwrap();
+    invited.register(invited.client_metadata()).await.unwrap();
+    invited.create_consent(&ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+}
+
+#[tokio::test]
+async fn registration_with_a_directory_software_statement() {
+    const DIRECTORY: &str = "https://directory.example";
+    let directory = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let policy = RegistrationPolicy::SoftwareStatement {
+        directory_keys: std::sync::Arc::new(Jwks { keys: vec![directory.public_jwk().clone()] }),
+        issuer: Some(DIRECTORY.into()),
+    };
+    let bank = common::assembled(Options { registration_policy: policy, ..Options::default() }).await;
+
+    // The directory vouches for the TPP's key and redirect URI.
+    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let now = bank.clock.unix_now();
+    let claims = json!({
+        "iss": DIRECTORY, "iat": now - 10, "exp": now + 3600, "jti": "ssa-1",
+        "software_id": "billetera-feliz", "client_name": "Billetera Feliz S.A. (verified)",
+        "redirect_uris": [common::REDIRECT], "jwks": {"keys": [key.public_jwk().to_json()]},
+    });
+    let statement = directory.sign(&serde_json::Map::new(), &claims).unwrap();
+
+    let client = bank.builder().signing_key(key).software_statement(statement.clone()).build().unwrap();
+    let registered = client.register(client.client_metadata()).await.unwrap();
+    assert_eq!(registered.metadata.client_name.as_deref(), Some("Billetera Feliz S.A. (verified)"));
+    assert_eq!(registered.metadata.software_id.as_deref(), Some("billetera-feliz"));
+    assert_eq!(registered.metadata.software_statement.as_deref(), Some(statement.as_str()));
+    client.create_consent(&ConsentRequest::new([Permission::ReadAccountsBasic])).await.unwrap();
+
+    // Without a statement, this bank refuses.
+    let unvouched = bank.client();
+    let e = unvouched.register(unvouched.client_metadata()).await.unwrap_err();
+    assert!(e.is_refusal() && e.status() == Some(400), "{e:?}");
 }

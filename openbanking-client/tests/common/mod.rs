@@ -106,6 +106,7 @@ pub struct Options {
     pub require_dpop_nonce: bool,
     pub nonce_window: std::time::Duration,
     pub access_token_lifetime: time::Duration,
+    pub registration_policy: RegistrationPolicy,
 }
 
 impl Default for Options {
@@ -115,6 +116,7 @@ impl Default for Options {
             require_dpop_nonce: false,
             nonce_window: openbanking_core::dpop::DEFAULT_NONCE_WINDOW,
             access_token_lifetime: time::Duration::minutes(5),
+            registration_policy: RegistrationPolicy::Open,
         }
     }
 }
@@ -139,7 +141,7 @@ pub async fn assembled(options: Options) -> Bank {
     let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
     let server = AuthorizationServer::builder(issuer, keys)
         .profile(options.profile)
-        .registration_policy(RegistrationPolicy::Open)
+        .registration_policy(options.registration_policy)
         .interaction(Arc::new(pages.clone()))
         .consents(consents.clone())
         .require_dpop_nonce(options.require_dpop_nonce)
