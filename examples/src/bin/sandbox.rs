@@ -11,6 +11,10 @@
 //!
 //! Logs with `tracing` (`RUST_LOG=debug` for more); stops gracefully on Ctrl-C.
 
+/// mimalloc: under load, glibc's malloc and free took about a tenth of the server's CPU (perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::error::Error;
 use std::net::SocketAddr;
 

@@ -28,9 +28,14 @@
 //!     --postgres-url postgres://postgres@127.0.0.1:5432/test
 //! ```
 
+/// mimalloc: under load, glibc's malloc and free took about a tenth of the server's CPU (perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cpu;
 mod floor;
 mod tpp;
+mod wire;
 
 use std::error::Error;
 use std::sync::Arc;
@@ -81,6 +86,17 @@ struct Args {
     /// Only the token load, against a sandbox already serving at this loopback URL.
     #[arg(long)]
     url: Option<String>,
+    /// Which loads to run (default: all): `token`, `data`, `consents`.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<Part>,
+}
+
+/// One part of a store's measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Token,
+    Data,
+    Consents,
 }
 
 /// What one load measured.
@@ -131,31 +147,38 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// Sends `requests` (built ahead) from `concurrency` workers; a request succeeds on HTTP 200.
-async fn drive<R, F, Fut>(requests: Vec<R>, concurrency: usize, send: F) -> Load
-where
-    R: Send + Sync + 'static,
-    F: Fn(Arc<Vec<R>>, usize) -> Fut + Send + Sync + Clone + 'static,
-    Fut: Future<Output = Fallible<u16>> + Send,
-{
+/// Sends `requests` (whole HTTP requests, built ahead) over `concurrency` connections to
+/// `authority`; a request succeeds on HTTP 200.
+async fn drive(authority: &str, requests: Vec<Vec<u8>>, concurrency: usize) -> Fallible<Load> {
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
+    let mut connections = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        connections.push(wire::Connection::open(authority).await?);
+    }
     let before = CpuSample::now();
     let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (requests, next, send) = (requests.clone(), next.clone(), send.clone());
+    let workers: Vec<_> = connections
+        .into_iter()
+        .map(|mut connection| {
+            let (requests, next, authority) = (requests.clone(), next.clone(), authority.to_owned());
             tokio::spawn(async move {
                 let (mut latencies, mut errors) = (Vec::new(), 0usize);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= requests.len() {
-                        break;
-                    }
+                    let Some(request) = requests.get(i) else { break };
                     let t = Instant::now();
-                    match send(requests.clone(), i).await {
+                    match connection.send(request).await {
                         Ok(200) => latencies.push(t.elapsed()),
-                        _ => errors += 1,
+                        Ok(_) => errors += 1,
+                        Err(_) => {
+                            errors += 1;
+                            // The connection is in an unknown state: open another.
+                            match wire::Connection::open(&authority).await {
+                                Ok(fresh) => connection = fresh,
+                                Err(_) => break,
+                            }
+                        }
                     }
                 }
                 (latencies, errors)
@@ -164,39 +187,31 @@ where
         .collect();
     let mut load = Load::default();
     for worker in workers {
-        if let Ok((latencies, errors)) = worker.await {
-            load.latencies.extend(latencies);
-            load.errors += errors;
-        }
+        let (latencies, errors) = worker.await?;
+        load.latencies.extend(latencies);
+        load.errors += errors;
     }
     load.elapsed = started.elapsed();
     load.cpu = CpuSample::now().since(&before);
     load.latencies.sort();
     load.ok = load.latencies.len();
-    load
+    Ok(load)
 }
 
 /// The FAPI token load: `n` client_credentials requests, each with its own assertion and proof.
 async fn token_load(tpp: &Arc<Tpp>, n: usize, concurrency: usize) -> Fallible<Load> {
-    let requests = (0..n).map(|_| tpp.client_credentials_request()).collect::<Fallible<Vec<_>>>()?;
-    let tpp = tpp.clone();
-    Ok(drive(requests, concurrency, move |requests, i| {
-        let tpp = tpp.clone();
-        async move { tpp.send_token_request(&requests[i]).await }
-    })
-    .await)
+    let requests =
+        (0..n).map(|_| tpp.token_request_bytes(&tpp.client_credentials_request()?)).collect::<Fallible<Vec<_>>>()?;
+    drive(&tpp.authority()?, requests, concurrency).await
 }
 
 /// The data-call load: `n` `GET accounts` with one DPoP-bound token, each with its own proof.
 async fn data_load(tpp: &Arc<Tpp>, n: usize, concurrency: usize) -> Fallible<Load> {
-    let token: Arc<str> = tpp.consented_access_token().await?.into();
-    let proofs = (0..n).map(|_| tpp.data_call_proof(paths::ACCOUNTS, &token)).collect::<Fallible<Vec<_>>>()?;
-    let tpp = tpp.clone();
-    Ok(drive(proofs, concurrency, move |proofs, i| {
-        let (tpp, token) = (tpp.clone(), token.clone());
-        async move { tpp.data_call(paths::ACCOUNTS, &token, &proofs[i]).await }
-    })
-    .await)
+    let token = tpp.consented_access_token().await?;
+    let requests = (0..n)
+        .map(|_| tpp.data_call_bytes(paths::ACCOUNTS, &token, &tpp.data_call_proof(paths::ACCOUNTS, &token)?))
+        .collect::<Fallible<Vec<_>>>()?;
+    drive(&tpp.authority()?, requests, concurrency).await
 }
 
 /// The consent authority on the sandbox's store, in process: create and approve `n` consents
@@ -297,11 +312,18 @@ async fn measure(args: &Args, store: Store, server: &tokio::runtime::Handle) -> 
 
     let result = async {
         let tpp = Arc::new(Tpp::register(&base, args.concurrency).await?);
+        let runs = |part| args.only.is_empty() || args.only.contains(&part);
         // A short warm-up: connections open, caches and the store's pages warm.
         token_load(&tpp, 500, args.concurrency).await?;
-        let token = token_load(&tpp, args.requests, args.concurrency).await?;
-        let data = data_load(&tpp, args.requests, args.concurrency).await?;
-        let consents = server.spawn(consent_authority(provider, args.consents)).await??;
+        let token =
+            if runs(Part::Token) { token_load(&tpp, args.requests, args.concurrency).await? } else { Load::default() };
+        let data =
+            if runs(Part::Data) { data_load(&tpp, args.requests, args.concurrency).await? } else { Load::default() };
+        let consents = if runs(Part::Consents) {
+            server.spawn(consent_authority(provider, args.consents)).await??
+        } else {
+            "not measured".to_owned()
+        };
         Ok::<_, Box<dyn Error + Send + Sync>>(Measured { store, token, data, consents })
     }
     .await;

@@ -12,7 +12,7 @@ use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::Fallible;
+use crate::{Fallible, wire};
 
 const REDIRECT: &str = "https://tpp.example/callback";
 
@@ -94,18 +94,14 @@ impl Tpp {
         Ok(SignedTokenRequest { form, proof: self.proof("POST", paths::TOKEN, None)? })
     }
 
-    /// Sends a signed token request; the HTTP status.
-    pub(crate) async fn send_token_request(&self, request: &SignedTokenRequest) -> Fallible<u16> {
-        let response = self
-            .http
-            .post(format!("{}{}", self.base, paths::TOKEN))
-            .header("DPoP", &request.proof)
-            .form(&request.form)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let _ = response.bytes().await?;
-        Ok(status)
+    /// A signed token request, as bytes on the wire.
+    pub(crate) fn token_request_bytes(&self, request: &SignedTokenRequest) -> Fallible<Vec<u8>> {
+        Ok(wire::post_form(&self.authority()?, paths::TOKEN, &[("dpop", &request.proof)], &request.form))
+    }
+
+    /// Where the sandbox listens (`127.0.0.1:port`).
+    pub(crate) fn authority(&self) -> Fallible<String> {
+        Ok(self.base.strip_prefix("http://").ok_or("the load runs over http:// on loopback")?.to_owned())
     }
 
     async fn token(&self, request: SignedTokenRequest) -> Fallible<String> {
@@ -125,18 +121,10 @@ impl Tpp {
         self.proof("GET", path, Some(token))
     }
 
-    /// Sends `GET path` with a DPoP-bound token and a proof signed ahead; the HTTP status.
-    pub(crate) async fn data_call(&self, path: &str, token: &str, proof: &str) -> Fallible<u16> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("Authorization", format!("DPoP {token}"))
-            .header("DPoP", proof)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let _ = response.bytes().await?;
-        Ok(status)
+    /// `GET path` with a DPoP-bound token and a proof signed ahead, as bytes on the wire.
+    pub(crate) fn data_call_bytes(&self, path: &str, token: &str, proof: &str) -> Fallible<Vec<u8>> {
+        let authorization = format!("DPoP {token}");
+        Ok(wire::get(&self.authority()?, path, &[("authorization", &authorization), ("dpop", proof)]))
     }
 
     /// The whole FAPI 2 flow: a consent (client-credentials token), PAR, the seeded PSU `alice`
