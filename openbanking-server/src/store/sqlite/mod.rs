@@ -74,6 +74,9 @@ impl SqliteStores {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // No ping before each use: for SQLite it is a message to the connection's worker
+            // thread and back, per query, for nothing (the file does not hang up).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| err("open the SQLite database", e))?;
