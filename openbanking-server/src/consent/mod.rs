@@ -7,3 +7,4 @@
 pub mod api;
 pub mod pages;
 pub mod psu;
+pub mod hub;
