@@ -41,8 +41,8 @@ fn contract(name: &'static str) -> Contract {
 ///   `check` is denied `Revoked` (no stale cache), and revoking again is `IllegalTransition`;
 /// - `transitions_of_unknown_consents_are_not_found`: `authorise`, `reject`, `revoke` of an
 ///   unknown id are `NotFound` (or the store's `NotFound`);
-/// - `list_filters_by_psu_client_and_status`: `list` by PSU gives that PSU's consents oldest
-///   first, with a client or a status filter only those;
+/// - `list_filters_by_psu_client_and_status`: `list` by PSU gives that PSU's consents in listing
+///   order (`CreationDateTime`, then `ConsentId`), with a client or a status filter only those;
 /// - `events_are_published_before_returning`: if the provider publishes events, a revocation's
 ///   event has reached a subscriber when `revoke` returns;
 /// - `concurrent_approvals_have_one_winner`: 8 tasks authorise one consent at once: exactly one
@@ -123,7 +123,10 @@ impl Kit {
     async fn authorised(&self, name: &'static str, client: &ClientId, psu: &PsuId) -> ConsentId {
         let c = contract(name);
         let id = self.created(name, client).await;
-        c.ok("authorise", self.provider.authorise(AuthoriseConsent::new(id.clone(), psu.clone(), vec![account(1)])).await);
+        c.ok(
+            "authorise",
+            self.provider.authorise(AuthoriseConsent::new(id.clone(), psu.clone(), vec![account(1)])).await,
+        );
         id
     }
 
@@ -138,7 +141,11 @@ impl Kit {
         let consent = c.ok("create", self.provider.create(CreateConsent::new(tpp.clone(), request())).await);
         c.equal("status", &consent.status(), &ConsentStatus::AwaitingAuthorisation);
         c.equal("client", consent.client_id(), &tpp);
-        c.equal("permissions", &consent.permissions().to_vec(), &vec![Permission::ReadAccountsDetail, Permission::ReadBalances]);
+        c.equal(
+            "permissions",
+            &consent.permissions().to_vec(),
+            &vec![Permission::ReadAccountsDetail, Permission::ReadBalances],
+        );
         let read = c.ok("get", self.provider.get(consent.consent_id()).await);
         let read = read.unwrap_or_else(|| c.fail("get of a created consent is None"));
         c.equal("get: id", read.consent_id(), consent.consent_id());
@@ -170,7 +177,11 @@ impl Kit {
         let c = contract("check_denies_until_authorised");
         let tpp = client();
         let id = self.created("check_denies_until_authorised", &tpp).await;
-        c.equal("check of a fresh consent", &self.denial(c, &id, &tpp).await, &Some(DenialReason::AwaitingAuthorisation));
+        c.equal(
+            "check of a fresh consent",
+            &self.denial(c, &id, &tpp).await,
+            &Some(DenialReason::AwaitingAuthorisation),
+        );
         c.equal("check of an unknown id", &self.denial(c, &unknown_id(), &tpp).await, &Some(DenialReason::NotFound));
     }
 
@@ -179,8 +190,10 @@ impl Kit {
         let (tpp, alice) = (client(), psu());
         let id = self.created("authorise_allows_only_its_client", &tpp).await;
         let accounts = vec![account(1), account(2)];
-        let consent =
-            c.ok("authorise", self.provider.authorise(AuthoriseConsent::new(id.clone(), alice.clone(), accounts.clone())).await);
+        let consent = c.ok(
+            "authorise",
+            self.provider.authorise(AuthoriseConsent::new(id.clone(), alice.clone(), accounts.clone())).await,
+        );
         c.equal("status", &consent.status(), &ConsentStatus::Authorised);
         c.equal("psu", &consent.psu_id().cloned(), &Some(alice.clone()));
         c.equal("accounts", &consent.account_ids().to_vec(), &accounts);
@@ -217,7 +230,8 @@ impl Kit {
         let c = contract("reject_is_final");
         let (tpp, alice) = (client(), psu());
         let id = self.created("reject_is_final", &tpp).await;
-        let consent = c.ok("reject", self.provider.reject(RejectConsent::new(id.clone(), Actor::Psu(alice.clone()))).await);
+        let consent =
+            c.ok("reject", self.provider.reject(RejectConsent::new(id.clone(), Actor::Psu(alice.clone()))).await);
         c.equal("status", &consent.status(), &ConsentStatus::Rejected);
         c.equal("check", &self.denial(c, &id, &tpp).await, &Some(DenialReason::Rejected));
         match self.provider.authorise(AuthoriseConsent::new(id, alice, vec![account(1)])).await {
@@ -232,7 +246,8 @@ impl Kit {
         let id = self.authorised("revoke_ends_access", &tpp, &psu()).await;
         // A cached positive answer, if the provider caches, must not outlive the revocation.
         c.equal("check before revoke", &self.denial(c, &id, &tpp).await, &None);
-        let consent = c.ok("revoke", self.provider.revoke(RevokeConsent::new(id.clone(), Actor::Tpp(tpp.clone()))).await);
+        let consent =
+            c.ok("revoke", self.provider.revoke(RevokeConsent::new(id.clone(), Actor::Tpp(tpp.clone()))).await);
         c.equal("status", &consent.status(), &ConsentStatus::Revoked);
         c.equal("check after revoke", &self.denial(c, &id, &tpp).await, &Some(DenialReason::Revoked));
         match self.provider.revoke(RevokeConsent::new(id, Actor::Tpp(tpp))).await {
@@ -261,10 +276,22 @@ impl Kit {
         let second = self.authorised("list_filters_by_psu_client_and_status", &two, &alice).await;
         c.ok("revoke", self.provider.revoke(RevokeConsent::new(second.clone(), Actor::Psu(alice.clone()))).await);
         let _other = self.authorised("list_filters_by_psu_client_and_status", &one, &psu()).await;
-        let ids = |page: crate::store::ConsentPage| page.consents.iter().map(|c| c.consent_id().clone()).collect::<Vec<_>>();
+        let ids =
+            |page: crate::store::ConsentPage| page.consents.iter().map(|c| c.consent_id().clone()).collect::<Vec<_>>();
         let all = c.ok("list by psu", self.provider.list(ConsentQuery::by_psu(alice.clone())).await);
-        c.equal("list by psu", &ids(all), &vec![first.clone(), second.clone()]);
-        let by_client = c.ok("list by psu and client", self.provider.list(ConsentQuery::by_psu(alice.clone()).with_client(two)).await);
+        let order: Vec<_> = all.consents.iter().map(|c| (c.creation_date_time(), c.consent_id().clone())).collect();
+        c.check(order.is_sorted(), || {
+            format!("list by psu is not in listing order (CreationDateTime, ConsentId): {order:?}")
+        });
+        let mut listed = ids(all);
+        listed.sort();
+        let mut want = vec![first.clone(), second.clone()];
+        want.sort();
+        c.equal("list by psu", &listed, &want);
+        let by_client = c.ok(
+            "list by psu and client",
+            self.provider.list(ConsentQuery::by_psu(alice.clone()).with_client(two)).await,
+        );
         c.equal("list by psu and client", &ids(by_client), &vec![second.clone()]);
         let authorised = c.ok(
             "list by psu and status",
@@ -398,7 +425,11 @@ mod tests {
     async fn failure(kit: impl Future<Output = ()> + Send + 'static) -> String {
         let error = tokio::spawn(kit).await.expect_err("the kit passed a broken provider");
         let payload = error.into_panic();
-        payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned())).unwrap()
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap()
     }
 
     fn local() -> LocalConsentProvider {
@@ -419,8 +450,7 @@ mod tests {
             (Fault::ListIgnoresClient, "list_filters_by_psu_client_and_status"),
             (Fault::SilentRevoke, "events_are_published_before_returning"),
         ] {
-            let broken =
-                Broken { inner: local(), fault, allowed: Mutex::default(), events: ConsentEvents::new() };
+            let broken = Broken { inner: local(), fault, allowed: Mutex::default(), events: ConsentEvents::new() };
             let message = failure(consent_provider_conformance(Arc::new(broken))).await;
             let want = format!("ConsentProvider contract `{contract}` failed");
             assert!(message.starts_with(&want), "{fault:?}: {message}");

@@ -104,7 +104,8 @@ impl BankAuthenticator {
             .ok_or(BankAuthError::Missing)?;
         let unverified = UnverifiedJws::parse(token).map_err(|_| BankAuthError::Malformed)?;
         let claimed: Claims = unverified.unverified_claims().map_err(|_| BankAuthError::Malformed)?;
-        let bank_id = BankId::parse(claimed.iss.clone()).map_err(|_| BankAuthError::UnknownBank(claimed.iss.clone()))?;
+        let bank_id =
+            BankId::parse(claimed.iss.clone()).map_err(|_| BankAuthError::UnknownBank(claimed.iss.clone()))?;
         let bank = directory.bank(&bank_id).ok_or_else(|| BankAuthError::UnknownBank(claimed.iss.clone()))?;
         let verified = verify_jws(token, &bank.jwks, &SigningAlgorithm::ALL, Some("JWT"))
             .map_err(|e| BankAuthError::Signature(e.to_string()))?;

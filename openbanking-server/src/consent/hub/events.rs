@@ -128,7 +128,14 @@ impl ConsentEventSink for EventPublisher {
 }
 
 /// Pushes one event to one webhook, with retries.
-async fn deliver(http: &reqwest::Client, keys: &KeyRing, clock: &dyn Clock, base: &str, url: &url::Url, event: &HubEvent) {
+async fn deliver(
+    http: &reqwest::Client,
+    keys: &KeyRing,
+    clock: &dyn Clock,
+    base: &str,
+    url: &url::Url,
+    event: &HubEvent,
+) {
     let mut backoff = WEBHOOK_FIRST_BACKOFF;
     for attempt in 1..=WEBHOOK_ATTEMPTS {
         let iat = clock.unix_now();

@@ -29,11 +29,11 @@ use url::Url;
 
 use super::bank_auth::{LEEWAY, sign_request};
 use super::directory::{BankId, BankParticipant};
+use super::paths;
 use super::wire::{
-    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EVENT_TYP, HubEvent,
+    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, EVENT_TYP, ErrorBody, HubEvent,
     ListParams, Statement, WebhookBody, denial_from_str,
 };
-use super::paths;
 
 /// How long a positive `check` answer is reused without asking the hub: 10 s (and never past the
 /// artefact's `exp`). A revocation reaches the bank sooner by an event; this bounds the window
@@ -108,7 +108,10 @@ pub struct HubConsentProviderBuilder {
 
 impl fmt::Debug for HubConsentProviderBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubConsentProviderBuilder").field("hub", &self.hub.as_str()).field("bank", &self.bank).finish_non_exhaustive()
+        f.debug_struct("HubConsentProviderBuilder")
+            .field("hub", &self.hub.as_str())
+            .field("bank", &self.bank)
+            .finish_non_exhaustive()
     }
 }
 
@@ -141,12 +144,10 @@ impl HubConsentProviderBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| invalid("http_client", e.to_string()))?;
-        let jwks_url: Url = format!("{base}{}", paths::JWKS).parse().map_err(|e: url::ParseError| invalid("hub", e.to_string()))?;
-        let hub_keys = RemoteJwks::builder(jwks_url)
-            .http_client(http.clone())
-            .clock(self.clock.clone())
-            .max_keys(16)
-            .build()?;
+        let jwks_url: Url =
+            format!("{base}{}", paths::JWKS).parse().map_err(|e: url::ParseError| invalid("hub", e.to_string()))?;
+        let hub_keys =
+            RemoteJwks::builder(jwks_url).http_client(http.clone()).clock(self.clock.clone()).max_keys(16).build()?;
         Ok(HubConsentProvider {
             inner: Arc::new(Inner {
                 base,
@@ -197,7 +198,14 @@ impl HubConsentProvider {
     /// A provider for bank `bank` (as registered at the hub), calling the hub at `hub` (its
     /// base URL) and signing its requests with `key` (whose public half the hub holds).
     pub fn builder(hub: Url, bank: BankId, key: SigningKey) -> HubConsentProviderBuilder {
-        HubConsentProviderBuilder { hub, bank, key, clock: Arc::new(SystemClock), cache_ttl: DEFAULT_CACHE_TTL, replay: None }
+        HubConsentProviderBuilder {
+            hub,
+            bank,
+            key,
+            clock: Arc::new(SystemClock),
+            cache_ttl: DEFAULT_CACHE_TTL,
+            replay: None,
+        }
     }
 
     /// The bank's id at the hub.
@@ -250,8 +258,12 @@ impl HubConsentProvider {
 
     /// Subscribes the bank's webhook (`None`: unsubscribes): the hub pushes events there.
     pub async fn subscribe_webhook(&self, url: Option<Url>) -> Result<(), ConsentError> {
-        let body = serde_json::to_vec(&WebhookBody { url }).map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable" })?;
-        let (status, _) = self.send(Method::PUT, paths::WEBHOOK, None, Some(body), CALL_TIMEOUT).await.map_err(|e| e.into_consent_error(None))?;
+        let body = serde_json::to_vec(&WebhookBody { url })
+            .map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable" })?;
+        let (status, _) = self
+            .send(Method::PUT, paths::WEBHOOK, None, Some(body), CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.into_consent_error(None))?;
         if status.is_success() { Ok(()) } else { Err(ConsentError::Unavailable { retry_after: None }) }
     }
 
@@ -270,11 +282,18 @@ impl HubConsentProvider {
         timeout: Duration,
     ) -> Result<(StatusCode, (String, String)), CallError> {
         let url = format!("{}{}", self.inner.base, path);
-        let (assertion, jti) = sign_request(&self.inner.key, &self.inner.bank, &self.inner.base, method.as_str(), &url, self.inner.clock.unix_now())
-            .map_err(|e| {
-                tracing::error!(cause = %e, "hub: could not sign a request");
-                CallError::Unavailable(None)
-            })?;
+        let (assertion, jti) = sign_request(
+            &self.inner.key,
+            &self.inner.bank,
+            &self.inner.base,
+            method.as_str(),
+            &url,
+            self.inner.clock.unix_now(),
+        )
+        .map_err(|e| {
+            tracing::error!(cause = %e, "hub: could not sign a request");
+            CallError::Unavailable(None)
+        })?;
         let full = match query {
             Some(q) if !q.is_empty() => format!("{url}?{q}"),
             _ => url,
@@ -307,7 +326,8 @@ impl HubConsentProvider {
             return Err(CallError::Unavailable(None));
         }
         if status.is_client_error() {
-            let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| ErrorBody::new("invalid_request", "unreadable refusal"));
+            let body: ErrorBody =
+                serde_json::from_str(&text).unwrap_or_else(|_| ErrorBody::new("invalid_request", "unreadable refusal"));
             return Err(CallError::Refused(body));
         }
         if !status.is_success() {
@@ -318,7 +338,14 @@ impl HubConsentProvider {
     }
 
     /// One authenticated call whose answer is a signed statement, verified.
-    async fn call(&self, method: Method, path: &str, query: Option<String>, body: Option<Vec<u8>>, timeout: Duration) -> Result<(Statement, String), CallError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<String>,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(Statement, String), CallError> {
         let (_, (text, jti)) = self.send(method, path, query, body, timeout).await?;
         let statement = self.verify_statement(text.trim(), &jti).await.map_err(|why| {
             tracing::error!(hub = %self.inner.base, cause = why, "hub answer failed verification: failing closed");
@@ -336,7 +363,8 @@ impl HubConsentProvider {
             Ok(None) => return Err("unknown key"),
             Err(_) => return Err("the hub's keys could not be fetched"),
         };
-        let verified = verify_jws(token, &Jwks { keys: vec![key] }, &SigningAlgorithm::ALL, Some(typ)).map_err(|_| "bad signature or type")?;
+        let verified = verify_jws(token, &Jwks { keys: vec![key] }, &SigningAlgorithm::ALL, Some(typ))
+            .map_err(|_| "bad signature or type")?;
         serde_json::from_value(serde_json::Value::Object(verified.into_claims())).map_err(|_| "unexpected claims")
     }
 
@@ -366,10 +394,19 @@ impl HubConsentProvider {
         statement.consent.ok_or(ConsentError::InconsistentRecord { reason: "the hub's artefact has no consent" })
     }
 
-    async fn transition(&self, path: &str, consent_id: &ConsentId, body: Vec<u8>, actor: openbanking_core::provider::Actor) -> Result<Consent, ConsentError> {
+    async fn transition(
+        &self,
+        path: &str,
+        consent_id: &ConsentId,
+        body: Vec<u8>,
+        actor: openbanking_core::provider::Actor,
+    ) -> Result<Consent, ConsentError> {
         self.forget(consent_id);
         let path = paths::with_id(path, consent_id.as_str());
-        let (statement, _) = self.call(Method::POST, &path, None, Some(body), CALL_TIMEOUT).await.map_err(|e| e.into_consent_error(None))?;
+        let (statement, _) = self
+            .call(Method::POST, &path, None, Some(body), CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.into_consent_error(None))?;
         let consent = Self::consent_of(statement)?;
         if consent.consent_id() != consent_id {
             return Err(ConsentError::InconsistentRecord { reason: "the hub answered about another consent" });
@@ -458,7 +495,12 @@ impl HubConsentProvider {
             return Err(bad("jti is not the event id"));
         }
         let expires = openbanking_core::clock::from_unix(claims.iat + 2 * window);
-        match self.inner.replay.first_use_by("hub-webhook", &format!("hub-webhook:{}", claims.jti), expires, self.inner.clock.now()).await {
+        match self
+            .inner
+            .replay
+            .first_use_by("hub-webhook", &format!("hub-webhook:{}", claims.jti), expires, self.inner.clock.now())
+            .await
+        {
             Ok(true) => {}
             Ok(false) => return Err((StatusCode::CONFLICT, "replayed event")),
             Err(_) => return Err((StatusCode::SERVICE_UNAVAILABLE, "replay cache full")),
@@ -484,9 +526,13 @@ impl ConsentProvider for HubConsentProvider {
     async fn create(&self, request: CreateConsent) -> Result<Consent, ConsentError> {
         // The specification's rules at the bank's time first: the TPP gets the exact refusal.
         request.request.validate(self.inner.clock.now())?;
-        let body = serde_json::to_vec(&CreateBody { client_id: request.client_id.clone(), request: request.request.clone() })
-            .map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable request" })?;
-        let (statement, _) = self.call(Method::POST, paths::CONSENTS, None, Some(body), CALL_TIMEOUT).await.map_err(|e| e.into_consent_error(Some(&request.request)))?;
+        let body =
+            serde_json::to_vec(&CreateBody { client_id: request.client_id.clone(), request: request.request.clone() })
+                .map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable request" })?;
+        let (statement, _) = self
+            .call(Method::POST, paths::CONSENTS, None, Some(body), CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.into_consent_error(Some(&request.request)))?;
         let consent = Self::consent_of(statement)?;
         if consent.client_id() != &request.client_id {
             return Err(ConsentError::InconsistentRecord { reason: "the hub made the consent for another TPP" });
@@ -539,7 +585,10 @@ impl ConsentProvider for HubConsentProvider {
         let path = paths::with_id(paths::CHECK, request.consent_id.as_str());
         let body = serde_json::to_vec(&CheckBody { client_id: request.client_id.clone() })
             .map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable request" })?;
-        let (statement, artefact) = self.call(Method::POST, &path, None, Some(body), CALL_TIMEOUT).await.map_err(|e| e.into_consent_error(None))?;
+        let (statement, artefact) = self
+            .call(Method::POST, &path, None, Some(body), CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.into_consent_error(None))?;
         let exp = statement.exp;
         match statement.decision {
             Some(Decision::Allowed) => {
@@ -555,7 +604,10 @@ impl ConsentProvider for HubConsentProvider {
                     if cache.len() >= MAX_CACHED {
                         cache.clear();
                     }
-                    cache.insert(request.consent_id.clone(), Cached { consent, until, artefact: Arc::from(artefact.trim()) });
+                    cache.insert(
+                        request.consent_id.clone(),
+                        Cached { consent, until, artefact: Arc::from(artefact.trim()) },
+                    );
                 }
                 Ok(verdict)
             }
@@ -569,8 +621,12 @@ impl ConsentProvider for HubConsentProvider {
     }
 
     async fn list(&self, query: ConsentQuery) -> Result<ConsentPage, ConsentError> {
-        let params = serde_urlencoded::to_string(ListParams::of(&query)).map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable query" })?;
-        let (statement, _) = self.call(Method::GET, paths::CONSENTS, Some(params), None, CALL_TIMEOUT).await.map_err(|e| e.into_consent_error(None))?;
+        let params = serde_urlencoded::to_string(ListParams::of(&query))
+            .map_err(|_| ConsentError::InconsistentRecord { reason: "unserializable query" })?;
+        let (statement, _) = self
+            .call(Method::GET, paths::CONSENTS, Some(params), None, CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.into_consent_error(None))?;
         let mut page = ConsentPage::default();
         page.consents = statement.consents.unwrap_or_default();
         page.next = statement.next.and_then(super::wire::WireCursor::into_cursor);
@@ -581,4 +637,3 @@ impl ConsentProvider for HubConsentProvider {
         Some(&self.inner.events)
     }
 }
-

@@ -193,9 +193,15 @@ impl HubBuilder {
 
     /// Checks the settings and builds the hub.
     pub fn build(self) -> Result<Hub, ConfigError> {
-        let local_http = self.base.host_str().is_some_and(|h| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+        let local_http = self
+            .base
+            .host_str()
+            .is_some_and(|h| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
         if self.base.scheme() != "https" && !(self.base.scheme() == "http" && local_http) {
-            return Err(ConfigError::Invalid { setting: "base", reason: "the hub's base URL must be https (http only on loopback)".into() });
+            return Err(ConfigError::Invalid {
+                setting: "base",
+                reason: "the hub's base URL must be https (http only on loopback)".into(),
+            });
         }
         let base: Arc<str> = Arc::from(self.base.as_str().trim_end_matches('/'));
         let consents = self.consents.unwrap_or_else(|| {
@@ -342,7 +348,8 @@ impl Hub {
         statement.exp = iat + ARTEFACT_LIFETIME;
         statement.jti = openbanking_core::random_token(16);
         statement.req = caller.req.clone();
-        let jws = sign_jws(&self.inner.keys, ARTEFACT_TYP, &statement).map_err(|e| HubError::Internal(e.to_string()))?;
+        let jws =
+            sign_jws(&self.inner.keys, ARTEFACT_TYP, &statement).map_err(|e| HubError::Internal(e.to_string()))?;
         Ok(([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "no-store")], jws).into_response())
     }
 
@@ -363,12 +370,17 @@ impl Hub {
     }
 
     fn consent_statement(&self, caller: &Caller, consent: Consent) -> Result<Response, HubError> {
-        self.answer(caller, Statement { kind: "consent".into(), ..Statement::default() }.with_consent(caller.bank.bank_id.as_str(), consent))
+        self.answer(
+            caller,
+            Statement { kind: "consent".into(), ..Statement::default() }
+                .with_consent(caller.bank.bank_id.as_str(), consent),
+        )
     }
 
     /// A stored (scoped) consent, unscoped for the caller.
     fn unscoped(&self, caller: &Caller, consent: Consent) -> Result<Consent, HubError> {
-        consent_for_bank(consent, &caller.bank.bank_id).ok_or_else(|| HubError::Internal("a transition changed the consent's bank".into()))
+        consent_for_bank(consent, &caller.bank.bank_id)
+            .ok_or_else(|| HubError::Internal("a transition changed the consent's bank".into()))
     }
 }
 
@@ -376,11 +388,18 @@ fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, HubError> {
     serde_json::from_slice(body).map_err(|_| HubError::BadRequest("the body is not the expected JSON"))
 }
 
-async fn create(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Result<Response, HubError> {
+async fn create(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: CreateBody = json(&body)?;
-    let scoped = scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
-    let consent = hub.inner.provider.create(CreateConsent::new(scoped, body.request)).await.map_err(|e| hub.consent_error(e))?;
+    let scoped =
+        scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
+    let consent =
+        hub.inner.provider.create(CreateConsent::new(scoped, body.request)).await.map_err(|e| hub.consent_error(e))?;
     tracing::info!(bank = %caller.bank.bank_id, tpp = %body.client_id, consent_id = %consent.consent_id(), "hub: consent created");
     let consent = hub.unscoped(&caller, consent)?;
     let mut response = hub.consent_statement(&caller, consent)?;
@@ -388,48 +407,90 @@ async fn create(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: 
     Ok(response)
 }
 
-async fn read(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, HubError> {
+async fn read(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let (_, consent) = hub.own_consent(&caller, &id).await?;
     hub.consent_statement(&caller, consent)
 }
 
-async fn authorise(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Response, HubError> {
+async fn authorise(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: AuthoriseBody = json(&body)?;
     let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent = hub.inner.provider.authorise(AuthoriseConsent::new(id, body.psu_id, body.accounts)).await.map_err(|e| hub.consent_error(e))?;
+    let consent = hub
+        .inner
+        .provider
+        .authorise(AuthoriseConsent::new(id, body.psu_id, body.accounts))
+        .await
+        .map_err(|e| hub.consent_error(e))?;
     let consent = hub.unscoped(&caller, consent)?;
     hub.consent_statement(&caller, consent)
 }
 
-async fn reject(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Response, HubError> {
+async fn reject(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: ActorBody = json(&body)?;
     let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent = hub.inner.provider.reject(RejectConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
+    let consent =
+        hub.inner.provider.reject(RejectConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
     let consent = hub.unscoped(&caller, consent)?;
     hub.consent_statement(&caller, consent)
 }
 
-async fn revoke(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Response, HubError> {
+async fn revoke(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: ActorBody = json(&body)?;
     let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent = hub.inner.provider.revoke(RevokeConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
+    let consent =
+        hub.inner.provider.revoke(RevokeConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
     tracing::info!(bank = %caller.bank.bank_id, consent_id = %consent.consent_id(), "hub: consent revoked through a bank");
     let consent = hub.unscoped(&caller, consent)?;
     hub.consent_statement(&caller, consent)
 }
 
-async fn check(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Response, HubError> {
+async fn check(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: CheckBody = json(&body)?;
     let Ok(consent_id) = ConsentId::parse(id) else {
         return hub.answer(&caller, denied(None, DenialReason::NotFound));
     };
-    let scoped = scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
-    let verdict = hub.inner.provider.check(CheckConsent::new(consent_id.clone(), scoped)).await.map_err(|e| hub.consent_error(e))?;
+    let scoped =
+        scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
+    let verdict = hub
+        .inner
+        .provider
+        .check(CheckConsent::new(consent_id.clone(), scoped))
+        .await
+        .map_err(|e| hub.consent_error(e))?;
     let statement = match verdict {
         ConsentCheck::Allowed(allowed) => {
             let consent = hub.unscoped(&caller, allowed.consent().clone())?;
@@ -456,11 +517,17 @@ fn denied(consent_id: Option<ConsentId>, reason: DenialReason) -> Statement {
     }
 }
 
-async fn list(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(params): Query<ListParams>) -> Result<Response, HubError> {
+async fn list(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let mut query = params.query().ok_or(HubError::BadRequest("malformed cursor"))?;
     if let Some(tpp) = query.client_id.take() {
-        query.client_id = Some(scoped_client(&caller.bank.bank_id, &tpp).ok_or(HubError::BadRequest("client_id is too long"))?);
+        query.client_id =
+            Some(scoped_client(&caller.bank.bank_id, &tpp).ok_or(HubError::BadRequest("client_id is too long"))?);
     }
     // Without a client filter the hub lists every bank's consents and keeps the caller's: a page
     // may hold fewer than `limit`, and `next` still says where to go on.
@@ -470,14 +537,28 @@ async fn list(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: He
     hub.answer(&caller, Statement { kind: "list".into(), consents: Some(consents), next, ..Statement::default() })
 }
 
-async fn events(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, Query(params): Query<EventParams>) -> Result<Response, HubError> {
+async fn events(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(params): Query<EventParams>,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let wait = Duration::from_secs(params.wait.unwrap_or(0));
-    let (events, cursor) = hub.inner.log.wait_since(caller.bank.bank_id.as_str(), params.after.unwrap_or(0), wait).await;
-    hub.answer(&caller, Statement { kind: "events".into(), events: Some(events), cursor: Some(cursor), ..Statement::default() })
+    let (events, cursor) =
+        hub.inner.log.wait_since(caller.bank.bank_id.as_str(), params.after.unwrap_or(0), wait).await;
+    hub.answer(
+        &caller,
+        Statement { kind: "events".into(), events: Some(events), cursor: Some(cursor), ..Statement::default() },
+    )
 }
 
-async fn webhook(State(hub): State<Hub>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Result<Response, HubError> {
+async fn webhook(
+    State(hub): State<Hub>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HubError> {
     let caller = hub.caller(&headers, &Method::PUT, &uri).await?;
     let body: WebhookBody = json(&body)?;
     if let Some(url) = &body.url

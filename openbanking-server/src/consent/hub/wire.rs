@@ -261,11 +261,12 @@ impl ErrorBody {
             ConsentError::IllegalTransition { from, to } => {
                 (409, Self { from: Some(*from), to: Some(*to), ..Self::new("illegal_transition", error.to_string()) })
             }
-            ConsentError::Expired { expired_at } => (
-                409,
-                Self { expired_at: Some(expired_at.unix_timestamp()), ..Self::new("expired", error.to_string()) },
-            ),
-            ConsentError::Store(StoreError::Conflict { .. }) => (409, Self::new("conflict", "the consent kept changing")),
+            ConsentError::Expired { expired_at } => {
+                (409, Self { expired_at: Some(expired_at.unix_timestamp()), ..Self::new("expired", error.to_string()) })
+            }
+            ConsentError::Store(StoreError::Conflict { .. }) => {
+                (409, Self::new("conflict", "the consent kept changing"))
+            }
             ConsentError::Unavailable { .. } => (503, Self::new("unavailable", "the hub's store is unavailable")),
             ConsentError::Store(e) if e.is_unavailable() => {
                 (503, Self::new("unavailable", "the hub's store is unavailable"))
@@ -337,7 +338,8 @@ mod tests {
             .with_status(ConsentStatus::Authorised)
             .with_limit(7)
             .after(ConsentCursor::new(at, consent_id));
-        let params: ListParams = serde_urlencoded::from_str(&serde_urlencoded::to_string(ListParams::of(&query)).unwrap()).unwrap();
+        let params: ListParams =
+            serde_urlencoded::from_str(&serde_urlencoded::to_string(ListParams::of(&query)).unwrap()).unwrap();
         assert_eq!(params.query().unwrap(), query);
     }
 }
