@@ -11,7 +11,7 @@
 //! compact JWS signed with the hub's active key, header `typ` = `consent-event+jwt` and `kid`,
 //! claims `iss` (the hub's base URL), `aud` (the bank id), `iat` (the delivery attempt's time),
 //! `jti` (= `event_id`, the same on every retry) and `event` (the [`HubEvent`]). Any 2xx is a
-//! delivery; otherwise the hub tries again after 0.25 s, 0.5 s, 1 s, 2 s and 4 s (six attempts),
+//! delivery, and so is 409 (the bank saw that `jti` already: an earlier attempt got through); otherwise the hub tries again after 0.25 s, 0.5 s, 1 s, 2 s and 4 s (six attempts),
 //! then gives up (logged): the bank's pull and its cache's short lifetime cover the gap.
 
 use std::collections::VecDeque;
@@ -149,7 +149,8 @@ async fn deliver(
         };
         let sent = http.post(url.clone()).header("Content-Type", "application/jwt").body(body).send().await;
         match sent {
-            Ok(response) if response.status().is_success() => {
+            // 409: the bank has this event already (an earlier attempt got through).
+            Ok(response) if response.status().is_success() || response.status() == reqwest::StatusCode::CONFLICT => {
                 tracing::debug!(event_id = %event.event_id, bank = %event.bank, attempt, "hub: webhook delivered");
                 return;
             }

@@ -1,0 +1,133 @@
+//! Revocation events from the hub to a bank in hub mode: pushed as signed webhooks, or pulled;
+//! and the bank's webhook receiver refusing everything that is not a fresh event signed by the hub.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+mod hub_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub_support::{HubBank, start_hub, start_hub_bank};
+use openbanking_core::clock::{Clock, ManualClock};
+use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+use openbanking_core::provider::{Actor, RevokeConsent};
+use openbanking_core::{ConsentId, ConsentProvider, PsuId};
+use openbanking_server::accounts::ACCOUNTS;
+use openbanking_server::consent::hub::{EVENT_TYP, HubEvent, WEBHOOK_PATH};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Polls a data call until it is refused with 401, within one second.
+async fn refused_within_a_second(bank: &HubBank, id: &ConsentId) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let status = bank.call(Method::GET, ACCOUNTS, Some(id), None).await.status();
+        if status == 401 {
+            return;
+        }
+        assert_eq!(status, 200);
+        assert!(tokio::time::Instant::now() < deadline, "the bank still serves data a second after the revocation");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn revoke_at_hub(hub: &hub_support::RunningHub, id: &ConsentId) {
+    hub.hub
+        .provider()
+        .revoke(RevokeConsent::new(id.clone(), Actor::Psu(PsuId::parse("alice").unwrap())))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_revocation_at_the_hub_reaches_the_bank_by_webhook_within_a_second() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let hub = start_hub(clock.clone()).await;
+    let bank = start_hub_bank(&hub, "bank-a", clock).await;
+    bank.subscribe().await;
+    let id = bank.authorised_consent().await;
+    assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 200);
+    // The answer is cached for 10 s of the bank's (manual) clock: only the event can end it.
+    revoke_at_hub(&hub, &id).await;
+    refused_within_a_second(&bank, &id).await;
+}
+
+#[tokio::test]
+async fn without_a_webhook_the_pull_loop_carries_the_revocation_within_a_second() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let hub = start_hub(clock.clone()).await;
+    let bank = start_hub_bank(&hub, "bank-a", clock).await;
+    let poller = bank.provider.spawn_event_poller();
+    let id = bank.authorised_consent().await;
+    assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 200);
+    revoke_at_hub(&hub, &id).await;
+    refused_within_a_second(&bank, &id).await;
+    poller.abort();
+}
+
+/// A webhook body: the event's claims signed with `key` (kid `kid`), `typ` `typ`.
+fn signed(key: &SigningKey, kid: &str, typ: &str, claims: &Value) -> String {
+    let header = json!({ "typ": typ, "kid": kid });
+    key.sign(header.as_object().unwrap(), claims).unwrap()
+}
+
+#[tokio::test]
+async fn the_webhook_refuses_tampered_replayed_unknown_key_and_misaddressed_events() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let hub = start_hub(clock.clone()).await;
+    let bank = start_hub_bank(&hub, "bank-a", clock.clone()).await;
+    let id = bank.authorised_consent().await;
+    assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 200);
+    // Revoked at the hub with no webhook subscribed: the bank's cached answer still stands.
+    revoke_at_hub(&hub, &id).await;
+    assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 200);
+
+    let consent = bank.provider.get(&id).await.unwrap().unwrap();
+    let event = HubEvent {
+        event_id: "evt-1".into(),
+        seq: 1,
+        bank: "bank-a".into(),
+        consent,
+        actor: Actor::Psu(PsuId::parse("alice").unwrap()),
+    };
+    let claims =
+        |aud: &str, iat: i64, jti: &str| json!({ "iss": hub.base, "aud": aud, "iat": iat, "jti": jti, "event": event });
+    let hub_key = hub.keys.active();
+    let kid = hub_key.kid().as_str().to_owned();
+    let now = clock.unix_now();
+    let webhook = bank.bank.url(WEBHOOK_PATH);
+    let post = |body: String| bank.bank.http.post(&webhook).header("Content-Type", "application/jwt").body(body).send();
+    async fn refused(response: reqwest::Response, status: u16) {
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{body}");
+    }
+
+    let valid = signed(&hub_key, &kid, EVENT_TYP, &claims("bank-a", now, "evt-1"));
+    // Unknown key: signed by a key the hub never published (a made-up kid, and the hub's kid).
+    let attacker = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    refused(post(signed(&attacker, "attacker", EVENT_TYP, &claims("bank-a", now, "evt-1"))).await.unwrap(), 400).await;
+    refused(post(signed(&attacker, &kid, EVENT_TYP, &claims("bank-a", now, "evt-1"))).await.unwrap(), 400).await;
+    // Tampered: the hub's signature over another payload.
+    let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
+    let other = signed(&hub_key, &kid, EVENT_TYP, &claims("bank-b", now, "evt-1"));
+    parts[1] = other.split('.').nth(1).unwrap().to_owned();
+    refused(post(parts.join(".")).await.unwrap(), 400).await;
+    // Signed by the hub, but for another bank, outside the time window, of another type, or
+    // with a jti that is not the event's.
+    refused(post(signed(&hub_key, &kid, EVENT_TYP, &claims("bank-b", now, "evt-1"))).await.unwrap(), 400).await;
+    refused(post(signed(&hub_key, &kid, EVENT_TYP, &claims("bank-a", now - 120, "evt-1"))).await.unwrap(), 400).await;
+    refused(post(signed(&hub_key, &kid, EVENT_TYP, &claims("bank-a", now + 120, "evt-1"))).await.unwrap(), 400).await;
+    refused(post(signed(&hub_key, &kid, "JWT", &claims("bank-a", now, "evt-1"))).await.unwrap(), 400).await;
+    refused(post(signed(&hub_key, &kid, EVENT_TYP, &claims("bank-a", now, "evt-2"))).await.unwrap(), 400).await;
+    refused(post("not a jws".into()).await.unwrap(), 400).await;
+    // None of these touched the cache.
+    assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 200);
+
+    // The real event is taken once: the cache drops the consent at once.
+    assert_eq!(post(valid.clone()).await.unwrap().status(), 204);
+    assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 401);
+    // Replayed: refused (409, so the hub stops retrying).
+    refused(post(valid).await.unwrap(), 409).await;
+}
