@@ -16,7 +16,7 @@ use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{AccountId, ConsentId, ConsentProvider, PsuId, Scope};
 use openbanking_server::accounts::{self, MemoryAccountData};
 use openbanking_server::consent::api as consent_api;
-use openbanking_server::consent::hub::{BankId, Hub, HubConsentProvider, WEBHOOK_PATH};
+use openbanking_server::consent::hub::{BankId, Hub, HubConsentProvider, HubInteraction, WEBHOOK_PATH};
 use openbanking_server::consent::psu::MemoryPsuDirectory;
 use openbanking_server::guard::TokenGuard;
 use tokio::net::TcpListener;
@@ -79,13 +79,18 @@ impl RunningHub {
 
     /// A provider for a new bank `bank_id`, registered at the hub.
     pub fn provider(&self, bank_id: &str, clock: Arc<dyn Clock>) -> HubConsentProvider {
-        let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
-        let provider = HubConsentProvider::builder(self.base.parse().unwrap(), BankId::parse(bank_id).unwrap(), key)
-            .clock(clock)
-            .build()
-            .unwrap();
+        let provider = self.unregistered_provider(bank_id, clock);
         assert!(self.hub.add_bank(provider.participant()));
         provider
+    }
+
+    /// A provider for bank `bank_id`, not registered yet.
+    pub fn unregistered_provider(&self, bank_id: &str, clock: Arc<dyn Clock>) -> HubConsentProvider {
+        let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+        HubConsentProvider::builder(self.base.parse().unwrap(), BankId::parse(bank_id).unwrap(), key)
+            .clock(clock)
+            .build()
+            .unwrap()
     }
 }
 
@@ -99,20 +104,23 @@ pub struct HubBank {
 }
 
 pub async fn start_hub_bank(hub: &RunningHub, bank_id: &str, clock: Arc<ManualClock>) -> HubBank {
-    let provider = hub.provider(bank_id, clock.clone());
+    let provider = hub.unregistered_provider(bank_id, clock.clone());
     let data = Arc::new(MemoryAccountData::seeded_at(clock.now()));
-    let (for_server, for_api) = (provider.clone(), provider.clone());
+    let interaction = HubInteraction::new(provider.clone(), data.clone());
+    let (for_server, for_api, for_routes) = (provider.clone(), provider.clone(), interaction.clone());
     let bank = common::start_bank_with(
         clock,
-        move |b| b.consents(Arc::new(for_server)),
+        move |b| b.consents(Arc::new(for_server)).interaction(Arc::new(interaction)),
         move |server| {
             let guard = TokenGuard::for_server(server, server.issuer().as_str().parse().unwrap()).build().unwrap();
             consent_api::router(Arc::new(for_api.clone()), guard.clone())
                 .merge(accounts::router(data, guard))
                 .merge(for_api.webhook_router())
+                .merge(for_routes.router(server))
         },
     )
     .await;
+    assert!(hub.hub.add_bank(provider.participant().with_base_url(bank.base.parse().unwrap())));
     let issuer = TokenIssuer::builder(bank.server.issuer().clone(), bank.server.keys().clone())
         .clock(bank.clock.clone())
         .build()

@@ -66,12 +66,14 @@
 mod bank_auth;
 mod directory;
 pub mod events;
-mod pages;
+mod interaction;
+pub mod pages;
 mod provider;
 mod server;
 mod wire;
 
 pub use directory::{BankId, BankParticipant, InvalidBankId};
+pub use interaction::HubInteraction;
 pub use provider::{DEFAULT_CACHE_TTL, HubConsentProvider, HubConsentProviderBuilder, WEBHOOK_PATH, WEBHOOK_WINDOW};
 pub use server::{Hub, HubBuilder};
 pub use wire::{ARTEFACT_TYP, DECISION_TYP, EVENT_TYP, HubEvent, INTERACTION_TYP};
@@ -79,6 +81,13 @@ pub use wire::{ARTEFACT_TYP, DECISION_TYP, EVENT_TYP, HubEvent, INTERACTION_TYP}
 use openbanking_core::Consent;
 use openbanking_core::jose::{KeyError, KeyRing};
 use serde::Serialize;
+
+/// At the bank: where the hub sends the PSU back with its signed decision (`?response=<JWS>`).
+pub const CALLBACK_PATH: &str = "/hub/callback";
+/// At the bank: where the hub asks for a PSU's accounts (hub-signed bearer JWS).
+pub const ACCOUNTS_PATH: &str = "/hub/accounts";
+/// `typ` of the hub's signed requests to a bank (the PSU's accounts).
+pub const HUB_REQUEST_TYP: &str = "hub-request+jwt";
 
 /// How long a consent artefact is valid (`exp` - `iat`), in seconds.
 pub const ARTEFACT_LIFETIME: i64 = 60;

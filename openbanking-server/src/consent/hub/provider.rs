@@ -229,6 +229,23 @@ impl HubConsentProvider {
         self.cache().get(consent_id).map(|c| c.artefact.to_string())
     }
 
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub(crate) fn replay(&self) -> &Arc<dyn ReplayCache> {
+        &self.inner.replay
+    }
+
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.inner.key
+    }
+
+    /// Verifies a JWS the hub signed (`typ`) and returns its claims (the caller checks them).
+    pub(crate) async fn verify_from_hub<T: DeserializeOwned>(&self, token: &str, typ: &str) -> Result<T, &'static str> {
+        self.verify_hub_jws(token, typ).await
+    }
+
     /// Forgets the cached answer for `consent_id`.
     pub fn forget(&self, consent_id: &ConsentId) {
         self.cache().remove(consent_id);
