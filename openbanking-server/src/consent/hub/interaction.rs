@@ -81,6 +81,16 @@ struct RequestClaims {
     psu_id: PsuId,
 }
 
+/// The claims every JWS from the hub has.
+#[derive(Clone, Copy)]
+struct Common<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+}
+
 #[derive(Deserialize)]
 struct CallbackQuery {
     response: Option<String>,
@@ -101,16 +111,8 @@ impl HubInteraction {
     }
 
     /// Checks a hub JWS's common claims (`iss`, `aud`, times) and takes its `jti` once.
-    async fn fresh(
-        &self,
-        kind: &str,
-        iss: &str,
-        aud: &str,
-        iat: i64,
-        exp: i64,
-        jti: &str,
-        max_life: i64,
-    ) -> Result<(), &'static str> {
+    async fn fresh(&self, kind: &str, claims: Common<'_>, max_life: i64) -> Result<(), &'static str> {
+        let Common { iss, aud, iat, exp, jti } = claims;
         let now = self.provider.clock().unix_now();
         if iss != self.provider.hub_base() || aud != self.provider.bank_id().as_str() {
             return Err("wrong iss or aud");
@@ -174,7 +176,11 @@ async fn callback(State(state): State<RouteState>, Query(query): Query<CallbackQ
     };
     if let Err(why) = state
         .interaction
-        .fresh("hub-decision", &claims.iss, &claims.aud, claims.iat, claims.exp, &claims.jti, 600)
+        .fresh(
+            "hub-decision",
+            Common { iss: &claims.iss, aud: &claims.aud, iat: claims.iat, exp: claims.exp, jti: &claims.jti },
+            600,
+        )
         .await
     {
         return refuse(why);
@@ -218,8 +224,14 @@ async fn accounts(State(state): State<RouteState>, headers: HeaderMap) -> Respon
     if claims.htm != "GET" || claims.htu != expected {
         return refuse("htm/htu");
     }
-    if let Err(why) =
-        state.interaction.fresh("hub-accounts", &claims.iss, &claims.aud, claims.iat, claims.exp, &claims.jti, 60).await
+    if let Err(why) = state
+        .interaction
+        .fresh(
+            "hub-accounts",
+            Common { iss: &claims.iss, aud: &claims.aud, iat: claims.iat, exp: claims.exp, jti: &claims.jti },
+            60,
+        )
+        .await
     {
         return refuse(why);
     }
