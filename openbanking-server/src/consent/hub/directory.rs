@@ -109,11 +109,44 @@ impl BankParticipant {
     }
 }
 
+/// A TPP the hub vouches for: the hub signs software statements for it (RFC 7591 §2.3) that a
+/// bank's [`RegistrationPolicy::SoftwareStatement`](crate::RegistrationPolicy::SoftwareStatement)
+/// accepts, so that one `software_id` names the TPP at every bank and at the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TppParticipant {
+    /// The TPP's software id (1 to 128 characters of `A-Z a-z 0-9 . _ -`).
+    pub software_id: String,
+    /// The organisation, as vetted by the hub (what the PSU pages show).
+    pub org_name: String,
+    /// Its keys: the only keys a bank registers for it.
+    pub jwks: Jwks,
+    /// Its redirect URIs: the only ones a bank registers for it.
+    pub redirect_uris: Vec<String>,
+}
+
+impl TppParticipant {
+    /// A TPP with these keys and redirect URIs; `None` for a malformed software id.
+    pub fn new(
+        software_id: impl Into<String>,
+        org_name: impl Into<String>,
+        jwks: Jwks,
+        redirect_uris: Vec<String>,
+    ) -> Option<Self> {
+        let software_id = software_id.into();
+        let ok = !software_id.is_empty()
+            && software_id.len() <= 128
+            && software_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        ok.then(|| Self { software_id, org_name: org_name.into(), jwks, redirect_uris })
+    }
+}
+
 /// The banks registered at a hub, in memory (the hub's operator configures them at start; a
 /// sandbox hub also accepts self-enrolment).
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
     banks: RwLock<HashMap<BankId, BankParticipant>>,
+    tpps: RwLock<HashMap<String, TppParticipant>>,
 }
 
 impl Directory {
@@ -135,6 +168,15 @@ impl Directory {
         }
         banks.insert(bank.bank_id.clone(), bank);
         true
+    }
+
+    pub(crate) fn tpp(&self, software_id: &str) -> Option<TppParticipant> {
+        self.tpps.read().unwrap_or_else(|p| p.into_inner()).get(software_id).cloned()
+    }
+
+    /// Adds or replaces a TPP (the operator vets it).
+    pub(crate) fn put_tpp(&self, tpp: TppParticipant) {
+        self.tpps.write().unwrap_or_else(|p| p.into_inner()).insert(tpp.software_id.clone(), tpp);
     }
 
     pub(crate) fn set_webhook(&self, id: &BankId, url: Option<Url>) -> bool {

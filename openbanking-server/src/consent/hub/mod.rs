@@ -12,6 +12,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /.well-known/jwks.json` | the hub's public keys: everything it signs verifies with them |
+//! | `GET /directory/v1/tpps/{software_id}/statement` | a TPP's software statement, signed by the hub (see [`Hub::software_statement`]) |
 //! | `POST /directory/v1/banks` | self-enrolment of a bank (sandbox hubs only: [`HubBuilder::dangerous_self_enrolment`]) |
 //! | `POST /bank/v1/consents` | create a consent for a TPP (`{"client_id", "request"}`) → 201 + artefact |
 //! | `GET /bank/v1/consents?psu_id&client_id&status&limit&after` | list the bank's consents → signed list |
@@ -72,7 +73,7 @@ mod provider;
 mod server;
 mod wire;
 
-pub use directory::{BankId, BankParticipant, InvalidBankId};
+pub use directory::{BankId, BankParticipant, InvalidBankId, TppParticipant};
 pub use interaction::HubInteraction;
 pub use provider::{DEFAULT_CACHE_TTL, HubConsentProvider, HubConsentProviderBuilder, WEBHOOK_PATH, WEBHOOK_WINDOW};
 pub use server::{Hub, HubBuilder};
@@ -96,6 +97,8 @@ pub const ARTEFACT_LIFETIME: i64 = 60;
 pub mod paths {
     /// The hub's JWKS.
     pub const JWKS: &str = "/.well-known/jwks.json";
+    /// A TPP's software statement, signed by the hub (`GET`, `application/jwt`).
+    pub const STATEMENT: &str = "/directory/v1/tpps/{software_id}/statement";
     /// Self-enrolment of a bank (sandbox hubs).
     pub const ENROL: &str = "/directory/v1/banks";
     /// Create (POST) and list (GET) consents.

@@ -273,6 +273,19 @@ impl HubConsentProvider {
         }
     }
 
+    /// The registration policy that accepts the hub's software statements (its JWKS, fetched
+    /// now, and its `iss`), for the bank's authorization server.
+    pub async fn registration_policy(&self) -> Result<crate::RegistrationPolicy, ConsentError> {
+        let keys = self.inner.hub_keys.jwks().await.map_err(|error| {
+            tracing::warn!(hub = %self.inner.base, %error, "the hub's keys could not be fetched");
+            ConsentError::Unavailable { retry_after: Some(DEFAULT_RETRY_AFTER) }
+        })?;
+        Ok(crate::RegistrationPolicy::SoftwareStatement {
+            directory_keys: keys,
+            issuer: Some(self.inner.base.to_string()),
+        })
+    }
+
     /// Subscribes the bank's webhook (`None`: unsubscribes): the hub pushes events there.
     pub async fn subscribe_webhook(&self, url: Option<Url>) -> Result<(), ConsentError> {
         let body = serde_json::to_vec(&WebhookBody { url })

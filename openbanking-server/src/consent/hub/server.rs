@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::bank_auth::BankAuthenticator;
-use super::directory::{BankId, BankParticipant, Directory, scoped_client, unscope};
+use super::directory::{BankId, BankParticipant, Directory, TppParticipant, scoped_client, unscope};
 use super::events::{EventLog, EventPublisher};
 use super::wire::{
     ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EventParams, ListParams,
@@ -121,6 +121,43 @@ impl Hub {
         self.inner.directory.add(bank)
     }
 
+    /// Registers (or replaces) a TPP the hub vouches for.
+    pub fn add_tpp(&self, tpp: TppParticipant) {
+        self.inner.directory.put_tpp(tpp);
+    }
+
+    /// A software statement for the TPP `software_id`, signed with the hub's key (`typ` `JWT`,
+    /// `kid`): `iss` (the hub), `iat`, `exp` (a year), `jti`, `software_id`, `org_name`,
+    /// `client_name` (the organisation), `jwks` and `redirect_uris`. A bank whose registration
+    /// policy is [`registration_policy`](Self::registration_policy) registers the TPP with those
+    /// keys and redirect URIs only. `None` for a TPP the hub does not know.
+    pub fn software_statement(&self, software_id: &str) -> Option<String> {
+        let tpp = self.inner.directory.tpp(software_id)?;
+        let iat = self.inner.clock.unix_now();
+        let claims = serde_json::json!({
+            "iss": &*self.inner.base, "iat": iat, "exp": iat + 365 * 24 * 3600, "jti": openbanking_core::random_token(16),
+            "software_id": tpp.software_id, "org_name": tpp.org_name, "client_name": tpp.org_name,
+            "jwks": tpp.jwks, "redirect_uris": tpp.redirect_uris,
+        });
+        match sign_jws(&self.inner.keys, "JWT", &claims) {
+            Ok(statement) => Some(statement),
+            Err(error) => {
+                tracing::error!(%error, "hub: could not sign a software statement");
+                None
+            }
+        }
+    }
+
+    /// The registration policy of a bank that accepts the hub's software statements: the hub's
+    /// current keys and its `iss`. (A bank that only knows the hub's URL gets the same from
+    /// [`HubConsentProvider::registration_policy`](super::HubConsentProvider::registration_policy).)
+    pub fn registration_policy(&self) -> crate::RegistrationPolicy {
+        crate::RegistrationPolicy::SoftwareStatement {
+            directory_keys: Arc::new(self.jwks()),
+            issuer: Some(self.inner.base.to_string()),
+        }
+    }
+
     /// The banks registered.
     pub fn banks(&self) -> Vec<BankParticipant> {
         self.inner.directory.banks()
@@ -138,6 +175,7 @@ impl Hub {
             .route(paths::EVENTS, get(events))
             .route(paths::WEBHOOK, put(webhook))
             .route(paths::ENROL, post(enrol))
+            .route(paths::STATEMENT, get(statement))
             .route(paths::JWKS, get(jwks));
         bank_api
             .merge(super::pages::routes())
@@ -586,6 +624,15 @@ async fn enrol(State(hub): State<Hub>, body: Bytes) -> Result<Response, HubError
     }
     tracing::info!(bank = %id, "hub: a bank enrolled itself");
     Ok(StatusCode::CREATED.into_response())
+}
+
+async fn statement(State(hub): State<Hub>, Path(software_id): Path<String>) -> Result<Response, HubError> {
+    match hub.software_statement(&software_id) {
+        Some(jws) => {
+            Ok(([(header::CONTENT_TYPE, "application/jwt"), (header::CACHE_CONTROL, "no-store")], jws).into_response())
+        }
+        None => Err(hub.consent_error(ConsentError::NotFound)),
+    }
 }
 
 async fn jwks(State(hub): State<Hub>) -> Response {
