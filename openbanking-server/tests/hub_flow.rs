@@ -41,6 +41,8 @@ fn redirect(response: &reqwest::Response, base: &str) -> String {
 }
 
 struct Flow {
+    /// The bank's signed request that sent the PSU to the hub.
+    to_hub: String,
     hub: RunningHub,
     bank: HubBank,
     consent: ConsentId,
@@ -92,7 +94,7 @@ async fn to_the_consent_page() -> (Flow, String) {
     let page = browser.get(format!("{}/psu/consent", hub.base)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    (Flow { hub, bank, consent, verifier: verifier.secret().to_owned(), browser }, page)
+    (Flow { to_hub, hub, bank, consent, verifier: verifier.secret().to_owned(), browser }, page)
 }
 
 impl Flow {
@@ -232,4 +234,56 @@ async fn the_hub_refuses_accounts_the_psu_does_not_hold_and_a_bad_csrf_token() {
         .unwrap();
     assert_eq!(response.status(), 401);
     let _ = flow.bank.bank.clock.now();
+}
+
+#[tokio::test]
+async fn the_banks_callback_refuses_forged_misaddressed_and_mismatched_decisions() {
+    use base64::Engine as _;
+    use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+    use openbanking_server::consent::hub::{CALLBACK_PATH, DECISION_TYP};
+
+    let (flow, _page) = to_the_consent_page().await;
+    // The interaction id the bank bound its request to (a TPP or PSU could read it too).
+    let request = Url::parse(&flow.to_hub).unwrap();
+    let request = request.query_pairs().find(|(k, _)| k == "request").unwrap().1.into_owned();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(request.split('.').nth(1).unwrap()).unwrap();
+    let interaction_id =
+        serde_json::from_slice::<Value>(&payload).unwrap()["interaction_id"].as_str().unwrap().to_owned();
+    let now = flow.bank.bank.clock.unix_now();
+    let claims = |aud: &str, consent: &str, jti: &str| {
+        json!({
+            "iss": flow.hub.base, "aud": aud, "iat": now, "exp": now + 60, "jti": jti,
+            "interaction_id": interaction_id, "consent_id": consent, "decision": "approve", "psu": "alice",
+        })
+    };
+    let hub_key = flow.hub.keys.active();
+    let sign = |key: &SigningKey, kid: &str, claims: &Value| {
+        key.sign(json!({ "typ": DECISION_TYP, "kid": kid }).as_object().unwrap(), claims).unwrap()
+    };
+    let callback = |jws: String| {
+        let mut url = Url::parse(&flow.bank.bank.url(CALLBACK_PATH)).unwrap();
+        url.query_pairs_mut().append_pair("response", &jws);
+        flow.browser.get(url).send()
+    };
+    let attacker = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let consent = flow.consent.to_string();
+    // Not signed by the hub, for another bank, about another consent, or expired: an error page,
+    // never a redirect with a code.
+    for jws in [
+        sign(&attacker, hub_key.kid().as_str(), &claims("bank-a", &consent, "d-1")),
+        sign(&attacker, "attacker", &claims("bank-a", &consent, "d-2")),
+        sign(&hub_key, hub_key.kid().as_str(), &claims("bank-b", &consent, "d-3")),
+        sign(&hub_key, hub_key.kid().as_str(), &claims("bank-a", "another-consent", "d-4")),
+        "garbage".to_owned(),
+    ] {
+        let response = callback(jws).await.unwrap();
+        assert_eq!(response.status(), 400);
+        assert!(response.headers().get("location").is_none());
+    }
+    let mut expired = claims("bank-a", &consent, "d-5");
+    expired["iat"] = json!(now - 600);
+    expired["exp"] = json!(now - 300);
+    assert_eq!(callback(sign(&hub_key, hub_key.kid().as_str(), &expired)).await.unwrap().status(), 400);
+    // The interaction is still open: the PSU can finish it at the hub.
+    assert!(flow.bank.bank.server.pending_interaction(&interaction_id).await.unwrap().is_some());
 }

@@ -11,7 +11,7 @@
 //! `interaction_id`, `consent_id`, `client_id`). The hub checks it, that the consent is the
 //! bank's, that TPP's and awaiting authorisation, and opens a session. After login and the
 //! decision (authorise or reject at the hub) the browser goes to the bank's
-//! [`CALLBACK_PATH`](super::CALLBACK_PATH) with `response=<JWS>` signed by the hub (`typ`
+//! [`CALLBACK_PATH`] with `response=<JWS>` signed by the hub (`typ`
 //! `hub-decision+jwt`; `aud` the bank, 2 min, `jti`, the same `interaction_id` and
 //! `consent_id`, `decision` and `psu`), which the bank verifies, takes once, and turns into the
 //! code or `access_denied`. The hub only ever redirects to the bank's registered base URL.
@@ -44,7 +44,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use url::Url;
 
-use super::directory::{BankId, BankParticipant, scoped_client, unscope};
+use super::directory::{BankId, BankParticipant, unscope};
 use super::wire::{DECISION_TYP, INTERACTION_TYP};
 use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, Hub, consent_for_bank, sign_jws};
 use crate::accounts::data::AccountLabel;
@@ -679,10 +679,4 @@ async fn logout(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
         hub.drop_session(&id);
     }
     Redirect::to("/").into_response()
-}
-
-/// The scoped client id a hub consent of `bank` and `tpp` has (for tests and tools).
-#[allow(dead_code)]
-pub(crate) fn scoped(bank: &BankId, tpp: &ClientId) -> Option<ClientId> {
-    scoped_client(bank, tpp)
 }

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::bank_auth::BankAuthenticator;
-use super::directory::{BankId, BankParticipant, Directory, TppParticipant, scoped_client, unscope};
+use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client};
 use super::events::{EventLog, EventPublisher};
 use super::wire::{
     ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EventParams, ListParams,
@@ -637,10 +637,4 @@ async fn statement(State(hub): State<Hub>, Path(software_id): Path<String>) -> R
 
 async fn jwks(State(hub): State<Hub>) -> Response {
     ([(header::CACHE_CONTROL, "max-age=300")], axum::Json(hub.inner.keys.jwks())).into_response()
-}
-
-/// The (bank, TPP) of a stored consent, if it is one of `bank`'s.
-#[allow(dead_code)]
-pub(crate) fn bank_of(consent: &Consent) -> Option<BankId> {
-    unscope(consent.client_id()).map(|(bank, _)| bank)
 }
