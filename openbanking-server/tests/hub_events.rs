@@ -66,6 +66,27 @@ async fn without_a_webhook_the_pull_loop_carries_the_revocation_within_a_second(
     poller.abort();
 }
 
+/// Everything logged on this thread, as text (the test's runtime is current-thread, so the
+/// servers' tasks log here too).
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 /// A webhook body: the event's claims signed with `key` (kid `kid`), `typ` `typ`.
 fn signed(key: &SigningKey, kid: &str, typ: &str, claims: &Value) -> String {
     let header = json!({ "typ": typ, "kid": kid });
@@ -74,6 +95,10 @@ fn signed(key: &SigningKey, kid: &str, typ: &str, claims: &Value) -> String {
 
 #[tokio::test]
 async fn the_webhook_refuses_tampered_replayed_unknown_key_and_misaddressed_events() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
     let clock = Arc::new(ManualClock::starting_now());
     let hub = start_hub(clock.clone()).await;
     let bank = start_hub_bank(&hub, "bank-a", clock.clone()).await;
@@ -130,4 +155,11 @@ async fn the_webhook_refuses_tampered_replayed_unknown_key_and_misaddressed_even
     assert_eq!(bank.call(Method::GET, ACCOUNTS, Some(&id), None).await.status(), 401);
     // Replayed: refused (409, so the hub stops retrying).
     refused(post(valid).await.unwrap(), 409).await;
+    // Every refusal is logged with its cause.
+    let logged = logs.text();
+    for cause in
+        ["unknown key", "bad signature or type", "for another bank", "iat outside the window", "replayed event"]
+    {
+        assert!(logged.contains("hub webhook refused") && logged.contains(cause), "{cause} not logged:\n{logged}");
+    }
 }
