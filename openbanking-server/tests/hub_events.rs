@@ -163,3 +163,50 @@ async fn the_webhook_refuses_tampered_replayed_unknown_key_and_misaddressed_even
         assert!(logged.contains("hub webhook refused") && logged.contains(cause), "{cause} not logged:\n{logged}");
     }
 }
+
+#[tokio::test]
+async fn a_refused_webhook_is_retried_with_the_same_event_until_the_bank_takes_it() {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use openbanking_core::jose::UnverifiedJws;
+
+    let clock = Arc::new(ManualClock::starting_now());
+    let hub = start_hub(clock.clone()).await;
+    let bank = start_hub_bank(&hub, "bank-a", clock).await;
+    // A receiver that fails twice for each event, then takes it; it records (jti, status).
+    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/flaky",
+            axum::routing::post(
+                |State(seen): State<Arc<std::sync::Mutex<Vec<(String, String)>>>>, body: String| async move {
+                    let claims = UnverifiedJws::parse(&body).unwrap().unverified_claims::<Value>().unwrap();
+                    let jti = claims["jti"].as_str().unwrap().to_owned();
+                    let status = claims["event"]["consent"]["Status"].as_str().unwrap().to_owned();
+                    let mut seen = seen.lock().unwrap();
+                    seen.push((jti.clone(), status));
+                    let attempts = seen.iter().filter(|(j, _)| *j == jti).count();
+                    if attempts < 3 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::NO_CONTENT }
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/flaky", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    bank.provider.subscribe_webhook(Some(url.parse().unwrap())).await.unwrap();
+
+    let id = bank.authorised_consent().await;
+    revoke_at_hub(&hub, &id).await;
+    let revoked = || seen.lock().unwrap().iter().filter(|(_, status)| status == "Revoked").cloned().collect::<Vec<_>>();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while revoked().len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the hub did not retry: {:?}", seen.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempts = revoked();
+    assert!(
+        attempts.iter().all(|(jti, _)| jti == &attempts[0].0),
+        "every attempt carries the same event id: {attempts:?}"
+    );
+}

@@ -57,7 +57,8 @@
 //! drops its entry at once (its webhook route, [`HubConsentProvider::webhook_router`], or its
 //! pull loop, [`HubConsentProvider::spawn_event_poller`]), as does any transition the bank makes.
 //! When the hub can't be reached, answers 5xx, or answers with anything that does not verify,
-//! every call is [`ConsentError::Unavailable`](openbanking_core::ConsentError::Unavailable) (the
+//! every call that needs the hub (every operation but a `check` a cached, still-valid verified
+//! answer covers) is [`ConsentError::Unavailable`](openbanking_core::ConsentError::Unavailable) (the
 //! guard serves no data, the consent API answers 503 + `Retry-After`) and the cause is logged;
 //! the next call asks again, so the bank recovers by itself.
 //!
