@@ -164,6 +164,9 @@ async fn the_webhook_refuses_tampered_replayed_unknown_key_and_misaddressed_even
     }
 }
 
+/// The webhook attempts a test receiver saw: (jti, consent status).
+type Attempts = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 #[tokio::test]
 async fn a_refused_webhook_is_retried_with_the_same_event_until_the_bank_takes_it() {
     use axum::extract::State;
@@ -174,21 +177,19 @@ async fn a_refused_webhook_is_retried_with_the_same_event_until_the_bank_takes_i
     let hub = start_hub(clock.clone()).await;
     let bank = start_hub_bank(&hub, "bank-a", clock).await;
     // A receiver that fails twice for each event, then takes it; it records (jti, status).
-    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen: Attempts = Arc::default();
     let app = axum::Router::new()
         .route(
             "/flaky",
-            axum::routing::post(
-                |State(seen): State<Arc<std::sync::Mutex<Vec<(String, String)>>>>, body: String| async move {
-                    let claims = UnverifiedJws::parse(&body).unwrap().unverified_claims::<Value>().unwrap();
-                    let jti = claims["jti"].as_str().unwrap().to_owned();
-                    let status = claims["event"]["consent"]["Status"].as_str().unwrap().to_owned();
-                    let mut seen = seen.lock().unwrap();
-                    seen.push((jti.clone(), status));
-                    let attempts = seen.iter().filter(|(j, _)| *j == jti).count();
-                    if attempts < 3 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::NO_CONTENT }
-                },
-            ),
+            axum::routing::post(|State(seen): State<Attempts>, body: String| async move {
+                let claims = UnverifiedJws::parse(&body).unwrap().unverified_claims::<Value>().unwrap();
+                let jti = claims["jti"].as_str().unwrap().to_owned();
+                let status = claims["event"]["consent"]["Status"].as_str().unwrap().to_owned();
+                let mut seen = seen.lock().unwrap();
+                seen.push((jti.clone(), status));
+                let attempts = seen.iter().filter(|(j, _)| *j == jti).count();
+                if attempts < 3 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::NO_CONTENT }
+            }),
         )
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -265,7 +265,15 @@ impl HubConsentProvider {
         let url = format!("{}{}", self.inner.base, paths::ENROL);
         let response = self.inner.http.post(&url).json(&participant).send().await.map_err(|e| self.unreachable(&e))?;
         match response.status().as_u16() {
-            200..=299 | 409 => Ok(()),
+            200..=299 => Ok(()),
+            409 => {
+                tracing::warn!(
+                    bank = %self.inner.bank,
+                    "the hub knows this bank id already; if the bank's key changed since, the hub refuses its calls \
+                     (enrol under another id, or have the hub's operator update the key)"
+                );
+                Ok(())
+            }
             status => {
                 tracing::error!(status, "hub: self-enrolment refused");
                 Err(ConsentError::Unavailable { retry_after: None })
