@@ -28,8 +28,9 @@ use openbanking_core::dpop::DpopNonces;
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
 use openbanking_core::{ConsentProvider, Issuer, LocalConsentProvider, Permission};
 use openbanking_server::accounts::{self, AccountData, MemoryAccountData};
-use openbanking_server::authorization::{AuthorizationServer, RegistrationPolicy};
+use openbanking_server::authorization::{AuthorizationServer, Interaction, RegistrationPolicy};
 use openbanking_server::consent::api as consent_api;
+use openbanking_server::consent::hub::{BankId, HubConsentProvider, HubInteraction, WEBHOOK_PATH};
 use openbanking_server::consent::pages::ConsentPages;
 use openbanking_server::consent::psu::MemoryPsuDirectory;
 use openbanking_server::guard::{Authorized, GuardLayer, TokenGuard};
@@ -177,6 +178,24 @@ impl fmt::Debug for Database {
     }
 }
 
+/// Which consent authority the sandbox asks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ConsentMode {
+    /// Decentralized: the bank's own store, its own PSU pages (the default).
+    #[default]
+    Local,
+    /// Centralized: the consent hub at `url` records and checks consents; PSUs log in and
+    /// decide there. The bank enrols itself at start (a sandbox hub accepts that) as `bank_id`
+    /// (default: `sandbox-<host>-<port>` of its issuer), with its signing key.
+    Hub {
+        /// The hub's base URL.
+        url: url::Url,
+        /// The bank's id at the hub.
+        bank_id: Option<String>,
+    },
+}
+
 /// How to build a sandbox.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -189,13 +208,28 @@ pub struct SandboxConfig {
     pub clock: Arc<dyn Clock>,
     /// Where the data and the signing keys live.
     pub database: Database,
+    /// Local consents, or a hub's.
+    pub consent: ConsentMode,
 }
 
 impl SandboxConfig {
     /// A sandbox at `issuer`, no nonces, the system clock, everything in memory (the binary
     /// defaults to [`Database::DEFAULT_URL`] instead).
     pub fn new(issuer: Issuer) -> Self {
-        Self { issuer, require_dpop_nonce: false, clock: Arc::new(SystemClock), database: Database::Memory }
+        Self {
+            issuer,
+            require_dpop_nonce: false,
+            clock: Arc::new(SystemClock),
+            database: Database::Memory,
+            consent: ConsentMode::Local,
+        }
+    }
+
+    /// The same, in hub mode: consents at the hub at `url`.
+    #[must_use]
+    pub fn with_hub(mut self, url: url::Url, bank_id: Option<String>) -> Self {
+        self.consent = ConsentMode::Hub { url, bank_id };
+        self
     }
 
     /// The same, on `database`.
@@ -272,8 +306,11 @@ impl SandboxStore {
 pub struct Sandbox {
     /// The authorization server.
     pub server: AuthorizationServer,
-    /// The consent authority (decentralized: the bank's own store).
+    /// The bank's own consent store as a provider: the consent authority in local mode (in hub
+    /// mode it is not used by any route).
     pub consents: Arc<LocalConsentProvider>,
+    /// The hub's client, in hub mode: the consent authority then.
+    pub hub: Option<HubConsentProvider>,
     /// The database, opened.
     pub store: SandboxStore,
     /// The key store (with a SQL database; `None` in memory).
@@ -337,17 +374,26 @@ pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
             .with_authorisation_timeout(AUTHORISATION_TIMEOUT),
     );
     let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded().with_time_zone(TIME_ZONE));
-    let pages = ConsentPages::builder(
-        consents.clone() as Arc<dyn ConsentProvider>,
-        Arc::new(MemoryPsuDirectory::seeded()?),
-        data.clone(),
-    )
-    .bank_name("Banco Sandbox del Plata")
-    .build()?;
+    let hub = match &config.consent {
+        ConsentMode::Local => None,
+        ConsentMode::Hub { url, bank_id } => Some(hub_provider(&config, url, bank_id.as_deref(), &keys)?),
+    };
+    let provider: Arc<dyn ConsentProvider> = match &hub {
+        Some(hub) => Arc::new(hub.clone()),
+        None => consents.clone(),
+    };
+    let pages = ConsentPages::builder(provider.clone(), Arc::new(MemoryPsuDirectory::seeded()?), data.clone())
+        .bank_name("Banco Sandbox del Plata")
+        .build()?;
+    let hub_interaction = hub.as_ref().map(|hub| HubInteraction::new(hub.clone(), data.clone()));
+    let interaction: Arc<dyn Interaction> = match &hub_interaction {
+        Some(interaction) => Arc::new(interaction.clone()),
+        None => Arc::new(pages.clone()),
+    };
     let server = AuthorizationServer::builder(config.issuer.clone(), keys)
         .registration_policy(RegistrationPolicy::Open)
-        .interaction(Arc::new(pages.clone()))
-        .consents(consents.clone())
+        .interaction(interaction)
+        .consents(provider.clone())
         .require_dpop_nonce(config.require_dpop_nonce)
         .dpop_nonces(nonces)
         .stores(stores)
@@ -359,18 +405,56 @@ pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         .route(HELLO_PATH, get(hello))
         .route_layer(GuardLayer::new(guard.clone()).require_scope("accounts"))
         .route("/", get(home));
+    // The PSU's pages are the bank's own in local mode; in hub mode they are the hub's, and the
+    // bank serves the hub's callback, the accounts lookup and the webhook receiver instead.
+    let psu_routes = match (&hub, &hub_interaction) {
+        (Some(hub), Some(interaction)) => interaction.router(&server).merge(hub.webhook_router()),
+        _ => pages.router(&server),
+    };
     let router = server
         .router()
-        .merge(pages.router(&server))
+        .merge(psu_routes)
         .merge(
-            consent_api::builder(consents.clone(), guard.clone())
+            consent_api::builder(provider, guard.clone())
                 .supported_permissions(SUPPORTED_PERMISSIONS.iter().copied())
                 .time_zone(TIME_ZONE)
                 .router(),
         )
         .merge(accounts::router(data, guard))
         .merge(hello_api);
-    Ok(Sandbox { server, consents, store, keys: key_store, router })
+    if let Some(hub) = &hub {
+        let base: url::Url = config.issuer.as_str().parse()?;
+        hub.enrol(Some(base.clone()), Some("Banco Sandbox del Plata".into()))
+            .await
+            .map_err(|e| format!("could not enrol at the hub {}: {e}", hub.hub_base()))?;
+        let webhook = format!("{}{WEBHOOK_PATH}", config.issuer.as_str().trim_end_matches('/'));
+        hub.subscribe_webhook(Some(webhook.parse()?))
+            .await
+            .map_err(|e| format!("could not subscribe to the hub's events: {e}"))?;
+        tracing::info!(hub = hub.hub_base(), bank_id = %hub.bank_id(), "sandbox: consents at the hub");
+    }
+    Ok(Sandbox { server, consents, hub, store, keys: key_store, router })
+}
+
+/// The hub's client for this bank: its id (given, or from the issuer's host and port) and its
+/// active signing key (kept in the database with a SQL store, so a restarted bank is the same
+/// participant).
+fn hub_provider(
+    config: &SandboxConfig,
+    url: &url::Url,
+    bank_id: Option<&str>,
+    keys: &KeyRing,
+) -> Result<HubConsentProvider, Box<dyn Error>> {
+    let issuer: url::Url = config.issuer.as_str().parse()?;
+    let derived = format!(
+        "sandbox-{}-{}",
+        issuer.host_str().unwrap_or("bank").replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "-"),
+        issuer.port_or_known_default().unwrap_or(0)
+    );
+    let bank_id = BankId::parse(bank_id.unwrap_or(&derived))?;
+    let active = keys.active();
+    let key = SigningKey::from_pkcs8(active.alg(), active.to_pkcs8(), Some(active.kid().clone()))?;
+    Ok(HubConsentProvider::builder(url.clone(), bank_id, key).clock(config.clock.clone()).build()?)
 }
 
 impl Sandbox {

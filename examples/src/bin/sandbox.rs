@@ -9,6 +9,10 @@
 //! Keeps its data and signing keys in `sqlite://sandbox.db` (in the working directory) unless
 //! `--database` names another: `sqlite://PATH`, `postgres://…` (with `--schema`), or `memory`.
 //!
+//! `--consent hub --hub-url URL` makes it a bank in the centralized model: it enrols itself at
+//! the consent hub (`cargo run --bin hub`), forwards its consent API there, and sends PSUs there
+//! to log in and decide.
+//!
 //! Logs with `tracing` (`RUST_LOG=debug` for more); stops gracefully on Ctrl-C.
 
 /// mimalloc: under load, glibc's malloc and free took about a tenth of the server's CPU (perf).
@@ -42,6 +46,15 @@ struct Args {
     /// PostgreSQL schema (created if missing); every instance sharing the data uses the same.
     #[arg(long)]
     schema: Option<String>,
+    /// The consent model: `local` (the bank's own consents and pages) or `hub` (a consent hub's).
+    #[arg(long, default_value = "local", value_parser = ["local", "hub"])]
+    consent: String,
+    /// The consent hub's base URL (with `--consent hub`).
+    #[arg(long)]
+    hub_url: Option<String>,
+    /// The bank's id at the hub (default `sandbox-<host>-<port>`).
+    #[arg(long)]
+    bank_id: Option<String>,
 }
 
 #[tokio::main]
@@ -54,7 +67,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let database = Database::parse(&args.database, args.schema)?;
     let mut config = SandboxConfig::new(issuer.clone()).with_database(database);
     config.require_dpop_nonce = args.require_dpop_nonce;
+    if args.consent == "hub" {
+        let Some(hub_url) = args.hub_url else {
+            return Err("--consent hub needs --hub-url URL (for example http://127.0.0.1:8090)".into());
+        };
+        config = config.with_hub(hub_url.parse()?, args.bank_id);
+    } else if args.hub_url.is_some() {
+        return Err("--hub-url goes with --consent hub".into());
+    }
     let sandbox = sandbox::build(config).await?;
+    // The pull fallback beside the webhook: revocations arrive even if a webhook is lost.
+    let _poller = sandbox.hub.as_ref().map(|hub| hub.spawn_event_poller());
     let _maintenance = sandbox.spawn_maintenance(std::time::Duration::from_secs(60));
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, %issuer, "sandbox bank listening");

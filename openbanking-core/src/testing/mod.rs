@@ -11,6 +11,7 @@
 //! | [`revocation_store_conformance`] | [`RevocationStore`](crate::store::RevocationStore) |
 //! | [`replay_cache_conformance`] | [`ReplayCache`](crate::store::ReplayCache) |
 //! | [`session_store_conformance`] | [`SessionStore`](crate::store::SessionStore) |
+//! | [`consent_provider_conformance`] | [`ConsentProvider`](crate::provider::ConsentProvider): the bank's own and a hub's client |
 //!
 //! Each kit panics with a message naming the first contract the store breaks:
 //! ``<Trait> contract `<name>` failed: <what happened>``. Run it from a test, on a
@@ -45,6 +46,7 @@ mod artifact;
 mod client;
 mod code;
 mod consent;
+mod provider;
 mod refresh;
 mod replay;
 mod revocation;
@@ -61,6 +63,7 @@ pub use artifact::{artifact_store_conformance, sample_pending_authorization, sam
 pub use client::client_store_conformance;
 pub use code::code_store_conformance;
 pub use consent::consent_store_conformance;
+pub use provider::consent_provider_conformance;
 pub use refresh::refresh_token_store_conformance;
 pub use replay::replay_cache_conformance;
 pub use revocation::revocation_store_conformance;

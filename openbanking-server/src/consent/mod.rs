@@ -5,5 +5,6 @@
 //! over the bank's own store.
 
 pub mod api;
+pub mod hub;
 pub mod pages;
 pub mod psu;

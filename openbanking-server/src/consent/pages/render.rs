@@ -342,7 +342,7 @@ impl askama::filters::Escaper for HtmlEntities {
 }
 
 /// The stylesheet of every page (inline; the CSP allows exactly it, by hash).
-pub(super) const STYLESHEET: &str = "\
+pub(crate) const STYLESHEET: &str = "\
 *{box-sizing:border-box}\
 body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1f24;background:#f4f6f8}\
 main{max-width:34rem;margin:0 auto;padding:1.25rem;background:#fff;min-height:100vh}\
@@ -365,7 +365,7 @@ code{font-size:.85rem;overflow-wrap:anywhere}\
 
 /// The `Content-Security-Policy` for pages inlining `stylesheet`: no script, nothing loaded, only
 /// that stylesheet (by its hash), no framing.
-pub(super) fn csp(stylesheet: &str) -> String {
+pub(crate) fn csp(stylesheet: &str) -> String {
     use base64::Engine as _;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, stylesheet.as_bytes());
     let hash = base64::engine::general_purpose::STANDARD.encode(digest);
@@ -373,7 +373,7 @@ pub(super) fn csp(stylesheet: &str) -> String {
 }
 
 /// Adds `Cache-Control: no-store`, the CSP and the other hardening headers.
-pub(super) fn with_security_headers(mut response: Response, csp: &HeaderValue) -> Response {
+pub(crate) fn with_security_headers(mut response: Response, csp: &HeaderValue) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -385,7 +385,7 @@ pub(super) fn with_security_headers(mut response: Response, csp: &HeaderValue) -
 }
 
 /// A rendered page as a response in `language`, or a bare 500 if rendering failed.
-pub(super) fn html_response(
+pub(crate) fn html_response(
     status: StatusCode,
     language: &str,
     rendered: Result<String, RenderError>,

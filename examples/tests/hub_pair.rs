@@ -1,0 +1,116 @@
+//! The runnable pair: the sandbox hub and a sandbox bank in hub mode (`sandbox --consent hub
+//! --hub-url URL`), as the binaries build them, on real ports. The bank enrols itself; a TPP
+//! registers at the bank, creates a consent (held at the hub), the PSU decides at the hub, the
+//! TPP reads data, deletes the consent at the bank, and the next data call is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{ACCOUNTS, CONSENTS, REDIRECT, Tpp, browser, csrf};
+use openbanking_core::{ConsentId, ConsentProvider, ConsentStatus, Issuer, PkceChallenge};
+use openbanking_examples::hub::{self, HubConfig};
+use openbanking_examples::sandbox::{self, SandboxConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+use url::Url;
+
+fn location(response: &reqwest::Response, base: &str) -> String {
+    assert!(response.status().is_redirection(), "expected a redirect, got {}", response.status());
+    let location = response.headers()["location"].to_str().unwrap();
+    if location.starts_with('/') { format!("{base}{location}") } else { location.to_owned() }
+}
+
+#[tokio::test]
+async fn a_sandbox_bank_in_hub_mode_enrols_forwards_and_sends_the_psu_to_the_hub() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_base = format!("http://{}", listener.local_addr().unwrap());
+    let hub = hub::build(HubConfig::new(hub_base.parse().unwrap())).await.unwrap();
+    let hub_router = hub.router.clone();
+    tokio::spawn(async move { axum::serve(listener, hub_router).await.unwrap() });
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bank_base = format!("http://{}", listener.local_addr().unwrap());
+    let config =
+        SandboxConfig::new(Issuer::parse(bank_base.clone()).unwrap()).with_hub(hub_base.parse().unwrap(), None);
+    let bank = sandbox::build(config).await.unwrap();
+    let bank_id = bank.hub.as_ref().unwrap().bank_id().clone();
+    tokio::spawn(async move { axum::serve(listener, bank.router).await.unwrap() });
+    let enrolled = hub.hub.banks();
+    assert_eq!(enrolled.len(), 1);
+    assert_eq!(enrolled[0].bank_id, bank_id);
+    assert_eq!(enrolled[0].base_url.as_ref().map(Url::as_str), Some(format!("{bank_base}/").as_str()));
+    assert!(enrolled[0].webhook_url.is_some());
+
+    let tpp = Tpp::register(&bank_base, &bank_base).await;
+    let cc = tpp.client_credentials(&bank_base).await;
+    let consent_id = tpp.create_consent(&bank_base, &cc).await;
+    let at_hub = hub.hub.provider().get(&ConsentId::parse(consent_id.clone()).unwrap()).await.unwrap();
+    assert_eq!(at_hub.unwrap().status(), ConsentStatus::AwaitingAuthorisation, "the consent is held at the hub");
+
+    // PAR at the bank, the PSU at the hub, back at the bank with a code.
+    let (challenge, verifier) = PkceChallenge::new_random_s256();
+    let scope = format!("accounts consent:{consent_id}");
+    let par = tpp
+        .post_form(
+            &bank_base,
+            "/par",
+            &[
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("scope", &scope),
+                ("state", "st-1"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    assert_eq!(par.status(), StatusCode::CREATED);
+    let par: Value = par.json().await.unwrap();
+    let browser = browser();
+    let mut authorize = Url::parse(&format!("{bank_base}/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", &tpp.client_id)
+        .append_pair("request_uri", par["request_uri"].as_str().unwrap());
+    let to_hub = location(&browser.get(authorize).send().await.unwrap(), &bank_base);
+    assert!(to_hub.starts_with(&hub_base), "{to_hub}");
+    let login = location(&browser.get(&to_hub).send().await.unwrap(), &hub_base);
+    let page = browser.get(&login).send().await.unwrap().text().await.unwrap();
+    let form = [("csrf", csrf(&page)), ("username", "alice".into()), ("password", "alice-password".into())];
+    let consent_page = location(&browser.post(&login).form(&form).send().await.unwrap(), &hub_base);
+    let page = browser.get(&consent_page).send().await.unwrap().text().await.unwrap();
+    let marker = "name=\"account\" value=\"";
+    let start = page.find(marker).expect("alice's accounts at the bank") + marker.len();
+    let account = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let form = [("csrf", csrf(&page)), ("decision", "approve".into()), ("account", account)];
+    let callback = location(&browser.post(&consent_page).form(&form).send().await.unwrap(), &hub_base);
+    assert!(callback.starts_with(&bank_base), "{callback}");
+    let back = Url::parse(&location(&browser.get(&callback).send().await.unwrap(), &bank_base)).unwrap();
+    let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+
+    let token = tpp
+        .post_form(
+            &bank_base,
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier.secret()),
+            ],
+        )
+        .await;
+    assert_eq!(token.status(), StatusCode::OK);
+    let access = token.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(tpp.api(&bank_base, reqwest::Method::GET, ACCOUNTS, &access, None).await.status(), StatusCode::OK);
+
+    // The TPP deletes the consent at the bank: revoked at the hub, and the next call refused.
+    let path = format!("{CONSENTS}/{consent_id}");
+    assert_eq!(tpp.api(&bank_base, reqwest::Method::DELETE, &path, &cc, None).await.status(), StatusCode::NO_CONTENT);
+    let at_hub = hub.hub.provider().get(&ConsentId::parse(consent_id).unwrap()).await.unwrap().unwrap();
+    assert_eq!(at_hub.status(), ConsentStatus::Revoked);
+    assert_eq!(
+        tpp.api(&bank_base, reqwest::Method::GET, ACCOUNTS, &access, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

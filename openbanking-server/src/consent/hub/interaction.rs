@@ -1,0 +1,275 @@
+//! The bank's side of the PSU round trip in hub mode: [`HubInteraction`], the authorization
+//! server's [`Interaction`] that sends the PSU to the hub, and its routes (the callback the hub
+//! sends the PSU back to, and the PSU's accounts the hub asks for). See the
+//! [pages](super::pages) for the protocol.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use openbanking_core::{ConsentId, PsuId, random_token};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::pages::{BankAccount, BankAccounts, START_PATH};
+use super::wire::{DECISION_TYP, INTERACTION_TYP};
+use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, HubConsentProvider};
+use crate::accounts::AccountData;
+use crate::authorization::{AuthorizationServer, Interaction, InteractionOutcome};
+use crate::consent::pages::render::{STYLESHEET, csp, html_response};
+use crate::consent::pages::{DefaultRenderer, ErrorPage, PageContext, PageRenderer, Texts};
+use crate::error::OAuthError;
+use crate::store::PendingAuthorization;
+
+/// Life of the bank's interaction request: the PSU's way to the hub (10 minutes at most).
+const REQUEST_LIFETIME: i64 = 300;
+
+/// The [`Interaction`] of a bank in hub mode: the PSU logs in and decides at the hub.
+///
+/// `begin` signs a request with the bank's key (`typ` `hub-interaction+jwt`: `iss` the bank id,
+/// `aud` the hub, 5 minutes, a single-use `jti`, the `interaction_id`, the `consent_id` named by
+/// the pushed request's `consent:<ConsentId>` scope, the `client_id`) and redirects the browser to
+/// the hub's `/psu/start`. [`router`](Self::router) serves [`CALLBACK_PATH`], where the hub's
+/// signed decision comes back (verified against the hub's JWKS, for this bank, bound to the
+/// interaction and its consent, its `jti` taken once, and the interaction itself ends once), and
+/// [`ACCOUNTS_PATH`], where the hub asks (with a signed bearer JWS) for a PSU's accounts.
+#[derive(Clone)]
+pub struct HubInteraction {
+    provider: HubConsentProvider,
+    accounts: Arc<dyn AccountData>,
+}
+
+impl fmt::Debug for HubInteraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HubInteraction").field("provider", &self.provider).finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct RouteState {
+    interaction: HubInteraction,
+    server: AuthorizationServer,
+}
+
+#[derive(Deserialize)]
+struct DecisionClaims {
+    iss: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    jti: String,
+    interaction_id: String,
+    consent_id: ConsentId,
+    decision: String,
+    psu: Option<PsuId>,
+}
+
+#[derive(Deserialize)]
+struct RequestClaims {
+    iss: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    jti: String,
+    htm: String,
+    htu: String,
+    psu_id: PsuId,
+}
+
+/// The claims every JWS from the hub has.
+#[derive(Clone, Copy)]
+struct Common<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    response: Option<String>,
+}
+
+impl HubInteraction {
+    /// PSUs decide at the hub `provider` talks to; their accounts come from `accounts`.
+    pub fn new(provider: HubConsentProvider, accounts: Arc<dyn AccountData>) -> Self {
+        Self { provider, accounts }
+    }
+
+    /// The callback and accounts routes, for `server` (the one this interaction is installed in).
+    pub fn router(&self, server: &AuthorizationServer) -> Router {
+        Router::new()
+            .route(CALLBACK_PATH, get(callback))
+            .route(ACCOUNTS_PATH, get(accounts))
+            .with_state(RouteState { interaction: self.clone(), server: server.clone() })
+    }
+
+    /// Checks a hub JWS's common claims (`iss`, `aud`, times) and takes its `jti` once.
+    async fn fresh(&self, kind: &str, claims: Common<'_>, max_life: i64) -> Result<(), &'static str> {
+        let Common { iss, aud, iat, exp, jti } = claims;
+        let now = self.provider.clock().unix_now();
+        if iss != self.provider.hub_base() || aud != self.provider.bank_id().as_str() {
+            return Err("wrong iss or aud");
+        }
+        if exp <= now || exp - iat > max_life || iat > now + 30 || jti.is_empty() {
+            return Err("expired or too long-lived");
+        }
+        let key = format!("{kind}:{jti}");
+        match self
+            .provider
+            .replay()
+            .first_use_by(kind, &key, openbanking_core::clock::from_unix(exp + 30), self.provider.clock().now())
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("replayed"),
+            Err(_) => Err("replay cache full"),
+        }
+    }
+}
+
+#[async_trait]
+impl Interaction for HubInteraction {
+    async fn begin(&self, _server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
+        let Some(consent_id) = pending.request.consent_id.clone() else {
+            let error = OAuthError::invalid_request(
+                "in hub mode an authorization request names a consent (consent:<ConsentId>)",
+            );
+            return error_page(&error).into_response();
+        };
+        let iat = self.provider.clock().unix_now();
+        let claims = json!({
+            "iss": self.provider.bank_id().as_str(), "aud": self.provider.hub_base(), "iat": iat,
+            "exp": iat + REQUEST_LIFETIME, "jti": random_token(16), "interaction_id": pending.id,
+            "consent_id": consent_id, "client_id": pending.request.client_id,
+        });
+        let mut header = serde_json::Map::new();
+        header.insert("typ".into(), INTERACTION_TYP.into());
+        header.insert("kid".into(), self.provider.key().kid().as_str().into());
+        let Ok(jws) = self.provider.key().sign(&header, &claims) else {
+            return error_page(&OAuthError::server_error("could not sign the hub request")).into_response();
+        };
+        let Ok(mut url) = url::Url::parse(&format!("{}{START_PATH}", self.provider.hub_base())) else {
+            return error_page(&OAuthError::server_error("the hub URL does not parse")).into_response();
+        };
+        url.query_pairs_mut().append_pair("request", &jws);
+        tracing::debug!(interaction = %pending.id, "sending the PSU to the hub");
+        Redirect::to(url.as_str()).into_response()
+    }
+}
+
+async fn callback(State(state): State<RouteState>, Query(query): Query<CallbackQuery>) -> Response {
+    let refuse = |why: &str| {
+        tracing::warn!(cause = why, "hub decision refused");
+        error_page(&OAuthError::invalid_request("the consent hub's answer could not be accepted")).into_response()
+    };
+    let Some(token) = query.response else { return refuse("no response") };
+    let claims: DecisionClaims = match state.interaction.provider.verify_from_hub(&token, DECISION_TYP).await {
+        Ok(claims) => claims,
+        Err(why) => return refuse(why),
+    };
+    if let Err(why) = state
+        .interaction
+        .fresh(
+            "hub-decision",
+            Common { iss: &claims.iss, aud: &claims.aud, iat: claims.iat, exp: claims.exp, jti: &claims.jti },
+            600,
+        )
+        .await
+    {
+        return refuse(why);
+    }
+    let pending = match state.server.pending_interaction(&claims.interaction_id).await {
+        Ok(Some(pending)) => pending,
+        _ => return refuse("unknown, completed or expired interaction"),
+    };
+    if pending.request.consent_id.as_ref() != Some(&claims.consent_id) {
+        return refuse("the decision is about another consent");
+    }
+    let outcome = match (claims.decision.as_str(), claims.psu) {
+        ("approve", Some(subject)) => {
+            state.interaction.provider.forget(&claims.consent_id);
+            InteractionOutcome::Approve { subject, scope: None }
+        }
+        ("deny", _) => InteractionOutcome::Deny,
+        _ => return refuse("no decision"),
+    };
+    match state.server.complete_interaction(&claims.interaction_id, outcome).await {
+        Ok(location) => Redirect::to(&location).into_response(),
+        Err(e) => error_page(&e).into_response(),
+    }
+}
+
+async fn accounts(State(state): State<RouteState>, headers: HeaderMap) -> Response {
+    let refuse = |why: &str| {
+        tracing::warn!(cause = why, "hub accounts request refused");
+        (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response()
+    };
+    let Some(token) =
+        headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "))
+    else {
+        return refuse("no bearer");
+    };
+    let claims: RequestClaims = match state.interaction.provider.verify_from_hub(token.trim(), HUB_REQUEST_TYP).await {
+        Ok(claims) => claims,
+        Err(why) => return refuse(why),
+    };
+    let expected = format!("{}{ACCOUNTS_PATH}", state.server.issuer().as_str().trim_end_matches('/'));
+    if claims.htm != "GET" || claims.htu != expected {
+        return refuse("htm/htu");
+    }
+    if let Err(why) = state
+        .interaction
+        .fresh(
+            "hub-accounts",
+            Common { iss: &claims.iss, aud: &claims.aud, iat: claims.iat, exp: claims.exp, jti: &claims.jti },
+            60,
+        )
+        .await
+    {
+        return refuse(why);
+    }
+    match state.interaction.accounts.accounts(&claims.psu_id).await {
+        Ok(held) => {
+            let accounts = held
+                .iter()
+                .map(|a| {
+                    let label = state.interaction.accounts.label(a, "en");
+                    BankAccount {
+                        account_id: a.account_id.clone(),
+                        currency: a.currency.clone(),
+                        name: label.name,
+                        summary: label.summary,
+                        details: label.details,
+                    }
+                })
+                .collect();
+            ([(header::CACHE_CONTROL, "no-store")], axum::Json(BankAccounts { accounts })).into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "the bank's account data failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": "unavailable" }))).into_response()
+        }
+    }
+}
+
+/// An HTML error page for the PSU's browser (never a redirect: the request can't be trusted).
+fn error_page(error: &OAuthError) -> Response {
+    let t = Texts::english();
+    let context = PageContext { language: "en", bank_name: "", texts: &t, stylesheet: STYLESHEET };
+    let page = ErrorPage {
+        context,
+        status: error.status(),
+        title: "This request can't be completed",
+        message: error.description(),
+    };
+    let csp = axum::http::HeaderValue::from_str(&csp(STYLESHEET))
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'none'"));
+    html_response(error.status(), "en", DefaultRenderer.error(&page), "error", &csp)
+}

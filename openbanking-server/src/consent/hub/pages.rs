@@ -1,0 +1,682 @@
+//! The hub's PSU pages: login, the consent page of an interaction a bank started, the dashboard
+//! of the PSU's consents at every bank, and a short home page. They render with the PSU pages'
+//! own templates and catalogue ([`DefaultRenderer`], English), so the field names and buttons are
+//! the bank's: login `username` / `password` ("Log in"); consent `account` checkboxes and
+//! `decision` = `approve` / `deny`; dashboard Revoke forms carrying `consent_id`; `csrf` in every
+//! form.
+//!
+//! **The round trip with the bank.** The bank's `/authorize` ([`HubInteraction`](super::HubInteraction))
+//! sends the browser to `GET /psu/start?request=<JWS>`: signed by the bank's key (`typ`
+//! `hub-interaction+jwt`; `iss` the bank id, `aud` the hub, `exp` ≤ 10 min, single-use `jti`,
+//! `interaction_id`, `consent_id`, `client_id`). The hub checks it, that the consent is the
+//! bank's, that TPP's and awaiting authorisation, and opens a session. After login and the
+//! decision (authorise or reject at the hub) the browser goes to the bank's
+//! [`CALLBACK_PATH`] with `response=<JWS>` signed by the hub (`typ`
+//! `hub-decision+jwt`; `aud` the bank, 2 min, `jti`, the same `interaction_id` and
+//! `consent_id`, `decision` and `psu`), which the bank verifies, takes once, and turns into the
+//! code or `access_denied`. The hub only ever redirects to the bank's registered base URL.
+//!
+//! **The PSU's accounts** come from the bank: `GET <bank>/hub/accounts` with a hub-signed bearer
+//! JWS (`typ` `hub-request+jwt`, `aud` the bank, `htm`/`htu`, 60 s, single-use `jti`, `psu_id`).
+//!
+//! Sessions live in the hub's memory (random 256-bit id in an `HttpOnly`, `SameSite=Lax` cookie,
+//! `Secure` on https; 15 minutes; a new id at login); at most 5 failed logins per session (an
+//! interaction then ends denied).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use openbanking_core::consent::ConsentStatus;
+use openbanking_core::jose::{SigningAlgorithm, verify_jws};
+use openbanking_core::provider::{Actor, AuthoriseConsent, ConsentProvider, RejectConsent, RevokeConsent};
+use openbanking_core::store::ConsentQuery;
+use openbanking_core::{AccountId, ClientId, Consent, ConsentId, PsuId, random_token};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use url::Url;
+
+use super::directory::{BankId, BankParticipant, unscope};
+use super::wire::{DECISION_TYP, INTERACTION_TYP};
+use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, Hub, consent_for_bank, sign_jws};
+use crate::accounts::data::AccountLabel;
+use crate::consent::pages::render::{STYLESHEET, csp, html_response};
+use crate::consent::pages::{
+    AccessRequest, AccountChoice, ConsentDetails, ConsentPage, ConsentSummary, DashboardPage, DefaultRenderer,
+    ErrorPage, LoginPage, PageContext, PageRenderer, Texts,
+};
+
+/// Where a bank sends the PSU to start an interaction (`?request=<JWS>`).
+pub const START_PATH: &str = "/psu/start";
+/// The hub's login form.
+pub const LOGIN_PATH: &str = "/psu/login";
+/// The hub's consent page.
+pub const CONSENT_PATH: &str = "/psu/consent";
+/// Log out.
+pub const LOGOUT_PATH: &str = "/psu/logout";
+/// The PSU's consents at every bank.
+pub const DASHBOARD_PATH: &str = "/consents";
+/// Revoke one of them (POST, `consent_id`).
+pub const REVOKE_PATH: &str = "/consents/revoke";
+
+const COOKIE: &str = "hub_session";
+const SESSION_LIFETIME: time::Duration = time::Duration::minutes(15);
+const MAX_LOGIN_ATTEMPTS: u32 = 5;
+const MAX_SESSIONS: usize = 100_000;
+/// Longest life of a bank's interaction request.
+const MAX_REQUEST_LIFETIME: i64 = 600;
+/// Life of the hub's decision.
+const DECISION_LIFETIME: i64 = 120;
+const HUB_NAME: &str = "Consent hub";
+
+/// The hub's home page.
+const HOME: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Consent hub</title></head><body><main>
+<h1>Consent hub</h1>
+<p>This is the consent hub of <strong>openbanking-rs</strong> (the centralized model): it records the
+consents you give apps (TPPs) to see your accounts, for every participating bank. Your bank sends you
+here to log in and decide; each bank asks the hub whether a consent is still valid.</p>
+<p><a href="/consents">Your consents</a>: see what you gave at every bank, and revoke it.</p>
+</main></body></html>
+"#;
+
+/// The pages' state inside the hub.
+#[derive(Debug)]
+pub(crate) struct PagesState {
+    secure: bool,
+    sessions: Mutex<HashMap<String, Session>>,
+    csp: HeaderValue,
+}
+
+impl PagesState {
+    pub(crate) fn new(secure: bool) -> Self {
+        let csp =
+            HeaderValue::from_str(&csp(STYLESHEET)).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        Self { secure, sessions: Mutex::new(HashMap::new()), csp }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    csrf: String,
+    psu: Option<PsuId>,
+    interaction: Option<Pending>,
+    attempts: u32,
+    expires: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    bank: BankId,
+    callback: Url,
+    interaction_id: String,
+    consent_id: ConsentId,
+    tpp: ClientId,
+}
+
+#[derive(Deserialize)]
+struct InteractionClaims {
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    interaction_id: String,
+    consent_id: ConsentId,
+    client_id: ClientId,
+}
+
+/// What the bank answers at [`ACCOUNTS_PATH`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BankAccounts {
+    pub(crate) accounts: Vec<BankAccount>,
+}
+
+/// One account of the PSU at the bank, as the hub shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BankAccount {
+    pub(crate) account_id: AccountId,
+    pub(crate) currency: String,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) summary: Option<String>,
+    #[serde(default)]
+    pub(crate) details: Vec<String>,
+}
+
+pub(crate) fn routes() -> Router<Hub> {
+    Router::new()
+        .route("/", get(home))
+        .route(START_PATH, get(start))
+        .route(LOGIN_PATH, get(login_page).post(login))
+        .route(CONSENT_PATH, get(consent_page).post(decide))
+        .route(DASHBOARD_PATH, get(dashboard))
+        .route(REVOKE_PATH, post(revoke))
+        .route(LOGOUT_PATH, post(logout))
+}
+
+async fn home() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        HOME,
+    )
+        .into_response()
+}
+
+fn texts() -> Texts {
+    Texts::english()
+}
+
+fn fill(text: &str, name: &str, value: &str) -> String {
+    text.replace(&format!("{{{name}}}"), value)
+}
+
+impl Hub {
+    fn pages(&self) -> &PagesState {
+        &self.inner.pages
+    }
+
+    fn render(&self, status: StatusCode, rendered: Result<String, crate::consent::pages::RenderError>) -> Response {
+        html_response(status, "en", rendered, "internal error", &self.pages().csp)
+    }
+
+    fn error_page(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        let t = texts();
+        let page = ErrorPage { context: context(&t), status, title, message };
+        self.render(status, DefaultRenderer.error(&page))
+    }
+
+    fn session(&self, jar: &CookieJar) -> Option<(String, Session)> {
+        let id = jar.get(COOKIE)?.value().to_owned();
+        let now = self.inner.clock.now();
+        let mut sessions = self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner());
+        match sessions.get(&id) {
+            Some(s) if s.expires > now => Some((id, s.clone())),
+            Some(_) => {
+                sessions.remove(&id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Stores `session` under a fresh id and returns the cookie jar holding it.
+    fn open_session(&self, jar: CookieJar, old: Option<&str>, session: Session) -> CookieJar {
+        let id = random_token(32);
+        let mut sessions = self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = old {
+            sessions.remove(old);
+        }
+        if sessions.len() >= MAX_SESSIONS {
+            let now = self.inner.clock.now();
+            sessions.retain(|_, s| s.expires > now);
+        }
+        if sessions.len() < MAX_SESSIONS {
+            sessions.insert(id.clone(), session);
+        }
+        let cookie =
+            Cookie::build((COOKIE, id)).http_only(true).same_site(SameSite::Lax).path("/").secure(self.pages().secure);
+        jar.add(cookie)
+    }
+
+    fn save(&self, id: &str, session: Session) {
+        self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), session);
+    }
+
+    fn drop_session(&self, id: &str) {
+        self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    fn new_session(&self, interaction: Option<Pending>) -> Session {
+        Session {
+            csrf: random_token(32),
+            psu: None,
+            interaction,
+            attempts: 0,
+            expires: self.inner.clock.now() + SESSION_LIFETIME,
+        }
+    }
+
+    /// The bank's signed decision, and the URL of its callback carrying it.
+    fn decision_redirect(&self, pending: &Pending, psu: Option<&PsuId>, approve: bool) -> Response {
+        let iat = self.inner.clock.unix_now();
+        let claims = json!({
+            "iss": &*self.inner.base, "aud": pending.bank.as_str(), "iat": iat, "exp": iat + DECISION_LIFETIME,
+            "jti": random_token(16), "interaction_id": pending.interaction_id, "consent_id": pending.consent_id,
+            "decision": if approve { "approve" } else { "deny" }, "psu": psu,
+        });
+        let Ok(jws) = sign_jws(&self.inner.keys, DECISION_TYP, &claims) else {
+            tracing::error!("hub: could not sign a decision");
+            return self.error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            );
+        };
+        let mut url = pending.callback.clone();
+        url.query_pairs_mut().append_pair("response", &jws);
+        Redirect::to(url.as_str()).into_response()
+    }
+
+    /// Asks the bank for `psu`'s accounts there.
+    async fn bank_accounts(&self, bank: &BankParticipant, psu: &PsuId) -> Result<Vec<BankAccount>, String> {
+        let base = bank.base_url.as_ref().ok_or("the bank has no base URL")?;
+        let url = format!("{}{ACCOUNTS_PATH}", base.as_str().trim_end_matches('/'));
+        let iat = self.inner.clock.unix_now();
+        let claims = json!({
+            "iss": &*self.inner.base, "aud": bank.bank_id.as_str(), "iat": iat, "exp": iat + 60,
+            "jti": random_token(16), "htm": "GET", "htu": url, "psu_id": psu,
+        });
+        let jws = sign_jws(&self.inner.keys, HUB_REQUEST_TYP, &claims).map_err(|e| e.to_string())?;
+        let response = self.inner.http.get(&url).bearer_auth(jws).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("the bank answered {}", response.status()));
+        }
+        let body: BankAccounts = response.json().await.map_err(|e| e.to_string())?;
+        Ok(body.accounts)
+    }
+
+    /// The pending interaction's consent, if it is still the bank's and TPP's and awaits the PSU.
+    async fn pending_consent(&self, pending: &Pending) -> Option<Consent> {
+        let consent = self.inner.provider.get(&pending.consent_id).await.ok()??;
+        let consent = consent_for_bank(consent, &pending.bank)?;
+        (consent.client_id() == &pending.tpp && consent.status() == ConsentStatus::AwaitingAuthorisation)
+            .then_some(consent)
+    }
+}
+
+fn context(t: &Texts) -> PageContext<'_> {
+    PageContext { language: "en", bank_name: HUB_NAME, texts: t, stylesheet: STYLESHEET }
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    request: Option<String>,
+}
+
+async fn start(State(hub): State<Hub>, jar: CookieJar, Query(query): Query<StartQuery>) -> Response {
+    let refuse = |why: &str| {
+        tracing::warn!(cause = why, "hub: an interaction request was refused");
+        hub.error_page(StatusCode::BAD_REQUEST, "This link does not work", "Go back to your app and start again.")
+    };
+    let Some(token) = query.request else { return refuse("no request") };
+    let Ok(jws) = openbanking_core::jose::UnverifiedJws::parse(&token) else { return refuse("not a JWS") };
+    let Ok(claimed) = jws.unverified_claims::<InteractionClaims>() else { return refuse("unexpected claims") };
+    let Some(bank) = BankId::parse(claimed.iss.clone()).ok().and_then(|id| hub.inner.directory.bank(&id)) else {
+        return refuse("unknown bank");
+    };
+    let Ok(verified) = verify_jws(&token, &bank.jwks, &SigningAlgorithm::ALL, Some(INTERACTION_TYP)) else {
+        return refuse("bad signature");
+    };
+    let Ok(claims) = serde_json::from_value::<InteractionClaims>(serde_json::Value::Object(verified.into_claims()))
+    else {
+        return refuse("unexpected claims");
+    };
+    let now = hub.inner.clock.unix_now();
+    if claims.iss != bank.bank_id.as_str() || claims.aud != *hub.inner.base {
+        return refuse("wrong iss or aud");
+    }
+    if claims.exp <= now || claims.exp - claims.iat > MAX_REQUEST_LIFETIME || claims.iat > now + 30 {
+        return refuse("expired or too long-lived");
+    }
+    let owner = format!("hub-interaction:{}", bank.bank_id);
+    let expires = openbanking_core::clock::from_unix(claims.exp + 30);
+    match hub
+        .inner
+        .auth
+        .replay
+        .first_use_by(&owner, &format!("{owner}:{}", claims.jti), expires, hub.inner.clock.now())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return refuse("replayed request"),
+        Err(_) => return refuse("replay cache full"),
+    }
+    let Some(base) = bank.base_url.clone() else { return refuse("the bank has no base URL") };
+    let Ok(callback) = Url::parse(&format!("{}{CALLBACK_PATH}", base.as_str().trim_end_matches('/'))) else {
+        return refuse("bad callback");
+    };
+    let pending = Pending {
+        bank: bank.bank_id.clone(),
+        callback,
+        interaction_id: claims.interaction_id,
+        consent_id: claims.consent_id,
+        tpp: claims.client_id,
+    };
+    if hub.pending_consent(&pending).await.is_none() {
+        return refuse("the consent is not this bank's and TPP's, or no longer awaits authorisation");
+    }
+    let old = jar.get(COOKIE).map(|c| c.value().to_owned());
+    let jar = hub.open_session(jar, old.as_deref(), hub.new_session(Some(pending)));
+    (jar, Redirect::to(LOGIN_PATH)).into_response()
+}
+
+fn login_view(hub: &Hub, status: StatusCode, csrf: &str, username: &str, error: Option<String>) -> Response {
+    let t = texts();
+    let page = LoginPage { context: context(&t), action: LOGIN_PATH.to_owned(), csrf, username, error };
+    hub.render(status, DefaultRenderer.login(&page))
+}
+
+async fn login_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
+    match hub.session(&jar) {
+        Some((_, session)) => login_view(&hub, StatusCode::OK, &session.csrf, "", None),
+        None => {
+            let session = hub.new_session(None);
+            let csrf = session.csrf.clone();
+            let jar = hub.open_session(jar, None, session);
+            (jar, login_view(&hub, StatusCode::OK, &csrf, "", None)).into_response()
+        }
+    }
+}
+
+/// The fields of a posted form (repeated names kept in order).
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn csrf_ok(session: &Session, form: &[(String, String)]) -> bool {
+    field(form, "csrf").is_some_and(|c| bool::from(c.as_bytes().ct_eq(session.csrf.as_bytes())))
+}
+
+async fn login(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+    let form = form(&body);
+    let Some((id, mut session)) = hub.session(&jar) else {
+        return hub.error_page(
+            StatusCode::FORBIDDEN,
+            "Your session has ended",
+            "Start again from your app or the dashboard.",
+        );
+    };
+    if !csrf_ok(&session, &form) {
+        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
+    }
+    let Some(psus) = hub.inner.psus.clone() else {
+        return hub.error_page(StatusCode::SERVICE_UNAVAILABLE, "Login is not available", "Please try again later.");
+    };
+    let (username, password) = (field(&form, "username").unwrap_or(""), field(&form, "password").unwrap_or(""));
+    match psus.authenticate(username, password).await {
+        Ok(Some(psu)) => {
+            tracing::info!(%psu, "hub: PSU logged in");
+            session.psu = Some(psu);
+            session.attempts = 0;
+            session.csrf = random_token(32);
+            let next = if session.interaction.is_some() { CONSENT_PATH } else { DASHBOARD_PATH };
+            let jar = hub.open_session(jar, Some(&id), session);
+            (jar, Redirect::to(next)).into_response()
+        }
+        Ok(None) => {
+            session.attempts += 1;
+            if session.attempts >= MAX_LOGIN_ATTEMPTS {
+                hub.drop_session(&id);
+                if let Some(pending) = &session.interaction {
+                    tracing::warn!(bank = %pending.bank, "hub: too many failed logins; the interaction ends denied");
+                    return hub.decision_redirect(pending, None, false);
+                }
+                return hub.error_page(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", "Please try again later.");
+            }
+            let csrf = session.csrf.clone();
+            let session_attempts = session.attempts;
+            hub.save(&id, session);
+            login_view(
+                &hub,
+                StatusCode::UNAUTHORIZED,
+                &csrf,
+                username,
+                Some(fill(&texts().login_failed_left, "left", &(MAX_LOGIN_ATTEMPTS - session_attempts).to_string())),
+            )
+        }
+        Err(error) => {
+            tracing::error!(%error, "hub: the PSU directory failed");
+            hub.error_page(StatusCode::SERVICE_UNAVAILABLE, "Login is not available", "Please try again later.")
+        }
+    }
+}
+
+async fn consent_view(hub: &Hub, session: &Session, status: StatusCode, error: Option<&str>) -> Response {
+    let (Some(psu), Some(pending)) = (&session.psu, &session.interaction) else {
+        return Redirect::to(LOGIN_PATH).into_response();
+    };
+    let Some(consent) = hub.pending_consent(pending).await else {
+        return hub.decision_redirect(pending, None, false);
+    };
+    let Some(bank) = hub.inner.directory.bank(&pending.bank) else {
+        return hub.decision_redirect(pending, None, false);
+    };
+    let accounts = match hub.bank_accounts(&bank, psu).await {
+        Ok(accounts) => accounts,
+        Err(cause) => {
+            tracing::warn!(bank = %bank.bank_id, %cause, "hub: the bank did not give the PSU's accounts");
+            return hub.error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Your bank is not answering",
+                "Please try again later.",
+            );
+        }
+    };
+    let t = texts();
+    let client = format!("{} (at {})", pending.tpp, bank.display_name());
+    let details = ConsentDetails {
+        permissions_heading: fill(&t.consent_permissions_heading, "client", &client),
+        permissions: consent.permissions().iter().map(|p| t.permission(*p).to_owned()).collect(),
+        until: consent.expiration_date_time().map(|at| t.date(at)),
+        transactions: None,
+        accounts: accounts
+            .iter()
+            .map(|a| AccountChoice {
+                account_id: a.account_id.as_str().to_owned(),
+                currency: a.currency.clone(),
+                label: AccountLabel { name: a.name.clone(), summary: a.summary.clone(), details: a.details.clone() },
+                checked: false,
+            })
+            .collect(),
+    };
+    let page = ConsentPage {
+        context: context(&t),
+        action: CONSENT_PATH.to_owned(),
+        csrf: &session.csrf,
+        client_name: &client,
+        heading: fill(&t.consent_heading, "client", &client),
+        error,
+        request: AccessRequest::Consent(details),
+        approvable: !accounts.is_empty(),
+    };
+    hub.render(status, DefaultRenderer.consent(&page))
+}
+
+async fn consent_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
+    match hub.session(&jar) {
+        Some((_, session)) => consent_view(&hub, &session, StatusCode::OK, None).await,
+        None => hub.error_page(StatusCode::FORBIDDEN, "Your session has ended", "Go back to your app and start again."),
+    }
+}
+
+async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+    let form = form(&body);
+    let Some((id, session)) = hub.session(&jar) else {
+        return hub.error_page(StatusCode::FORBIDDEN, "Your session has ended", "Go back to your app and start again.");
+    };
+    if !csrf_ok(&session, &form) {
+        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
+    }
+    let (Some(psu), Some(pending)) = (session.psu.clone(), session.interaction.clone()) else {
+        return Redirect::to(LOGIN_PATH).into_response();
+    };
+    let Some(consent) = hub.pending_consent(&pending).await else {
+        hub.drop_session(&id);
+        return hub.decision_redirect(&pending, None, false);
+    };
+    match field(&form, "decision") {
+        Some("approve") => {
+            let chosen: Vec<&str> = form.iter().filter(|(k, _)| k == "account").map(|(_, v)| v.as_str()).collect();
+            let Some(bank) = hub.inner.directory.bank(&pending.bank) else {
+                return hub.decision_redirect(&pending, None, false);
+            };
+            let held = match hub.bank_accounts(&bank, &psu).await {
+                Ok(held) => held,
+                Err(cause) => {
+                    tracing::warn!(bank = %bank.bank_id, %cause, "hub: the bank did not give the PSU's accounts");
+                    return hub.error_page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Your bank is not answering",
+                        "Please try again later.",
+                    );
+                }
+            };
+            let accounts: Vec<AccountId> =
+                held.iter().filter(|a| chosen.contains(&a.account_id.as_str())).map(|a| a.account_id.clone()).collect();
+            if accounts.is_empty() || accounts.len() != chosen.len() {
+                let t = texts();
+                return consent_view(&hub, &session, StatusCode::BAD_REQUEST, Some(&t.select_an_account)).await;
+            }
+            match hub
+                .inner
+                .provider
+                .authorise(AuthoriseConsent::new(consent.consent_id().clone(), psu.clone(), accounts))
+                .await
+            {
+                Ok(_) => {
+                    hub.drop_session(&id);
+                    tracing::info!(bank = %pending.bank, consent_id = %pending.consent_id, "hub: the PSU approved");
+                    hub.decision_redirect(&pending, Some(&psu), true)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "hub: the approval was refused");
+                    hub.drop_session(&id);
+                    hub.decision_redirect(&pending, None, false)
+                }
+            }
+        }
+        Some("deny") => {
+            if let Err(error) =
+                hub.inner.provider.reject(RejectConsent::new(consent.consent_id().clone(), Actor::Psu(psu))).await
+            {
+                tracing::warn!(%error, "hub: the denial could not be recorded");
+            }
+            hub.drop_session(&id);
+            hub.decision_redirect(&pending, None, false)
+        }
+        _ => consent_view(&hub, &session, StatusCode::BAD_REQUEST, None).await,
+    }
+}
+
+async fn dashboard_view(hub: &Hub, session: &Session, notice: Option<String>) -> Response {
+    let Some(psu) = &session.psu else { return Redirect::to(LOGIN_PATH).into_response() };
+    let page = match hub.inner.provider.list(ConsentQuery::by_psu(psu.clone()).with_limit(500)).await {
+        Ok(page) => page,
+        Err(error) => {
+            tracing::error!(%error, "hub: could not list a PSU's consents");
+            return hub.error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Your consents are not available",
+                "Please try again later.",
+            );
+        }
+    };
+    let t = texts();
+    let mut consents: Vec<ConsentSummary> = page
+        .consents
+        .iter()
+        .filter_map(|consent| {
+            let (bank, tpp) = unscope(consent.client_id())?;
+            let bank_name =
+                hub.inner.directory.bank(&bank).map_or_else(|| bank.to_string(), |b| b.display_name().to_owned());
+            let status = match consent.status() {
+                ConsentStatus::Authorised => &t.status_authorised,
+                ConsentStatus::AwaitingAuthorisation => &t.status_awaiting,
+                ConsentStatus::Rejected => &t.status_rejected,
+                ConsentStatus::Revoked => &t.status_revoked,
+                ConsentStatus::Expired => &t.status_expired,
+            };
+            Some(ConsentSummary {
+                consent_id: consent.consent_id().as_str().to_owned(),
+                client_name: format!("{tpp} (at {bank_name})"),
+                status: status.to_string(),
+                active: consent.status() == ConsentStatus::Authorised,
+                given: t.date(consent.creation_date_time()),
+                expires: consent.expiration_date_time().map_or_else(|| t.no_end_date.to_string(), |at| t.date(at)),
+                accounts: consent
+                    .account_ids()
+                    .iter()
+                    .map(|a| AccountLabel { name: a.as_str().to_owned(), summary: None, details: Vec::new() })
+                    .collect(),
+                permissions: consent.permissions().iter().map(|p| t.permission(*p).to_owned()).collect(),
+            })
+        })
+        .collect();
+    consents.reverse();
+    let page = DashboardPage {
+        context: context(&t),
+        revoke_action: REVOKE_PATH.to_owned(),
+        logout_action: LOGOUT_PATH.to_owned(),
+        csrf: &session.csrf,
+        notice,
+        consents,
+    };
+    hub.render(StatusCode::OK, DefaultRenderer.dashboard(&page))
+}
+
+async fn dashboard(State(hub): State<Hub>, jar: CookieJar) -> Response {
+    match hub.session(&jar) {
+        Some((_, session)) if session.psu.is_some() => dashboard_view(&hub, &session, None).await,
+        _ => Redirect::to(LOGIN_PATH).into_response(),
+    }
+}
+
+async fn revoke(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+    let form = form(&body);
+    let Some((_, session)) = hub.session(&jar) else { return Redirect::to(LOGIN_PATH).into_response() };
+    let Some(psu) = session.psu.clone() else { return Redirect::to(LOGIN_PATH).into_response() };
+    if !csrf_ok(&session, &form) {
+        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
+    }
+    let Some(consent_id) = field(&form, "consent_id").and_then(|id| ConsentId::parse(id).ok()) else {
+        return hub.error_page(StatusCode::BAD_REQUEST, "No such consent", "Go back to your consents.");
+    };
+    // Only the logged-in PSU's own consents (another's looks like an unknown one).
+    let own = matches!(hub.inner.provider.get(&consent_id).await, Ok(Some(c)) if c.psu_id() == Some(&psu));
+    if !own {
+        return hub.error_page(StatusCode::NOT_FOUND, "No such consent", "Go back to your consents.");
+    }
+    let notice = match hub.inner.provider.revoke(RevokeConsent::new(consent_id.clone(), Actor::Psu(psu))).await {
+        Ok(_) => {
+            tracing::info!(%consent_id, "hub: the PSU revoked a consent");
+            Some(texts().revoked_notice.to_string())
+        }
+        Err(error) => {
+            tracing::info!(%consent_id, %error, "hub: a revocation was refused");
+            None
+        }
+    };
+    dashboard_view(&hub, &session, notice).await
+}
+
+async fn logout(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+    let form = form(&body);
+    if let Some((id, session)) = hub.session(&jar)
+        && csrf_ok(&session, &form)
+    {
+        hub.drop_session(&id);
+    }
+    Redirect::to("/").into_response()
+}
