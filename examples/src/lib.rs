@@ -1,6 +1,7 @@
 //! Runnable programs for openbanking-rs, and the sandbox bank they share.
 #![forbid(unsafe_code)]
 
+pub mod demo;
 pub mod portal;
 pub mod sandbox;
 

@@ -116,7 +116,7 @@ impl Portal {
             .into_iter()
             .map(|name| ScopeChoice {
                 checked: match &form.scopes {
-                    Some(chosen) => chosen.iter().any(|s| *s == name),
+                    Some(chosen) => chosen.contains(&name),
                     None => name == "accounts",
                 },
                 description: describe_scope(&name),
