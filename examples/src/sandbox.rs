@@ -64,7 +64,8 @@ Every key, client and consent is kept in memory and lost on restart; the data is
 metadata (RFC 8414), where a TPP starts.</li>
 <li><a href="/consents">Consent dashboard</a>: log in as a customer (alice / alice-password or
 bob / bob-password) to see and revoke the consents you gave.</li>
-<li>Developer portal: coming.</li>
+<li><a href="/portal">Developer portal</a>: register an application and see its client
+metadata.</li>
 </ul>
 <p>The APIs live under <code>/open-banking/v3.1/aisp/</code> and need a DPoP-bound access token.</p>
 </main>
@@ -421,6 +422,7 @@ pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
                 .router(),
         )
         .merge(accounts::router(data, guard))
+        .merge(crate::portal::router(&server))
         .merge(hello_api);
     if let Some(hub) = &hub {
         let base: url::Url = config.issuer.as_str().parse()?;
