@@ -22,7 +22,7 @@
 //! Sessions live in the hub's memory (random 256-bit id in an `HttpOnly`, `SameSite=Lax` cookie,
 //! `Secure` on https; 15 minutes; a new id at login); at most 5 failed logins per session (an
 //! interaction then ends denied), and across sessions the pages'
-//! [`LoginThrottle`](crate::consent::pages::LoginThrottle) per username and source address
+//! [`LoginThrottle`] per username and source address
 //! ([`HubBuilder::login_throttle`](super::HubBuilder::login_throttle)).
 
 use std::collections::HashMap;
