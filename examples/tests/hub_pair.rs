@@ -114,3 +114,31 @@ async fn a_sandbox_bank_in_hub_mode_enrols_forwards_and_sends_the_psu_to_the_hub
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn the_sandbox_hub_keeps_consents_and_its_key_in_sqlite_across_a_restart() {
+    use openbanking_core::consent::{ConsentRequest, Permission};
+    use openbanking_core::provider::CreateConsent;
+    use openbanking_core::{ClientId, ConsentProvider as _};
+
+    let file = common::TempSqlite::new("hub");
+    let base: Url = "http://127.0.0.1:1".parse().unwrap();
+    let first = hub::build(HubConfig::new(base.clone()).with_database(file.database())).await.unwrap();
+    let consent = first
+        .hub
+        .provider()
+        .create(CreateConsent::new(
+            ClientId::parse("bank-a/tpp-1").unwrap(),
+            ConsentRequest::new([Permission::ReadAccountsBasic]),
+        ))
+        .await
+        .unwrap();
+    let kid = first.hub.jwks().keys[0].kid().unwrap().to_owned();
+    first.store.close().await;
+
+    let second = hub::build(HubConfig::new(base).with_database(file.database())).await.unwrap();
+    let kept = second.hub.provider().get(consent.consent_id()).await.unwrap().unwrap();
+    assert_eq!(kept.client_id().as_str(), "bank-a/tpp-1");
+    assert!(second.hub.jwks().find(&kid).is_some(), "the hub signs with the same key after a restart");
+    second.store.close().await;
+}

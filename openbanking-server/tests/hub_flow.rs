@@ -287,3 +287,28 @@ async fn the_banks_callback_refuses_forged_misaddressed_and_mismatched_decisions
     // The interaction is still open: the PSU can finish it at the hub.
     assert!(flow.bank.bank.server.pending_interaction(&interaction_id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn password_guessing_at_the_hub_is_throttled_across_sessions() {
+    use openbanking_server::consent::pages::LoginThrottle;
+
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut throttle = LoginThrottle::default();
+    throttle.username_failures = 2;
+    let hub = hub_support::start_hub_with(clock, |b| b.login_throttle(throttle)).await;
+    let attempt = |password: &'static str| {
+        let base = hub.base.clone();
+        async move {
+            // A fresh browser (a fresh session) each time: the per-session bound does not apply.
+            let browser = browser();
+            let login = browser.get(format!("{base}/psu/login")).send().await.unwrap().text().await.unwrap();
+            let form = [("csrf", csrf(&login)), ("username", "alice".into()), ("password", password.into())];
+            browser.post(format!("{base}/psu/login")).form(&form).send().await.unwrap()
+        }
+    };
+    assert_eq!(attempt("guess-1").await.status(), 401);
+    assert_eq!(attempt("guess-2").await.status(), 401);
+    let throttled = attempt("alice-password").await;
+    assert_eq!(throttled.status(), 429, "even the right password waits once the username is blocked");
+    assert!(throttled.headers().get("retry-after").is_some());
+}

@@ -34,15 +34,25 @@ pub struct RunningHub {
 }
 
 pub async fn start_hub(clock: Arc<dyn Clock>) -> RunningHub {
+    start_hub_with(clock, |b| b).await
+}
+
+/// Like [`start_hub`], with `configure` applied to the builder.
+pub async fn start_hub_with(
+    clock: Arc<dyn Clock>,
+    configure: impl FnOnce(openbanking_server::consent::hub::HubBuilder) -> openbanking_server::consent::hub::HubBuilder,
+) -> RunningHub {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
-    let hub = Hub::builder(base.parse().unwrap(), keys.clone())
-        .clock(clock)
-        .psus(Arc::new(MemoryPsuDirectory::seeded().unwrap()))
-        .build()
-        .unwrap();
+    let hub = configure(
+        Hub::builder(base.parse().unwrap(), keys.clone())
+            .clock(clock)
+            .psus(Arc::new(MemoryPsuDirectory::seeded().unwrap())),
+    )
+    .build()
+    .unwrap();
     let mut running = RunningHub { hub, keys, base, addr, stop: None };
     running.serve(listener);
     running

@@ -21,7 +21,9 @@
 //!
 //! Sessions live in the hub's memory (random 256-bit id in an `HttpOnly`, `SameSite=Lax` cookie,
 //! `Secure` on https; 15 minutes; a new id at login); at most 5 failed logins per session (an
-//! interaction then ends denied).
+//! interaction then ends denied), and across sessions the pages'
+//! [`LoginThrottle`] per username and source address
+//! ([`HubBuilder::login_throttle`](super::HubBuilder::login_throttle)).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,7 +53,7 @@ use crate::accounts::data::AccountLabel;
 use crate::consent::pages::render::{STYLESHEET, csp, html_response};
 use crate::consent::pages::{
     AccessRequest, AccountChoice, ConsentDetails, ConsentPage, ConsentSummary, DashboardPage, DefaultRenderer,
-    ErrorPage, LoginPage, PageContext, PageRenderer, Texts,
+    ErrorPage, LoginPage, LoginThrottle, PageContext, PageRenderer, Texts, Throttle,
 };
 
 /// Where a bank sends the PSU to start an interaction (`?request=<JWS>`).
@@ -93,15 +95,16 @@ here to log in and decide; each bank asks the hub whether a consent is still val
 #[derive(Debug)]
 pub(crate) struct PagesState {
     secure: bool,
+    throttle: Throttle,
     sessions: Mutex<HashMap<String, Session>>,
     csp: HeaderValue,
 }
 
 impl PagesState {
-    pub(crate) fn new(secure: bool) -> Self {
+    pub(crate) fn new(secure: bool, throttle: LoginThrottle) -> Self {
         let csp =
             HeaderValue::from_str(&csp(STYLESHEET)).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-        Self { secure, sessions: Mutex::new(HashMap::new()), csp }
+        Self { secure, throttle: Throttle::new(throttle), sessions: Mutex::new(HashMap::new()), csp }
     }
 }
 
@@ -399,7 +402,7 @@ fn csrf_ok(session: &Session, form: &[(String, String)]) -> bool {
     field(form, "csrf").is_some_and(|c| bool::from(c.as_bytes().ct_eq(session.csrf.as_bytes())))
 }
 
-async fn login(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::Extensions, body: Bytes) -> Response {
     let form = form(&body);
     let Some((id, mut session)) = hub.session(&jar) else {
         return hub.error_page(
@@ -415,7 +418,28 @@ async fn login(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response 
         return hub.error_page(StatusCode::SERVICE_UNAVAILABLE, "Login is not available", "Please try again later.");
     };
     let (username, password) = (field(&form, "username").unwrap_or(""), field(&form, "password").unwrap_or(""));
-    match psus.authenticate(username, password).await {
+    // Across sessions: a username (or source address) guessed at too often waits, and the PSU
+    // directory is not asked (the pages' LoginThrottle).
+    let source = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let now = hub.inner.clock.now();
+    let throttled = match hub.pages().throttle.attempt(username, source, now) {
+        Ok(throttled) => throttled,
+        Err(wait) => {
+            tracing::warn!(wait_seconds = wait.whole_seconds(), "hub: PSU login throttled");
+            let minutes = ((wait.whole_seconds() + 59) / 60).max(1);
+            let message = fill(&texts().login_throttled, "minutes", &minutes.to_string());
+            let page = login_view(&hub, StatusCode::TOO_MANY_REQUESTS, &session.csrf, username, Some(message));
+            let retry_after = HeaderValue::from(wait.whole_seconds().max(1));
+            return ([(header::RETRY_AFTER, retry_after)], page).into_response();
+        }
+    };
+    let outcome = psus.authenticate(username, password).await;
+    match &outcome {
+        Ok(Some(_)) => hub.pages().throttle.succeeded(throttled),
+        Ok(None) => hub.pages().throttle.failed(throttled, now),
+        Err(_) => {}
+    }
+    match outcome {
         Ok(Some(psu)) => {
             tracing::info!(%psu, "hub: PSU logged in");
             session.psu = Some(psu);

@@ -76,6 +76,7 @@ pub struct HubBuilder {
     self_enrolment: bool,
     psus: Option<Arc<dyn PsuAuthenticator>>,
     authorisation_timeout: Option<Duration>,
+    login_throttle: crate::consent::pages::LoginThrottle,
 }
 
 impl fmt::Debug for HubBuilder {
@@ -98,6 +99,7 @@ impl Hub {
             self_enrolment: false,
             psus: None,
             authorisation_timeout: None,
+            login_throttle: crate::consent::pages::LoginThrottle::default(),
         }
     }
 
@@ -216,6 +218,12 @@ impl HubBuilder {
         self
     }
 
+    /// How failed PSU logins are throttled across sessions (default: the pages' defaults).
+    pub fn login_throttle(mut self, throttle: crate::consent::pages::LoginThrottle) -> Self {
+        self.login_throttle = throttle;
+        self
+    }
+
     /// How long a consent may await the PSU before the hub rejects it (default one hour).
     pub fn authorisation_timeout(mut self, timeout: Duration) -> Self {
         self.authorisation_timeout = Some(timeout);
@@ -295,7 +303,7 @@ impl HubBuilder {
                 self_enrolment: self.self_enrolment,
                 http,
                 psus: self.psus,
-                pages: super::pages::PagesState::new(secure),
+                pages: super::pages::PagesState::new(secure, self.login_throttle),
             }),
         })
     }

@@ -160,7 +160,7 @@ pub use self::render::{
 };
 use self::session::{SessionCookie, Sessions};
 pub use self::throttle::LoginThrottle;
-use self::throttle::Throttle;
+pub(crate) use self::throttle::Throttle;
 use super::psu::PsuAuthenticator;
 use crate::accounts::AccountData;
 use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, Interaction};

@@ -182,7 +182,7 @@ impl State {
 
 /// The throttle's state: one per [`ConsentPages`](super::ConsentPages).
 #[derive(Debug)]
-pub(super) struct Throttle {
+pub(crate) struct Throttle {
     settings: LoginThrottle,
     state: Mutex<State>,
 }
@@ -190,13 +190,13 @@ pub(super) struct Throttle {
 /// A login the throttle let through: report how it went.
 #[derive(Debug)]
 #[must_use]
-pub(super) struct Attempt {
+pub(crate) struct Attempt {
     username: Key,
     address: Option<Key>,
 }
 
 impl Throttle {
-    pub(super) fn new(settings: LoginThrottle) -> Self {
+    pub(crate) fn new(settings: LoginThrottle) -> Self {
         Self { settings, state: Mutex::new(State::default()) }
     }
 
@@ -206,7 +206,7 @@ impl Throttle {
 
     /// Lets a login for `username` from `address` through, counting it as a failure of the
     /// username until [`succeeded`](Self::succeeded) says otherwise; or how long it must wait.
-    pub(super) fn attempt(
+    pub(crate) fn attempt(
         &self,
         username: &str,
         address: Option<IpAddr>,
@@ -229,12 +229,12 @@ impl Throttle {
     }
 
     /// The attempt logged in: its username's count is cleared.
-    pub(super) fn succeeded(&self, attempt: Attempt) {
+    pub(crate) fn succeeded(&self, attempt: Attempt) {
         self.lock().clear(&attempt.username);
     }
 
     /// The attempt failed (its username's failure is counted already): its source's is counted.
-    pub(super) fn failed(&self, attempt: Attempt, now: OffsetDateTime) {
+    pub(crate) fn failed(&self, attempt: Attempt, now: OffsetDateTime) {
         if let Some(address) = attempt.address {
             self.lock().fail(address, self.settings.address_failures, &self.settings, now);
         }
