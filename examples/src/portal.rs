@@ -392,6 +392,72 @@ mod tests {
         assert!(form.metadata().unwrap_err().contains("at least one"));
     }
 
+    /// The value of the hidden CSRF field of a portal page.
+    fn csrf_field(html: &str) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = html.find(marker).unwrap() + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].to_owned()
+    }
+
+    #[tokio::test]
+    async fn registers_through_the_server_refuses_cross_site_posts_and_keeps_values_on_errors() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = openbanking_core::Issuer::parse(base.clone()).unwrap();
+        let bank = crate::sandbox::build(crate::sandbox::SandboxConfig::new(issuer)).await.unwrap();
+        tokio::spawn(async move { axum::serve(listener, bank.router).await.unwrap() });
+        let url = format!("{base}{PORTAL_PATH}");
+        let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let key =
+            openbanking_core::jose::SigningKey::generate(openbanking_core::jose::SigningAlgorithm::ES256).unwrap();
+        let jwk = key.public_jwk().to_json().to_string();
+
+        // The page: hardened, with a CSRF cookie and field.
+        let page = browser.get(&url).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let csp = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert!(csp.contains("default-src 'none'") && csp.contains("form-action 'self'"), "{csp}");
+        let cookie = page.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("/.well-known/oauth-authorization-server") && html.contains("alice-password"));
+        let csrf = csrf_field(&html);
+
+        let form = |csrf: &str, name: &str, redirect: &str| {
+            vec![
+                ("csrf".to_owned(), csrf.to_owned()),
+                ("client_name".to_owned(), name.to_owned()),
+                ("redirect_uri".to_owned(), redirect.to_owned()),
+                ("jwk".to_owned(), jwk.clone()),
+                ("scope".to_owned(), "accounts".to_owned()),
+            ]
+        };
+
+        // A post without the cookie (another site's form) is refused, and nothing registered.
+        let stranger = reqwest::Client::new();
+        let refused = stranger.post(&url).form(&form(&csrf, "Forged", "https://tpp.example/cb")).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(!refused.text().await.unwrap().contains("client-id"));
+
+        // The server's own rules refuse a bad redirect URI: the page says so, values kept, escaped.
+        let bad = browser.post(&url).form(&form(&csrf, "<script>x</script>", "not a url")).send().await.unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let html = bad.text().await.unwrap();
+        assert!(html.contains("The bank refused the registration"), "{html}");
+        assert!(html.contains("value=\"&#60;script&#62;x&#60;/script&#62;\""), "{html}");
+        assert!(!html.contains("<script>x</script>"));
+        assert!(html.contains("value=\"not a url\""));
+
+        // A good form: registered, the client metadata shown.
+        let csrf = csrf_field(&html);
+        let ok =
+            browser.post(&url).form(&form(&csrf, "Billetera Feliz", "https://tpp.example/cb")).send().await.unwrap();
+        assert_eq!(ok.status(), StatusCode::CREATED);
+        let html = ok.text().await.unwrap();
+        assert!(html.contains("id=\"client-id\"") && html.contains("private_key_jwt"), "{html}");
+        assert!(html.contains("Registered: Billetera Feliz"));
+    }
+
     #[test]
     fn csp_allows_no_script_and_posts_to_self_only() {
         let csp = csp(STYLESHEET);
