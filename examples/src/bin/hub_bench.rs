@@ -57,7 +57,8 @@ async fn consents(bank: &HubConsentProvider, client: &ClientId, n: usize) -> Fal
 }
 
 fn main() -> Fallible<()> {
-    let hub_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("hub").enable_all().build()?;
+    let hub_runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("hub").enable_all().build()?;
     let bank_runtime = tokio::runtime::Builder::new_multi_thread().thread_name("bank").enable_all().build()?;
 
     // The hub, on its own runtime (one worker thread: one core), in memory.
