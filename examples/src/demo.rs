@@ -68,6 +68,18 @@ pub const ACT1_STEPS: &[&str] = &[
     "call after revocation refused",
 ];
 
+/// The names of act 2's steps (the centralized model), in order.
+pub const ACT2_STEPS: &[&str] = &[
+    "register at the hub-mode bank",
+    "create consent (forwarded to the hub)",
+    "PAR",
+    "PSU approves at the hub",
+    "exchange code",
+    "accounts (the bank asks the hub)",
+    "PSU revokes at the hub",
+    "call after revocation refused",
+];
+
 /// A step that did not behave as the standards say: which, and what happened instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoError {
@@ -228,6 +240,156 @@ pub async fn start_bank() -> Result<DemoBank, DemoError> {
     Ok(DemoBank { base, clock, log, task })
 }
 
+/// The sandbox consent hub serving on a loopback port for the demo.
+#[derive(Debug)]
+pub struct DemoHub {
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The server task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DemoHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a sandbox consent hub (memory, self-enrolment on) and a sandbox bank in hub mode that
+/// enrols there, each on a free loopback port.
+pub async fn start_hub_and_bank() -> Result<(DemoHub, DemoBank), DemoError> {
+    let setup = |reason: String| DemoError { step: "start the hub and its bank".into(), reason };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| setup(e.to_string()))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| setup(e.to_string()))?);
+    let hub_url: Url = base.parse().map_err(|e: url::ParseError| setup(e.to_string()))?;
+    let built =
+        crate::hub::build(crate::hub::HubConfig::new(hub_url.clone())).await.map_err(|e| setup(e.to_string()))?;
+    let router = built.router;
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "demo hub stopped");
+        }
+    });
+    let hub = DemoHub { base, task };
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| setup(e.to_string()))?;
+    let bank_base = format!("http://{}", listener.local_addr().map_err(|e| setup(e.to_string()))?);
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut config = SandboxConfig::new(Issuer::parse(bank_base.clone()).map_err(|e| setup(e.to_string()))?)
+        .with_hub(hub_url, Some("banco-del-sur".into()));
+    config.clock = clock.clone();
+    let bank = sandbox::build(config).await.map_err(|e| setup(e.to_string()))?;
+    let log = ExchangeLog::default();
+    let router = log.layer(bank.router);
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "demo hub bank stopped");
+        }
+    });
+    Ok((hub, DemoBank { base: bank_base, clock, log, task }))
+}
+
+/// Act 2: the centralized model. The TPP's code is the same; the consent lives at the hub, the
+/// PSU approves and revokes there, and the bank asks the hub.
+pub async fn centralized(story: &mut Story<'_>, hub: &DemoHub, bank: &DemoBank) -> Result<(), DemoError> {
+    story.say("Act 2: the centralized model (a consent hub records consents; the bank asks it)");
+    let client = BankClient::builder(&bank.base)
+        .redirect_uri(REDIRECT_URI)
+        .clock(bank.clock.clone())
+        .build()
+        .map_err(|e| DemoError { step: "build the TPP's client".into(), reason: e.to_string() })?;
+    story
+        .step("register at the hub-mode bank", async {
+            let mut metadata = client.client_metadata();
+            metadata.client_name = Some("Billetera Feliz".into());
+            let registered = client.register(metadata).await.map_err(|e| e.to_string())?;
+            Ok(((), format!("client_id {}", registered.client_id.as_str())))
+        })
+        .await?;
+    let consent_id: ConsentId = story
+        .step("create consent (forwarded to the hub)", async {
+            let consent = client.create_consent(&ConsentRequest::new(PERMISSIONS)).await.map_err(|e| e.to_string())?;
+            if consent.data.status != ConsentStatus::AwaitingAuthorisation {
+                return Err(format!("status {:?}, not AwaitingAuthorisation", consent.data.status));
+            }
+            let fact = format!(
+                "ConsentId {}, AwaitingAuthorisation, the same API and shapes",
+                consent.data.consent_id.as_str()
+            );
+            Ok((consent.data.consent_id, fact))
+        })
+        .await?;
+    let pending = story
+        .step("PAR", async {
+            let pending = client.authorize(&consent_id).await.map_err(|e| e.to_string())?;
+            Ok((pending, "request_uri issued; the bank's /authorize sends the PSU to the hub".into()))
+        })
+        .await?;
+    let browser = Browser::new().map_err(|reason| DemoError { step: "PSU approves at the hub".into(), reason })?;
+    let callback = story
+        .step("PSU approves at the hub", async {
+            let (callback, offered, approved) = browser.log_in_and_approve_first(pending.url(), "alice").await?;
+            Ok((
+                callback,
+                format!(
+                    "alice logged in at the hub, {offered} accounts offered (the hub asked the bank), approved {approved}; the hub's signed decision came back to the bank"
+                ),
+            ))
+        })
+        .await?;
+    let session: ConsentSession = story
+        .step("exchange code", async {
+            let session = client.finish_authorization(pending, &callback).await.map_err(|e| e.to_string())?;
+            let status = client.consent(&consent_id).await.map_err(|e| e.to_string())?.data.status;
+            if status != ConsentStatus::Authorised {
+                return Err(format!("the consent is {status:?} after approval"));
+            }
+            Ok((session, "state and iss checked; a DPoP-bound token; the hub says Authorised".into()))
+        })
+        .await?;
+    story
+        .step("accounts (the bank asks the hub)", async {
+            let accounts = session.accounts().await.map_err(|e| e.to_string())?;
+            if accounts.len() != 1 {
+                return Err(format!("{} accounts visible; the PSU approved one", accounts.len()));
+            }
+            Ok((
+                (),
+                format!("1 account: {}", accounts.iter().map(|a| a.account_id.as_str()).collect::<Vec<_>>().join(", ")),
+            ))
+        })
+        .await?;
+    story
+        .step("PSU revokes at the hub", async {
+            browser.revoke(&hub.base, "alice", &consent_id).await?;
+            Ok(((), "alice pressed Revoke on the hub's dashboard; the hub signs a revocation event".into()))
+        })
+        .await?;
+    story
+        .step("call after revocation refused", async {
+            let started = std::time::Instant::now();
+            loop {
+                match session.accounts().await {
+                    Err(openbanking_client::Error::OAuth {
+                        status: 401, www_authenticate: Some(challenge), ..
+                    }) => {
+                        let waited = started.elapsed().as_secs_f64() * 1e3;
+                        return Ok(((), format!("401 after {waited:.0} ms, WWW-Authenticate: {challenge}")));
+                    }
+                    Ok(_) if started.elapsed() < Duration::from_secs(1) => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Ok(accounts) => {
+                        return Err(format!("{} accounts still served 1 s after the revocation", accounts.len()));
+                    }
+                    Err(other) => return Err(format!("expected 401 with WWW-Authenticate, got: {other}")),
+                }
+            }
+        })
+        .await?;
+    Ok(())
+}
+
 /// How the demo went: its lines' count and the time the story took.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
@@ -237,13 +399,21 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// Runs the whole demo, writing its lines to `out`: starts the bank and tells act 1. `Ok` only
-/// if every step behaved as the standards say.
+/// Runs the whole demo, writing its lines to `out`: starts the bank and tells act 1, then starts
+/// a consent hub and a bank in hub mode and tells act 2. `Ok` only if every step behaved as the
+/// standards say.
 pub async fn run(out: &mut (dyn FnMut(&str) + Send)) -> Result<Summary, DemoError> {
     let bank = start_bank().await?;
     out(&format!("The sandbox bank is up at {} (memory stores; alice and bob are its customers).", bank.base));
     let mut story = Story::new(out, bank.log.clone());
     decentralized(&mut story, &bank).await?;
+    let (hub, hub_bank) = start_hub_and_bank().await?;
+    story.say(&format!(
+        "The consent hub is up at {}, and a second bank in hub mode at {} (it enrolled at the hub).",
+        hub.base, hub_bank.base
+    ));
+    story.watch(hub_bank.log.clone());
+    centralized(&mut story, &hub, &hub_bank).await?;
     let summary = Summary { steps: story.steps(), elapsed: story.elapsed() };
     story.say(&format!(
         "Every step behaved as the standards say: {} steps in {:.2} s.",
@@ -523,7 +693,7 @@ pub async fn decentralized(story: &mut Story<'_>, bank: &DemoBank) -> Result<(),
 
     story
         .step("PSU revokes consent", async {
-            browser.revoke(&bank.base, &consent_id).await?;
+            browser.revoke(&bank.base, "alice", &consent_id).await?;
             let status = client.consent(&consent_id).await.map_err(|e| e.to_string())?.data.status;
             if status != ConsentStatus::Revoked {
                 return Err(format!("the consent is {status:?} after the PSU revoked it"));
@@ -581,6 +751,23 @@ impl Browser {
         response.text().await.map_err(|e| e.to_string())
     }
 
+    /// GETs `url`, following up to three redirects; where it ended and the page.
+    async fn get_following(&self, url: &Url) -> Result<(Url, String), String> {
+        let mut url = url.clone();
+        for _ in 0..3 {
+            let response = self.http.get(url.clone()).send().await.map_err(|e| e.to_string())?;
+            if response.status() == reqwest::StatusCode::SEE_OTHER {
+                url = next(&url, &response)?;
+                continue;
+            }
+            if !response.status().is_success() {
+                return Err(format!("GET {} answered {}", url.path(), response.status()));
+            }
+            return Ok((url, response.text().await.map_err(|e| e.to_string())?));
+        }
+        Err(format!("too many redirects from {}", url.path()))
+    }
+
     /// POSTs `form` to `url`, expecting a 303; where it leads.
     async fn post(&self, url: &Url, form: &[(String, String)]) -> Result<Url, String> {
         let response = self.http.post(url.clone()).form(form).send().await.map_err(|e| e.to_string())?;
@@ -604,7 +791,9 @@ impl Browser {
             return Err(format!("/authorize answered {}, not 303 to the login page", response.status()));
         }
         url = next(&url, &response)?;
-        let mut page = self.get(&url).await?;
+        // At a hub the first page may redirect again (to its login page).
+        let (at, mut page) = self.get_following(&url).await?;
+        url = at;
         if page.contains("name=\"username\"") {
             let form = [
                 ("csrf".to_owned(), field(&page, "csrf")?),
@@ -621,24 +810,50 @@ impl Browser {
             ("decision".to_owned(), "approve".to_owned()),
             ("account".to_owned(), first.clone()),
         ];
-        let back = self.post(&url, &form).await?;
+        let mut back = self.post(&url, &form).await?;
+        // In the centralized model the hub sends the browser to the bank's callback first, which
+        // then redirects to the TPP.
+        for _ in 0..3 {
+            if back.as_str().starts_with(REDIRECT_URI) {
+                break;
+            }
+            let response = self.http.get(back.clone()).send().await.map_err(|e| e.to_string())?;
+            if response.status() != reqwest::StatusCode::SEE_OTHER {
+                return Err(format!("GET {} answered {}, not 303", back.path(), response.status()));
+            }
+            back = next(&back, &response)?;
+        }
         if !back.as_str().starts_with(REDIRECT_URI) {
             return Err(format!("the bank sent the browser to {back}, not the redirect URI"));
         }
         Ok((back.into(), accounts.len(), first))
     }
 
-    /// Opens the dashboard and presses Revoke on `consent_id`.
-    async fn revoke(&self, base: &str, consent_id: &ConsentId) -> Result<(), String> {
+    /// Opens the dashboard (logging in as `user` if asked to) and presses Revoke on `consent_id`.
+    async fn revoke(&self, base: &str, user: &str, consent_id: &ConsentId) -> Result<(), String> {
         let url = Url::parse(&format!("{base}/consents")).map_err(|e| e.to_string())?;
-        let page = self.get(&url).await?;
+        let (at, mut page) = self.get_following(&url).await?;
+        if page.contains("name=\"username\"") {
+            let form = [
+                ("csrf".to_owned(), field(&page, "csrf")?),
+                ("username".to_owned(), user.to_owned()),
+                ("password".to_owned(), format!("{user}-password")),
+            ];
+            let next = self.post(&at, &form).await?;
+            page = self.get_following(&next).await?.1;
+        }
         if !page.contains(consent_id.as_str()) {
             return Err("the dashboard does not list the consent".into());
         }
         let form =
             [("csrf".to_owned(), field(&page, "csrf")?), ("consent_id".to_owned(), consent_id.as_str().to_owned())];
         let revoke = url.join("/consents/revoke").map_err(|e| e.to_string())?;
-        self.post(&revoke, &form).await.map(|_| ())
+        // The bank's dashboard answers 303 back to itself, the hub's shows the dashboard at once.
+        let response = self.http.post(revoke.clone()).form(&form).send().await.map_err(|e| e.to_string())?;
+        match response.status() {
+            status if status.is_success() || status == reqwest::StatusCode::SEE_OTHER => Ok(()),
+            status => Err(format!("POST {} answered {status}", revoke.path())),
+        }
     }
 }
 
