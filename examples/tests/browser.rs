@@ -146,7 +146,8 @@ async fn scenario(browser: &Client, base: &str) {
     fill("redirect_uri", REDIRECT.into()).await;
     fill("jwk", "not a key".into()).await;
     browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-    let error = browser.find(Locator::Id("error")).await.unwrap().text().await.unwrap();
+    // A click returns before the next page has loaded: wait for the element that page has.
+    let error = browser.wait().for_element(Locator::Id("error")).await.unwrap().text().await.unwrap();
     assert!(error.contains("not JSON"), "{error}");
     let kept = browser.find(Locator::Id("client_name")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("Billetera Feliz <b>"), "the entered values are kept (and escaped)");
@@ -156,7 +157,7 @@ async fn scenario(browser: &Client, base: &str) {
     let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
     fill("jwk", key.public_jwk().to_json().to_string()).await;
     browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-    let client_id = browser.find(Locator::Id("client-id")).await.unwrap().text().await.unwrap();
+    let client_id = browser.wait().for_element(Locator::Id("client-id")).await.unwrap().text().await.unwrap();
     assert!(!client_id.is_empty());
     shot(browser, "04-portal-registered").await;
 
@@ -178,6 +179,7 @@ async fn scenario(browser: &Client, base: &str) {
     browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
 
     // The consent page offers her two accounts; she approves the first only.
+    browser.wait().for_element(Locator::Css("input[type=checkbox][name=account]")).await.unwrap();
     let boxes = browser.find_all(Locator::Css("input[type=checkbox][name=account]")).await.unwrap();
     assert_eq!(boxes.len(), 2, "alice has two accounts");
     for (i, checkbox) in boxes.iter().enumerate() {
@@ -187,7 +189,7 @@ async fn scenario(browser: &Client, base: &str) {
     }
     shot(browser, "06-consent").await;
     browser.find(Locator::Css("button[name=decision][value=approve]")).await.unwrap().click().await.unwrap();
-    assert_eq!(tpp.consent(&consent_id).await.unwrap().data.status, ConsentStatus::Authorised);
+    assert_eq!(status_becomes(&tpp, &consent_id, ConsentStatus::Authorised).await, ConsentStatus::Authorised);
 
     // The dashboard lists the consent; she revokes it.
     browser.goto(&format!("{base}/consents")).await.unwrap();
@@ -195,7 +197,24 @@ async fn scenario(browser: &Client, base: &str) {
     assert!(dashboard.contains(consent_id.as_str()), "the dashboard lists the consent");
     shot(browser, "07-dashboard").await;
     browser.find(Locator::Css("button.danger")).await.unwrap().click().await.unwrap();
+    assert_eq!(status_becomes(&tpp, &consent_id, ConsentStatus::Revoked).await, ConsentStatus::Revoked);
     shot(browser, "08-revoked").await;
-    assert_eq!(tpp.consent(&consent_id).await.unwrap().data.status, ConsentStatus::Revoked);
     println!("screenshots in {}", screenshots_dir().display());
+}
+
+/// The consent's status once it is `want`, or whatever it is after 5 s: a click returns before
+/// the browser's request has been answered.
+async fn status_becomes(
+    tpp: &BankClient,
+    consent_id: &openbanking_core::ConsentId,
+    want: ConsentStatus,
+) -> ConsentStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = tpp.consent(consent_id).await.unwrap().data.status;
+        if status == want || std::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
