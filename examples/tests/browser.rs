@@ -132,7 +132,7 @@ async fn scenario(browser: &Client, base: &str) {
     shot(browser, "01-home").await;
     browser.find(Locator::LinkText("Developer portal")).await.unwrap().click().await.unwrap();
     assert_eq!(browser.current_url().await.unwrap().path(), "/portal");
-    let discovery = browser.find(Locator::Id("discovery")).await.unwrap().text().await.unwrap();
+    let discovery = browser.wait().for_element(Locator::Id("discovery")).await.unwrap().text().await.unwrap();
     assert_eq!(discovery, format!("{base}/.well-known/oauth-authorization-server"));
     shot(browser, "02-portal").await;
 
