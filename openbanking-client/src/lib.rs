@@ -82,6 +82,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod authorization;
+mod builder;
 mod client;
 mod error;
 mod http;
@@ -90,9 +91,8 @@ mod session;
 mod token;
 
 pub use authorization::{CONSENT_SCOPE_PREFIX, PendingAuthorization};
-pub use client::{
-    BankClient, BankClientBuilder, DEFAULT_KEY_ALGORITHM, DEFAULT_REFRESH_BEFORE, DEFAULT_SCOPE, DEFAULT_TIMEOUT,
-};
+pub use builder::BankClientBuilder;
+pub use client::{BankClient, DEFAULT_KEY_ALGORITHM, DEFAULT_REFRESH_BEFORE, DEFAULT_SCOPE, DEFAULT_TIMEOUT};
 pub use error::{CallbackError, Error, Result};
 pub use openbanking_core as core;
 pub use registration::Registration;
