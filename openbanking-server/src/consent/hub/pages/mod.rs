@@ -37,8 +37,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use openbanking_core::consent::ConsentStatus;
 use openbanking_core::jose::{SigningAlgorithm, verify_jws};
-use openbanking_core::provider::{Actor, AuthoriseConsent, ConsentProvider, RejectConsent, RevokeConsent};
-use openbanking_core::store::ConsentQuery;
+use openbanking_core::provider::{Actor, AuthoriseConsent, ConsentProvider, RejectConsent};
 use openbanking_core::{AccountId, ClientId, Consent, ConsentId, PsuId, random_token};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -46,15 +45,17 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use url::Url;
 
-use super::directory::{BankId, BankParticipant, unscope};
+use super::directory::{BankId, BankParticipant};
 use super::wire::{DECISION_TYP, INTERACTION_TYP};
 use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, Hub, consent_for_bank, sign_jws};
 use crate::accounts::data::AccountLabel;
 use crate::consent::pages::render::{STYLESHEET, csp, html_response};
 use crate::consent::pages::{
-    AccessRequest, AccountChoice, ConsentDetails, ConsentPage, ConsentSummary, DashboardPage, DefaultRenderer,
-    ErrorPage, LoginPage, LoginThrottle, PageContext, PageRenderer, Texts, Throttle,
+    AccessRequest, AccountChoice, ConsentDetails, ConsentPage, DefaultRenderer, ErrorPage, LoginPage, LoginThrottle,
+    PageContext, PageRenderer, Texts, Throttle,
 };
+
+mod dashboard;
 
 /// Where a bank sends the PSU to start an interaction (`?request=<JWS>`).
 pub const START_PATH: &str = "/psu/start";
@@ -162,8 +163,8 @@ pub(crate) fn routes() -> Router<Hub> {
         .route(START_PATH, get(start))
         .route(LOGIN_PATH, get(login_page).post(login))
         .route(CONSENT_PATH, get(consent_page).post(decide))
-        .route(DASHBOARD_PATH, get(dashboard))
-        .route(REVOKE_PATH, post(revoke))
+        .route(DASHBOARD_PATH, get(dashboard::dashboard))
+        .route(REVOKE_PATH, post(dashboard::revoke))
         .route(LOGOUT_PATH, post(logout))
 }
 
@@ -602,97 +603,6 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
         }
         _ => consent_view(&hub, &session, StatusCode::BAD_REQUEST, None).await,
     }
-}
-
-async fn dashboard_view(hub: &Hub, session: &Session, notice: Option<String>) -> Response {
-    let Some(psu) = &session.psu else { return Redirect::to(LOGIN_PATH).into_response() };
-    let page = match hub.inner.provider.list(ConsentQuery::by_psu(psu.clone()).with_limit(500)).await {
-        Ok(page) => page,
-        Err(error) => {
-            tracing::error!(%error, "hub: could not list a PSU's consents");
-            return hub.error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Your consents are not available",
-                "Please try again later.",
-            );
-        }
-    };
-    let t = texts();
-    let mut consents: Vec<ConsentSummary> = page
-        .consents
-        .iter()
-        .filter_map(|consent| {
-            let (bank, tpp) = unscope(consent.client_id())?;
-            let bank_name =
-                hub.inner.directory.bank(&bank).map_or_else(|| bank.to_string(), |b| b.display_name().to_owned());
-            let status = match consent.status() {
-                ConsentStatus::Authorised => &t.status_authorised,
-                ConsentStatus::AwaitingAuthorisation => &t.status_awaiting,
-                ConsentStatus::Rejected => &t.status_rejected,
-                ConsentStatus::Revoked => &t.status_revoked,
-                ConsentStatus::Expired => &t.status_expired,
-            };
-            Some(ConsentSummary {
-                consent_id: consent.consent_id().as_str().to_owned(),
-                client_name: format!("{tpp} (at {bank_name})"),
-                status: status.to_string(),
-                active: consent.status() == ConsentStatus::Authorised,
-                given: t.date(consent.creation_date_time()),
-                expires: consent.expiration_date_time().map_or_else(|| t.no_end_date.to_string(), |at| t.date(at)),
-                accounts: consent
-                    .account_ids()
-                    .iter()
-                    .map(|a| AccountLabel { name: a.as_str().to_owned(), summary: None, details: Vec::new() })
-                    .collect(),
-                permissions: consent.permissions().iter().map(|p| t.permission(*p).to_owned()).collect(),
-            })
-        })
-        .collect();
-    consents.reverse();
-    let page = DashboardPage {
-        context: context(&t),
-        revoke_action: REVOKE_PATH.to_owned(),
-        logout_action: LOGOUT_PATH.to_owned(),
-        csrf: &session.csrf,
-        notice,
-        consents,
-    };
-    hub.render(StatusCode::OK, DefaultRenderer.dashboard(&page))
-}
-
-async fn dashboard(State(hub): State<Hub>, jar: CookieJar) -> Response {
-    match hub.session(&jar) {
-        Some((_, session)) if session.psu.is_some() => dashboard_view(&hub, &session, None).await,
-        _ => Redirect::to(LOGIN_PATH).into_response(),
-    }
-}
-
-async fn revoke(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
-    let form = form(&body);
-    let Some((_, session)) = hub.session(&jar) else { return Redirect::to(LOGIN_PATH).into_response() };
-    let Some(psu) = session.psu.clone() else { return Redirect::to(LOGIN_PATH).into_response() };
-    if !csrf_ok(&session, &form) {
-        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
-    }
-    let Some(consent_id) = field(&form, "consent_id").and_then(|id| ConsentId::parse(id).ok()) else {
-        return hub.error_page(StatusCode::BAD_REQUEST, "No such consent", "Go back to your consents.");
-    };
-    // Only the logged-in PSU's own consents (another's looks like an unknown one).
-    let own = matches!(hub.inner.provider.get(&consent_id).await, Ok(Some(c)) if c.psu_id() == Some(&psu));
-    if !own {
-        return hub.error_page(StatusCode::NOT_FOUND, "No such consent", "Go back to your consents.");
-    }
-    let notice = match hub.inner.provider.revoke(RevokeConsent::new(consent_id.clone(), Actor::Psu(psu))).await {
-        Ok(_) => {
-            tracing::info!(%consent_id, "hub: the PSU revoked a consent");
-            Some(texts().revoked_notice.to_string())
-        }
-        Err(error) => {
-            tracing::info!(%consent_id, %error, "hub: a revocation was refused");
-            None
-        }
-    };
-    dashboard_view(&hub, &session, notice).await
 }
 
 async fn logout(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
