@@ -12,7 +12,10 @@
 //!   one database.
 //!
 //! Each SQL backend ships its migrations (`migrations/{sqlite,postgres}/`, embedded at compile
-//! time) and applies them on start: versioned, and a no-op when the schema is current.
+//! time) and applies them on start: versioned, and a no-op when the schema is current. The stores
+//! themselves are written once for both (`store/shared/`, included by each backend with the few
+//! words of SQL and the sqlx types in which they differ); each backend's own module holds only how
+//! it connects.
 //!
 //! # Running a second instance
 //!
@@ -36,12 +39,17 @@
 //! out or closed, SQLite busy past its timeout) is [`StoreError::Unavailable`]; a unique violation
 //! is a [`StoreError::Conflict`].
 //!
-//! Expired rows are purged by the writes to each table, a bounded batch at a time (64 rows, at
-//! least as many as each write adds), and all at once by the backend's `purge_expired`, for a
-//! periodic task.
+//! Replay keys that requests in flight ask for at the same time are written together, in one
+//! statement and one commit (group commit; each caller is answered once its key is committed).
+//!
+//! Expired rows are purged in the background, at most once a second per table, in bounded
+//! batches, so that no request waits on a purge; and all at once by the backend's
+//! `purge_expired`, for a periodic task.
 
 pub use openbanking_core::store::*;
 
+#[cfg(feature = "_sql")]
+mod group_commit;
 #[cfg(feature = "_sql")]
 mod sql;
 

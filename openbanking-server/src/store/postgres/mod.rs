@@ -26,14 +26,49 @@
 //! purging at once don't wait on each other), and all at once by
 //! [`purge_expired`](PostgresStores::purge_expired).
 
+/// What the store code shared with SQLite (`store/shared/`) needs to know of PostgreSQL.
+mod dialect {
+    /// The sqlx database.
+    pub(super) type Db = sqlx::Postgres;
+    /// Its pool.
+    pub(super) type Pool = sqlx::postgres::PgPool;
+    /// One connection.
+    pub(super) type Conn = sqlx::PgConnection;
+    /// What `SELECT 1` reads as (`integer`).
+    pub(super) type One = i32;
+    /// How a write transaction begins (READ COMMITTED; the row locks of its updates serialize
+    /// the writers that race).
+    pub(super) const BEGIN: &str = "BEGIN";
+    /// What a purge's row selection adds: instances purging at once skip the rows another one
+    /// holds instead of waiting for them.
+    macro_rules! skip_locked {
+        () => {
+            " FOR UPDATE SKIP LOCKED"
+        };
+    }
+    pub(super) use skip_locked;
+}
+
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/artifacts.rs"]
 mod artifacts;
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/records.rs"]
 mod records;
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/refresh.rs"]
 mod refresh;
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/support.rs"]
+mod support;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
@@ -41,10 +76,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use time::OffsetDateTime;
 
-use self::artifacts::{PostgresArtifactStore, PostgresCodeStore, PostgresReplayCache, PostgresRevocationStore};
-use self::records::{PostgresClientStore, PostgresConsentStore, PostgresSessionStore};
-use self::refresh::PostgresRefreshTokenStore;
-use super::sql::{self, PurgePacer, micros};
+use self::support::on;
+use super::sql;
 use super::{StoreError, Stores};
 
 /// The migrations of `migrations/postgres/`, embedded at compile time.
@@ -123,18 +156,7 @@ impl PostgresStores {
 
     /// One store of each kind over this database.
     pub fn stores(&self) -> Stores {
-        let pool = &self.pool;
-        Stores {
-            consents: Arc::new(PostgresConsentStore::new(pool.clone())),
-            clients: Arc::new(PostgresClientStore::new(pool.clone())),
-            pushed_requests: Arc::new(PostgresArtifactStore::new(pool.clone(), artifacts::PUSHED_REQUEST)),
-            interactions: Arc::new(PostgresArtifactStore::new(pool.clone(), artifacts::INTERACTION)),
-            codes: Arc::new(PostgresCodeStore::new(pool.clone())),
-            refresh_tokens: Arc::new(PostgresRefreshTokenStore::new(pool.clone())),
-            revocations: Arc::new(PostgresRevocationStore::new(pool.clone())),
-            replay: Arc::new(PostgresReplayCache::new(pool.clone())),
-            sessions: Arc::new(PostgresSessionStore::new(pool.clone())),
-        }
+        support::stores(&self.pool)
     }
 
     /// The connection pool, for an integrator's own queries (and tests).
@@ -145,20 +167,7 @@ impl PostgresStores {
     /// Deletes every row that has expired at `now`, in every table (writes only purge a bounded
     /// batch each): for a periodic task, at one instance or several. Returns how many rows went.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let now = micros(now)?;
-        let mut purged = 0;
-        for statement in [
-            "DELETE FROM artifacts WHERE expires_at <= $1",
-            "DELETE FROM codes WHERE purge_at <= $1",
-            "DELETE FROM refresh_families WHERE purge_at <= $1",
-            "DELETE FROM revocations WHERE purge_at <= $1",
-            "DELETE FROM replay WHERE expires_at < $1",
-            "DELETE FROM sessions WHERE expires_at <= $1",
-        ] {
-            let done = sqlx::query(statement).bind(now).execute(&self.pool).await.map_err(on("purge"))?;
-            purged += done.rows_affected();
-        }
-        Ok(purged)
+        support::purge_expired(&self.pool, now).await
     }
 
     /// Closes the pool: waits for the connections in use to come back, then closes them all.
@@ -201,36 +210,6 @@ fn transient(code: &str) -> bool {
 /// A sqlx error of `context`, as a [`StoreError`] (also for the key store).
 pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
     sql::classify(context, error, transient)
-}
-
-/// `|e| err(context, e)`, for `map_err`.
-fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| err(context, e)
-}
-
-/// Purges, in the background and paced by `pacer` (see [`PurgePacer`]), the expired rows that
-/// `statement` deletes; `statement` binds `$1` to `now` (µs), `$2` to the batch size and, when
-/// `kind` is given, `$3` to it. Returns at once.
-fn purge_later(
-    pacer: &Arc<PurgePacer>,
-    pool: &PgPool,
-    context: &'static str,
-    kind: Option<&'static str>,
-    now: i64,
-    statement: &'static str,
-) {
-    let pool = pool.clone();
-    pacer.purge(move || {
-        let pool = pool.clone();
-        async move {
-            let mut query = sqlx::query(statement).bind(now).bind(sql::PURGE_BATCH);
-            if let Some(kind) = kind {
-                query = query.bind(kind);
-            }
-            let done = query.execute(&pool).await.map_err(on(context))?;
-            Ok(done.rows_affected())
-        }
-    });
 }
 
 #[cfg(test)]

@@ -22,24 +22,56 @@
 //! per table, after a write to it (so no request waits on a purge), and all at once by
 //! [`purge_expired`](SqliteStores::purge_expired).
 
+/// What the store code shared with PostgreSQL (`store/shared/`) needs to know of SQLite.
+mod dialect {
+    /// The sqlx database.
+    pub(super) type Db = sqlx::Sqlite;
+    /// Its pool.
+    pub(super) type Pool = sqlx::sqlite::SqlitePool;
+    /// One connection.
+    pub(super) type Conn = sqlx::SqliteConnection;
+    /// What `SELECT 1` reads as (SQLite integers are 64-bit).
+    pub(super) type One = i64;
+    /// How a write transaction begins: `IMMEDIATE` takes the writer's lock at once, so a
+    /// transaction that reads before it writes can't fail to upgrade (`SQLITE_BUSY`) half-way.
+    pub(super) const BEGIN: &str = "BEGIN IMMEDIATE";
+    /// What a purge's row selection adds: nothing (SQLite has one writer; there are no row locks
+    /// to skip).
+    macro_rules! skip_locked {
+        () => {
+            ""
+        };
+    }
+    pub(super) use skip_locked;
+}
+
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/artifacts.rs"]
 mod artifacts;
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/records.rs"]
 mod records;
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/refresh.rs"]
 mod refresh;
+// Included by both backends on purpose (see `dialect`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../shared/support.rs"]
+mod support;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use time::OffsetDateTime;
 
-use self::artifacts::{SqliteArtifactStore, SqliteCodeStore, SqliteReplayCache, SqliteRevocationStore};
-use self::records::{SqliteClientStore, SqliteConsentStore, SqliteSessionStore};
-use self::refresh::SqliteRefreshTokenStore;
-use super::sql::{self, PurgePacer, micros};
+use super::sql;
 use super::{StoreError, Stores};
 
 /// The migrations of `migrations/sqlite/`, embedded at compile time.
@@ -106,18 +138,7 @@ impl SqliteStores {
 
     /// One store of each kind over this database.
     pub fn stores(&self) -> Stores {
-        let pool = &self.pool;
-        Stores {
-            consents: Arc::new(SqliteConsentStore::new(pool.clone())),
-            clients: Arc::new(SqliteClientStore::new(pool.clone())),
-            pushed_requests: Arc::new(SqliteArtifactStore::new(pool.clone(), artifacts::PUSHED_REQUEST)),
-            interactions: Arc::new(SqliteArtifactStore::new(pool.clone(), artifacts::INTERACTION)),
-            codes: Arc::new(SqliteCodeStore::new(pool.clone())),
-            refresh_tokens: Arc::new(SqliteRefreshTokenStore::new(pool.clone())),
-            revocations: Arc::new(SqliteRevocationStore::new(pool.clone())),
-            replay: Arc::new(SqliteReplayCache::new(pool.clone())),
-            sessions: Arc::new(SqliteSessionStore::new(pool.clone())),
-        }
+        support::stores(&self.pool)
     }
 
     /// The connection pool, for an integrator's own queries (and tests).
@@ -128,20 +149,7 @@ impl SqliteStores {
     /// Deletes every row that has expired at `now`, in every table (writes only purge a bounded
     /// batch each): for a periodic task. Returns how many rows went.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let now = micros(now)?;
-        let mut purged = 0;
-        for statement in [
-            "DELETE FROM artifacts WHERE expires_at <= $1",
-            "DELETE FROM codes WHERE purge_at <= $1",
-            "DELETE FROM refresh_families WHERE purge_at <= $1",
-            "DELETE FROM revocations WHERE purge_at <= $1",
-            "DELETE FROM replay WHERE expires_at < $1",
-            "DELETE FROM sessions WHERE expires_at <= $1",
-        ] {
-            let done = sqlx::query(statement).bind(now).execute(&self.pool).await.map_err(|e| err("purge", e))?;
-            purged += done.rows_affected();
-        }
-        Ok(purged)
+        support::purge_expired(&self.pool, now).await
     }
 
     /// Closes the pool: waits for the connections in use to come back, then closes them all.
@@ -161,34 +169,4 @@ fn transient(code: &str) -> bool {
 /// A sqlx error of `context`, as a [`StoreError`] (also for the key store).
 pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
     sql::classify(context, error, transient)
-}
-
-/// `|e| err(context, e)`, for `map_err`.
-fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| err(context, e)
-}
-
-/// Purges, in the background and paced by `pacer` (see [`PurgePacer`]), the expired rows that
-/// `statement` deletes; `statement` binds `$1` to `now` (µs), `$2` to the batch size and, when
-/// `kind` is given, `$3` to it. Returns at once.
-fn purge_later(
-    pacer: &Arc<PurgePacer>,
-    pool: &SqlitePool,
-    context: &'static str,
-    kind: Option<&'static str>,
-    now: i64,
-    statement: &'static str,
-) {
-    let pool = pool.clone();
-    pacer.purge(move || {
-        let pool = pool.clone();
-        async move {
-            let mut query = sqlx::query(statement).bind(now).bind(sql::PURGE_BATCH);
-            if let Some(kind) = kind {
-                query = query.bind(kind);
-            }
-            let done = query.execute(&pool).await.map_err(on(context))?;
-            Ok(done.rows_affected())
-        }
-    });
 }

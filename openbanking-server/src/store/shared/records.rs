@@ -1,14 +1,20 @@
-//! Consents, clients and PSU sessions in PostgreSQL.
+//! Consents, clients and PSU sessions in SQL.
+//!
+//! Written once for both SQL backends: `store/sqlite` and `store/postgres` each include this file
+//! as a module of their own (`#[path]`), where `super::dialect` names that backend's sqlx types
+//! and the few words of SQL in which the two differ. So the statements, and the reasoning that
+//! makes each atomic, exist once.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Consent, ConsentId};
-use sqlx::postgres::PgPool;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::QueryBuilder;
+
+use super::dialect::{Db, One, Pool, skip_locked};
 use time::OffsetDateTime;
 
-use super::on;
+use super::support::on;
 use crate::store::sql::{PurgePacer, from_json, micros, to_json, version_from_sql, version_to_sql};
 use crate::store::{
     ClientStore, ConsentPage, ConsentQuery, ConsentStore, PsuSession, RegisteredClient, SessionStore, StoreError,
@@ -17,12 +23,12 @@ use crate::store::{
 
 /// [`ConsentStore`] over the `consents` table.
 #[derive(Debug)]
-pub(super) struct PostgresConsentStore {
-    pool: PgPool,
+pub(super) struct SqlConsentStore {
+    pool: Pool,
 }
 
-impl PostgresConsentStore {
-    pub(super) fn new(pool: PgPool) -> Self {
+impl SqlConsentStore {
+    pub(super) fn new(pool: Pool) -> Self {
         Self { pool }
     }
 }
@@ -35,7 +41,7 @@ fn consent_from_row((body, version): (String, i64)) -> Result<Consent, StoreErro
 }
 
 #[async_trait]
-impl ConsentStore for PostgresConsentStore {
+impl ConsentStore for SqlConsentStore {
     async fn insert(&self, consent: &Consent) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO consents (consent_id, client_id, psu_id, status, created_at, version, body) \
@@ -88,7 +94,7 @@ impl ConsentStore for PostgresConsentStore {
             return Ok(updated);
         }
         // Lost: tell a stale version from a missing consent.
-        let exists = sqlx::query_scalar::<_, i32>("SELECT 1 FROM consents WHERE consent_id = $1")
+        let exists = sqlx::query_scalar::<_, One>("SELECT 1 FROM consents WHERE consent_id = $1")
             .bind(consent.consent_id().as_str())
             .fetch_optional(&self.pool)
             .await
@@ -98,7 +104,7 @@ impl ConsentStore for PostgresConsentStore {
 
     async fn list(&self, query: &ConsentQuery) -> Result<ConsentPage, StoreError> {
         let limit = query.limit();
-        let mut sql = QueryBuilder::<Postgres>::new("SELECT body, version FROM consents WHERE 1 = 1");
+        let mut sql = QueryBuilder::<Db>::new("SELECT body, version FROM consents WHERE 1 = 1");
         if let Some(psu_id) = &query.psu_id {
             sql.push(" AND psu_id = ").push_bind(psu_id.as_str().to_owned());
         }
@@ -123,18 +129,18 @@ impl ConsentStore for PostgresConsentStore {
 
 /// [`ClientStore`] over the `clients` table.
 #[derive(Debug)]
-pub(super) struct PostgresClientStore {
-    pool: PgPool,
+pub(super) struct SqlClientStore {
+    pool: Pool,
 }
 
-impl PostgresClientStore {
-    pub(super) fn new(pool: PgPool) -> Self {
+impl SqlClientStore {
+    pub(super) fn new(pool: Pool) -> Self {
         Self { pool }
     }
 }
 
 #[async_trait]
-impl ClientStore for PostgresClientStore {
+impl ClientStore for SqlClientStore {
     async fn insert(&self, client: RegisteredClient) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO clients (client_id, body) VALUES ($1, $2)")
             .bind(client.client_id.as_str())
@@ -178,28 +184,32 @@ impl ClientStore for PostgresClientStore {
 /// [`SessionStore`] over the `sessions` table. Without a capacity: the database's size is the
 /// limit.
 #[derive(Debug)]
-pub(super) struct PostgresSessionStore {
-    pool: PgPool,
+pub(super) struct SqlSessionStore {
+    pool: Pool,
     pacer: Arc<PurgePacer>,
 }
 
-impl PostgresSessionStore {
-    pub(super) fn new(pool: PgPool) -> Self {
+impl SqlSessionStore {
+    pub(super) fn new(pool: Pool) -> Self {
         Self { pool, pacer: Arc::default() }
     }
 }
 
 #[async_trait]
-impl SessionStore for PostgresSessionStore {
+impl SessionStore for SqlSessionStore {
     async fn insert(&self, id: &TokenHash, session: &PsuSession, now: OffsetDateTime) -> Result<(), StoreError> {
         let now = micros(now)?;
-        super::purge_later(
+        super::support::purge_later(
             &self.pacer,
             &self.pool,
             "purge sessions",
             None,
             now,
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            concat!(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
         );
         // An expired session under the same id (not purged yet) is overwritten; a live one stays.
         let done = sqlx::query(

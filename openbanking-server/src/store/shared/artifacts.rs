@@ -1,19 +1,26 @@
-//! The short-lived, used-once records in PostgreSQL: pushed requests and interactions, authorization
+//! The short-lived, used-once records in SQL: pushed requests and interactions, authorization
 //! codes, replay `jti`s and access-token revocations.
+//!
+//! Written once for both SQL backends: `store/sqlite` and `store/postgres` each include this file
+//! as a module of their own (`#[path]`), where `super::dialect` names that backend's sqlx types
+//! and the few words of SQL in which the two differ. So the statements, and the reasoning that
+//! makes each atomic, exist once.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use std::sync::Arc;
 
+use super::dialect::{Db, One, Pool, skip_locked};
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Jti};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::postgres::PgPool;
+use sqlx::QueryBuilder;
 use time::{Duration, OffsetDateTime};
 
-use super::on;
+use super::support::on;
+use crate::store::group_commit::{GroupCommit, PendingKey, WriteBatch};
 use crate::store::sql::{PurgePacer, from_json, micros, to_json};
 use crate::store::{
     ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayError,
@@ -32,27 +39,27 @@ const USED_CODE_MEMORY: Duration = Duration::hours(1);
 const REVOCATION_LEEWAY: Duration = Duration::minutes(1);
 
 /// [`ArtifactStore`] over the rows of one `kind` of the `artifacts` table, values as JSON.
-pub(super) struct PostgresArtifactStore<T> {
-    pool: PgPool,
+pub(super) struct SqlArtifactStore<T> {
+    pool: Pool,
     pacer: Arc<PurgePacer>,
     kind: &'static str,
     _value: PhantomData<fn() -> T>,
 }
 
-impl<T> PostgresArtifactStore<T> {
-    pub(super) fn new(pool: PgPool, kind: &'static str) -> Self {
+impl<T> SqlArtifactStore<T> {
+    pub(super) fn new(pool: Pool, kind: &'static str) -> Self {
         Self { pool, kind, pacer: Arc::default(), _value: PhantomData }
     }
 }
 
-impl<T> fmt::Debug for PostgresArtifactStore<T> {
+impl<T> fmt::Debug for SqlArtifactStore<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresArtifactStore").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("SqlArtifactStore").field("kind", &self.kind).finish_non_exhaustive()
     }
 }
 
 #[async_trait]
-impl<T> ArtifactStore<T> for PostgresArtifactStore<T>
+impl<T> ArtifactStore<T> for SqlArtifactStore<T>
 where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
@@ -64,13 +71,17 @@ where
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let now = micros(now)?;
-        super::purge_later(
+        super::support::purge_later(
             &self.pacer,
             &self.pool,
             "purge artifacts",
             Some(self.kind),
             now,
-            "DELETE FROM artifacts WHERE kind = $3 AND key IN (SELECT key FROM artifacts WHERE kind = $3 AND expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            concat!(
+                "DELETE FROM artifacts WHERE kind = $3 AND key IN (SELECT key FROM artifacts WHERE kind = $3 AND expires_at <= $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
         );
         // An expired entry under the same key (not purged yet) is overwritten; a live one stays.
         let done = sqlx::query(
@@ -121,19 +132,19 @@ where
 /// column: `find` only reads; `redeem` is one conditional `UPDATE` on "unused, unexpired, and this
 /// client's".
 #[derive(Debug)]
-pub(super) struct PostgresCodeStore {
-    pool: PgPool,
+pub(super) struct SqlCodeStore {
+    pool: Pool,
     pacer: Arc<PurgePacer>,
 }
 
-impl PostgresCodeStore {
-    pub(super) fn new(pool: PgPool) -> Self {
+impl SqlCodeStore {
+    pub(super) fn new(pool: Pool) -> Self {
         Self { pool, pacer: Arc::default() }
     }
 }
 
 #[async_trait]
-impl AuthorizationCodeStore for PostgresCodeStore {
+impl AuthorizationCodeStore for SqlCodeStore {
     async fn insert(
         &self,
         code: &TokenHash,
@@ -141,13 +152,17 @@ impl AuthorizationCodeStore for PostgresCodeStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        super::purge_later(
+        super::support::purge_later(
             &self.pacer,
             &self.pool,
             "purge codes",
             None,
             micros(now)?,
-            "DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            concat!(
+                "DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE purge_at <= $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
         );
         sqlx::query(
             "INSERT INTO codes (hash, grant_body, expires_at, used, purge_at, client_id) \
@@ -226,44 +241,60 @@ impl AuthorizationCodeStore for PostgresCodeStore {
 /// ignored). Its growth is bounded by the short lifetimes callers give keys (60 s for DPoP
 /// proofs, at most 5 minutes for client assertions) and by the request rate.
 #[derive(Debug)]
-pub(super) struct PostgresReplayCache {
-    pool: PgPool,
+pub(super) struct SqlReplayCache {
+    pool: Pool,
     pacer: Arc<PurgePacer>,
+    batches: Arc<GroupCommit>,
 }
 
-impl PostgresReplayCache {
-    pub(super) fn new(pool: PgPool) -> Self {
-        Self { pool, pacer: Arc::default() }
+impl SqlReplayCache {
+    pub(super) fn new(pool: Pool) -> Self {
+        let batches = GroupCommit::new(write_replay_batch(pool.clone()));
+        Self { pool, pacer: Arc::default(), batches }
     }
 
     async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
         let now = micros(now)?;
-        super::purge_later(
+        super::support::purge_later(
             &self.pacer,
             &self.pool,
             "purge replay keys",
             None,
             now,
-            "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            concat!(
+                "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
         );
-        // One statement: a new key is inserted; an expired one not purged yet is taken over; a
-        // live one (expiry inclusive) is left alone, and nothing changes.
-        let done = sqlx::query(
-            "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3",
-        )
-        .bind(key)
-        .bind(micros(expires_at)?)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(on("remember a replay key"))?;
-        Ok(done.rows_affected() == 1)
+        let key = PendingKey { key: key.to_owned(), expires_at: micros(expires_at)?, now };
+        self.batches.first_use(key).await
     }
 }
 
+/// Writes one group-commit batch of replay keys (see [`GroupCommit`]) in one statement: a new key
+/// is inserted; an expired one not purged yet is taken over; a live one (expiry inclusive) is left
+/// alone, and nothing changes. `RETURNING` names the keys inserted or taken over.
+fn write_replay_batch(pool: Pool) -> Box<WriteBatch> {
+    Box::new(move |keys, now| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let mut query = QueryBuilder::<Db>::new("INSERT INTO replay (key, expires_at) ");
+            query.push_values(keys, |mut row, key| {
+                row.push_bind(key.key).push_bind(key.expires_at);
+            });
+            query.push(" ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < ");
+            query.push_bind(now);
+            query.push(" RETURNING key");
+            let accepted: Vec<String> =
+                query.build_query_scalar().fetch_all(&pool).await.map_err(on("remember replay keys"))?;
+            Ok(accepted.into_iter().collect())
+        })
+    })
+}
+
 #[async_trait]
-impl ReplayCache for PostgresReplayCache {
+impl ReplayCache for SqlReplayCache {
     async fn first_use(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError> {
         // (A key already expired at `now` is stored too, as a dead row the next purge drops: it
         // is refused if live, and whatever carries it is refused by its own expiry check.)
@@ -273,27 +304,31 @@ impl ReplayCache for PostgresReplayCache {
 
 /// [`RevocationStore`] over the `revocations` table.
 #[derive(Debug)]
-pub(super) struct PostgresRevocationStore {
-    pool: PgPool,
+pub(super) struct SqlRevocationStore {
+    pool: Pool,
     pacer: Arc<PurgePacer>,
 }
 
-impl PostgresRevocationStore {
-    pub(super) fn new(pool: PgPool) -> Self {
+impl SqlRevocationStore {
+    pub(super) fn new(pool: Pool) -> Self {
         Self { pool, pacer: Arc::default() }
     }
 }
 
 #[async_trait]
-impl RevocationStore for PostgresRevocationStore {
+impl RevocationStore for SqlRevocationStore {
     async fn revoke(&self, jti: &Jti, exp: OffsetDateTime, now: OffsetDateTime) -> Result<(), StoreError> {
-        super::purge_later(
+        super::support::purge_later(
             &self.pacer,
             &self.pool,
             "purge revocations",
             None,
             micros(now)?,
-            "DELETE FROM revocations WHERE jti IN (SELECT jti FROM revocations WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            concat!(
+                "DELETE FROM revocations WHERE jti IN (SELECT jti FROM revocations WHERE purge_at <= $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
         );
         // Revoked again: remembered until the later of the two.
         sqlx::query(
@@ -309,7 +344,7 @@ impl RevocationStore for PostgresRevocationStore {
     }
 
     async fn is_revoked(&self, jti: &Jti) -> Result<bool, StoreError> {
-        let found = sqlx::query_scalar::<_, i32>("SELECT 1 FROM revocations WHERE jti = $1")
+        let found = sqlx::query_scalar::<_, One>("SELECT 1 FROM revocations WHERE jti = $1")
             .bind(jti.as_str())
             .fetch_optional(&self.pool)
             .await

@@ -1,14 +1,19 @@
-//! Refresh-token families in SQLite: rotation with retry of the previous token, reuse detection, revocation by consent.
+//! Refresh-token families in SQL: rotation with retry of the previous token, reuse detection,
+//! revocation by consent.
+//!
+//! Written once for both SQL backends: `store/sqlite` and `store/postgres` each include this file
+//! as a module of their own (`#[path]`), where `super::dialect` names that backend's sqlx types
+//! and the few words of SQL in which the two differ. So the statements, and the reasoning that
+//! makes each atomic, exist once.
 
 use std::sync::Arc;
 
+use super::dialect::{BEGIN, Conn, Pool, skip_locked};
 use async_trait::async_trait;
 use openbanking_core::{ConsentId, Jti};
-use sqlx::SqliteConnection;
-use sqlx::sqlite::SqlitePool;
 use time::OffsetDateTime;
 
-use super::on;
+use super::support::on;
 use crate::store::sql::{PurgePacer, corrupt, from_json, from_micros, micros, to_json};
 use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTokenStore, StoreError, TokenHash};
 
@@ -16,19 +21,22 @@ use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTok
 /// previous one with when it was superseded), `refresh_tokens` (every token a family issued) and
 /// `refresh_access_tokens`.
 ///
-/// Rotation is a `BEGIN IMMEDIATE` transaction of conditional updates on the family row: "the
-/// token is current" (it becomes the previous one), else "the token is the previous one" (its
-/// unused successor is replaced), else "the family is live" (it is revoked: reuse). A family
-/// is purged, with its tokens, once it has expired and every access token issued from it has; a
-/// revoked one is kept until then too.
+/// Rotation is a transaction (begun by [`BEGIN`]: `BEGIN IMMEDIATE` on SQLite, which takes the
+/// single writer's lock at once) of conditional updates on the family row: "the token is current"
+/// (it becomes the previous one), else "the token is the previous one" (its unused successor is
+/// replaced), else "the family is live" (it is revoked: reuse). On PostgreSQL the first update
+/// that matches holds the row lock to the end of the transaction; a concurrent rotation waits for
+/// it, then re-checks its own condition against the committed row (READ COMMITTED), so two can't
+/// both take the same step. A family is purged, with its tokens, once it has expired and every
+/// access token issued from it has; a revoked one is kept until then too.
 #[derive(Debug)]
-pub(super) struct SqliteRefreshTokenStore {
-    pool: SqlitePool,
+pub(super) struct SqlRefreshTokenStore {
+    pool: Pool,
     pacer: Arc<PurgePacer>,
 }
 
-impl SqliteRefreshTokenStore {
-    pub(super) fn new(pool: SqlitePool) -> Self {
+impl SqlRefreshTokenStore {
+    pub(super) fn new(pool: Pool) -> Self {
         Self { pool, pacer: Arc::default() }
     }
 }
@@ -51,7 +59,7 @@ fn usable(row: &FamilyRow, token: &TokenHash, now: i64) -> bool {
 }
 
 /// The family of `row`, with its access tokens, as the trait returns it.
-async fn family(conn: &mut SqliteConnection, row: &FamilyRow) -> Result<RefreshFamily, StoreError> {
+async fn family(conn: &mut Conn, row: &FamilyRow) -> Result<RefreshFamily, StoreError> {
     let (id, body, _, revoked, ..) = row;
     let mut family: RefreshFamily = from_json("refresh_families", "body", body)?;
     family.revoked = *revoked;
@@ -74,7 +82,7 @@ async fn family(conn: &mut SqliteConnection, row: &FamilyRow) -> Result<RefreshF
     Ok(family)
 }
 
-async fn family_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<RefreshFamily>, StoreError> {
+async fn family_by_id(conn: &mut Conn, id: &str) -> Result<Option<RefreshFamily>, StoreError> {
     let row = sqlx::query_as::<_, FamilyRow>(SELECT_BY_ID)
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -87,11 +95,7 @@ async fn family_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<Re
 }
 
 /// Records an access token of family `id` and keeps the family until it expires.
-async fn insert_access_token(
-    conn: &mut SqliteConnection,
-    id: &str,
-    token: &IssuedAccessToken,
-) -> Result<bool, StoreError> {
+async fn insert_access_token(conn: &mut Conn, id: &str, token: &IssuedAccessToken) -> Result<bool, StoreError> {
     let exp = micros(token.exp)?;
     let done = sqlx::query(
         "INSERT INTO refresh_access_tokens (family_id, jti, exp) \
@@ -112,9 +116,9 @@ async fn insert_access_token(
     Ok(done.rows_affected() == 1)
 }
 
-impl SqliteRefreshTokenStore {
+impl SqlRefreshTokenStore {
     /// Makes `next` a token of family `id`, in the rotation's transaction.
-    async fn issue(&self, conn: &mut SqliteConnection, id: &str, next: &TokenHash) -> Result<(), StoreError> {
+    async fn issue(&self, conn: &mut Conn, id: &str, next: &TokenHash) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO refresh_tokens (hash, family_id) VALUES ($1, $2)")
             .bind(next.as_str())
             .bind(id)
@@ -126,19 +130,23 @@ impl SqliteRefreshTokenStore {
 }
 
 #[async_trait]
-impl RefreshTokenStore for SqliteRefreshTokenStore {
+impl RefreshTokenStore for SqlRefreshTokenStore {
     async fn create(&self, family: RefreshFamily, token: &TokenHash, now: OffsetDateTime) -> Result<(), StoreError> {
-        super::purge_later(
+        super::support::purge_later(
             &self.pacer,
             &self.pool,
             "purge refresh families",
             None,
             micros(now)?,
-            "DELETE FROM refresh_families WHERE id IN (SELECT id FROM refresh_families WHERE purge_at <= $1 LIMIT $2)",
+            concat!(
+                "DELETE FROM refresh_families WHERE id IN (SELECT id FROM refresh_families WHERE purge_at <= $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
         );
         let body = RefreshFamily { revoked: false, access_tokens: Vec::new(), ..family.clone() };
         let expires_at = micros(family.expires_at)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(on("begin a transaction"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(on("begin a transaction"))?;
         sqlx::query(
             "INSERT INTO refresh_families (id, consent_id, body, expires_at, revoked, current_hash, purge_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $4)",
@@ -173,7 +181,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
             .await
             .map_err(on("look up a refresh token"))?;
         let Some(id) = id else { return Ok(RefreshRotation::Invalid) };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(on("begin a transaction"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(on("begin a transaction"))?;
         // The current token: it becomes the previous one, usable until `next` is used.
         let rotated = sqlx::query(
             "UPDATE refresh_families SET previous_hash = current_hash, previous_at = $3, current_hash = $4 \
@@ -247,7 +255,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         token: IssuedAccessToken,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(on("begin a transaction"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(on("begin a transaction"))?;
         sqlx::query("DELETE FROM refresh_access_tokens WHERE family_id = $1 AND exp <= $2")
             .bind(family_id)
             .bind(micros(now)?)
@@ -261,7 +269,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
     }
 
     async fn revoke_family(&self, family_id: &str, _now: OffsetDateTime) -> Result<Option<RefreshFamily>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(on("begin a transaction"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(on("begin a transaction"))?;
         sqlx::query("UPDATE refresh_families SET revoked = TRUE WHERE id = $1")
             .bind(family_id)
             .execute(&mut *tx)
@@ -277,7 +285,7 @@ impl RefreshTokenStore for SqliteRefreshTokenStore {
         consent_id: &ConsentId,
         _now: OffsetDateTime,
     ) -> Result<Vec<RefreshFamily>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(on("begin a transaction"))?;
+        let mut tx = self.pool.begin_with(BEGIN).await.map_err(on("begin a transaction"))?;
         let rows = sqlx::query_as::<_, FamilyRow>(
             "UPDATE refresh_families SET revoked = TRUE WHERE consent_id = $1 AND NOT revoked \
              RETURNING id, body, expires_at, revoked, current_hash, previous_hash, previous_at",
