@@ -229,6 +229,8 @@ impl TokenGuard {
     /// (`htm`, `htu`, `ath`, key = `cnf.jkt`, its algorithm, replay, nonce), the token,
     /// revocation, the required scope, then the access check. A refusal's DPoP challenge lists
     /// the [accepted algorithms](Self::dpop_algorithms).
+    ///
+    /// The headers are read once into a [`ProtectedRequest`], then [`decide`](Self::decide)d.
     pub async fn authorize(
         &self,
         method: &Method,
@@ -236,60 +238,60 @@ impl TokenGuard {
         headers: &HeaderMap,
         required_scope: Option<&str>,
     ) -> Result<Authorized, GuardError> {
-        self.decide(method, path, headers, required_scope).await.map_err(|e| e.with_algs(self.inner.algs.clone()))
+        match ProtectedRequest::from_headers(method, path, headers) {
+            Ok(request) => self.decide(request, required_scope).await,
+            Err(e) => Err(e.with_algs(self.inner.algs.clone())),
+        }
     }
 
-    async fn decide(
+    /// Decides one request already read from its headers (see [`authorize`](Self::authorize)).
+    pub async fn decide(
         &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
+        request: ProtectedRequest<'_>,
+        required_scope: Option<&str>,
+    ) -> Result<Authorized, GuardError> {
+        self.decide_inner(request, required_scope).await.map_err(|e| e.with_algs(self.inner.algs.clone()))
+    }
+
+    async fn decide_inner(
+        &self,
+        request: ProtectedRequest<'_>,
         required_scope: Option<&str>,
     ) -> Result<Authorized, GuardError> {
         let g = &self.inner;
-        let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(authorization), None) = (authorizations.next(), authorizations.next()) else {
-            return Err(if headers.contains_key(header::AUTHORIZATION) {
-                GuardError::invalid_request("more than one Authorization header")
-            } else {
-                GuardError::missing()
-            });
-        };
-        let authorization = authorization.to_str().map_err(|_| GuardError::invalid_token("malformed Authorization"))?;
-        let (scheme, token) = authorization.split_once(' ').ok_or_else(GuardError::missing)?;
-        let token = token.trim();
-        let bearer = scheme.eq_ignore_ascii_case("Bearer");
-        let validated = if scheme.eq_ignore_ascii_case("DPoP") {
-            let mut proofs = headers.get_all("dpop").iter();
-            let proof = match (proofs.next(), proofs.next()) {
-                (Some(p), None) => p.to_str().map_err(|_| GuardError::invalid_dpop_proof("malformed DPoP header"))?,
-                (None, _) => return Err(GuardError::invalid_dpop_proof("a DPoP proof is required")),
-                (Some(_), Some(_)) => return Err(GuardError::invalid_dpop_proof("more than one DPoP proof")),
-            };
-            // The token first: a request with a forged or expired token is refused before its
-            // proof is verified, so that it can't fill the (shared) DPoP replay cache.
-            let bound = g.validator.validate_dpop_bound(token).await.map_err(GuardError::from_token)?;
-            // The verifier may accept more algorithms than this guard advertises: hold proofs to
-            // the advertised ones (a proof that does not parse is left to the verifier to refuse).
-            if let Ok(jws) = UnverifiedJws::parse(proof)
-                && !g.algs.contains(&jws.alg())
-            {
-                return Err(GuardError::invalid_dpop_proof(format!(
-                    "DPoP proof algorithm {} is not accepted here",
-                    jws.alg().as_str()
-                )));
+        let ProtectedRequest { method, path, credentials } = request;
+        let (validated, bearer) = match credentials {
+            Credentials::Dpop { token, proof } => {
+                // The token first: a request with a forged or expired token is refused before its
+                // proof is verified, so that it can't fill the (shared) DPoP replay cache.
+                let bound = g.validator.validate_dpop_bound(token).await.map_err(GuardError::from_token)?;
+                // The verifier may accept more algorithms than this guard advertises: hold proofs
+                // to the advertised ones (a proof that does not parse is left to the verifier to
+                // refuse).
+                if let Ok(jws) = UnverifiedJws::parse(proof)
+                    && !g.algs.contains(&jws.alg())
+                {
+                    return Err(GuardError::invalid_dpop_proof(format!(
+                        "DPoP proof algorithm {} is not accepted here",
+                        jws.alg().as_str()
+                    )));
+                }
+                let htu = format!("{}{}", g.base, path);
+                let request = DpopRequest::new(method.as_str(), &htu).with_access_token(token);
+                let proof = g.dpop.verify(proof, &request).await.map_err(GuardError::from_dpop)?;
+                (bound.confirm(proof.jkt()).map_err(GuardError::from_token)?, false)
             }
-            let htu = format!("{}{}", g.base, path);
-            let request = DpopRequest::new(method.as_str(), &htu).with_access_token(token);
-            let proof = g.dpop.verify(proof, &request).await.map_err(GuardError::from_dpop)?;
-            bound.confirm(proof.jkt()).map_err(GuardError::from_token)?
-        } else if bearer {
-            if !g.allow_bearer {
-                return Err(GuardError::invalid_token("Bearer tokens are not accepted here; use DPoP").bearer());
+            Credentials::Bearer { token } => {
+                if !g.allow_bearer {
+                    return Err(GuardError::invalid_token("Bearer tokens are not accepted here; use DPoP").bearer());
+                }
+                let validated = g
+                    .validator
+                    .validate(token, Presentation::Bearer)
+                    .await
+                    .map_err(|e| GuardError::from_token(e).bearer())?;
+                (validated, true)
             }
-            g.validator.validate(token, Presentation::Bearer).await.map_err(|e| GuardError::from_token(e).bearer())?
-        } else {
-            return Err(GuardError::missing());
         };
         let claims = validated.into_claims();
         if let Some(revocations) = &g.revocations
@@ -308,6 +310,59 @@ impl TokenGuard {
         };
         tracing::debug!(client_id = %claims.client_id, jti = %claims.jti, "request authorized");
         Ok(Authorized { claims, consent, bearer, algs: g.algs.clone() })
+    }
+}
+
+/// One call to a protected resource, read once from its HTTP request: the method, the path, and
+/// how the caller presents its token. [`TokenGuard::decide`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProtectedRequest<'a> {
+    method: &'a Method,
+    path: &'a str,
+    credentials: Credentials<'a>,
+}
+
+/// How the token is presented.
+#[derive(Debug, Clone, Copy)]
+enum Credentials<'a> {
+    /// `Authorization: DPoP <token>` with its one `DPoP` proof (RFC 9449 §7.1).
+    Dpop { token: &'a str, proof: &'a str },
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1; accepted only where the guard allows it).
+    Bearer { token: &'a str },
+}
+
+impl<'a> ProtectedRequest<'a> {
+    /// Reads `Authorization` (exactly one, scheme `DPoP` or `Bearer`) and, for `DPoP`, exactly
+    /// one `DPoP` header. A request without usable credentials is refused as
+    /// [`GuardError::missing`] (a challenge without an error code, RFC 6750 §3.1); more than one
+    /// `Authorization` is `invalid_request`; an unreadable one `invalid_token`; a missing,
+    /// repeated or unreadable proof `invalid_dpop_proof`.
+    pub fn from_headers(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Result<Self, GuardError> {
+        let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(authorization), None) = (authorizations.next(), authorizations.next()) else {
+            return Err(if headers.contains_key(header::AUTHORIZATION) {
+                GuardError::invalid_request("more than one Authorization header")
+            } else {
+                GuardError::missing()
+            });
+        };
+        let authorization = authorization.to_str().map_err(|_| GuardError::invalid_token("malformed Authorization"))?;
+        let (scheme, token) = authorization.split_once(' ').ok_or_else(GuardError::missing)?;
+        let token = token.trim();
+        let credentials = if scheme.eq_ignore_ascii_case("DPoP") {
+            let mut proofs = headers.get_all("dpop").iter();
+            let proof = match (proofs.next(), proofs.next()) {
+                (Some(p), None) => p.to_str().map_err(|_| GuardError::invalid_dpop_proof("malformed DPoP header"))?,
+                (None, _) => return Err(GuardError::invalid_dpop_proof("a DPoP proof is required")),
+                (Some(_), Some(_)) => return Err(GuardError::invalid_dpop_proof("more than one DPoP proof")),
+            };
+            Credentials::Dpop { token, proof }
+        } else if scheme.eq_ignore_ascii_case("Bearer") {
+            Credentials::Bearer { token }
+        } else {
+            return Err(GuardError::missing());
+        };
+        Ok(Self { method, path, credentials })
     }
 }
 
