@@ -233,6 +233,11 @@ async fn the_hub_refuses_accounts_the_psu_does_not_hold_and_a_bad_csrf_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // An RFC 6749 §5.2 error, not cached (§5.1).
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
     let _ = flow.bank.bank.clock.now();
 }
 

@@ -23,7 +23,6 @@ use openbanking_core::store::{ConsentPage, ConsentQuery, MemoryReplayCache, Repl
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{Consent, ConsentError, ConsentId, ConsentRequest};
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
@@ -31,8 +30,8 @@ use super::bank_auth::{LEEWAY, sign_request};
 use super::directory::{BankId, BankParticipant};
 use super::paths;
 use super::wire::{
-    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, EVENT_TYP, ErrorBody, HubEvent,
-    ListParams, Statement, WebhookBody, denial_from_str,
+    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, EVENT_TYP, ErrorBody, EventClaims,
+    HubEvent, ListParams, Statement, WebhookBody, denial_from_str,
 };
 
 /// How long a positive `check` answer is reused without asking the hub: 10 s (and never past the
@@ -183,15 +182,6 @@ impl CallError {
             }
         }
     }
-}
-
-#[derive(Deserialize)]
-struct EventClaims {
-    iss: String,
-    aud: String,
-    iat: i64,
-    jti: String,
-    event: HubEvent,
 }
 
 impl HubConsentProvider {

@@ -27,7 +27,7 @@ use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client
 use super::events::{EventLog, EventPublisher};
 use super::wire::{
     ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EventParams, ListParams,
-    Statement, WebhookBody, WireCursor,
+    SoftwareStatementClaims, Statement, WebhookBody, WireCursor,
 };
 use super::{ARTEFACT_LIFETIME, consent_for_bank, paths, sign_jws};
 use crate::consent::psu::PsuAuthenticator;
@@ -136,11 +136,17 @@ impl Hub {
     pub fn software_statement(&self, software_id: &str) -> Option<String> {
         let tpp = self.inner.directory.tpp(software_id)?;
         let iat = self.inner.clock.unix_now();
-        let claims = serde_json::json!({
-            "iss": &*self.inner.base, "iat": iat, "exp": iat + 365 * 24 * 3600, "jti": openbanking_core::random_token(16),
-            "software_id": tpp.software_id, "org_name": tpp.org_name, "client_name": tpp.org_name,
-            "jwks": tpp.jwks, "redirect_uris": tpp.redirect_uris,
-        });
+        let claims = SoftwareStatementClaims {
+            iss: self.inner.base.to_string(),
+            iat,
+            exp: iat + 365 * 24 * 3600,
+            jti: openbanking_core::random_token(16),
+            software_id: tpp.software_id,
+            client_name: tpp.org_name.clone(),
+            org_name: tpp.org_name,
+            jwks: tpp.jwks,
+            redirect_uris: tpp.redirect_uris,
+        };
         match sign_jws(&self.inner.keys, "JWT", &claims) {
             Ok(statement) => Some(statement),
             Err(error) => {

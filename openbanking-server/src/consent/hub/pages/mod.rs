@@ -39,14 +39,16 @@ use openbanking_core::consent::ConsentStatus;
 use openbanking_core::jose::{SigningAlgorithm, verify_jws};
 use openbanking_core::provider::{Actor, AuthoriseConsent, ConsentProvider, RejectConsent};
 use openbanking_core::{AccountId, ClientId, Consent, ConsentId, PsuId, random_token};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use url::Url;
 
 use super::directory::{BankId, BankParticipant};
-use super::wire::{DECISION_TYP, INTERACTION_TYP};
+use super::wire::{
+    BankAccount, BankAccounts, DECISION_TYP, DecisionClaims, INTERACTION_TYP, InteractionClaims, PsuDecision,
+    RequestClaims,
+};
 use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, Hub, consent_for_bank, sign_jws};
 use crate::accounts::data::AccountLabel;
 use crate::consent::pages::render::{STYLESHEET, csp, html_response};
@@ -125,36 +127,6 @@ struct Pending {
     interaction_id: String,
     consent_id: ConsentId,
     tpp: ClientId,
-}
-
-#[derive(Deserialize)]
-struct InteractionClaims {
-    iss: String,
-    aud: String,
-    iat: i64,
-    exp: i64,
-    jti: String,
-    interaction_id: String,
-    consent_id: ConsentId,
-    client_id: ClientId,
-}
-
-/// What the bank answers at [`ACCOUNTS_PATH`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct BankAccounts {
-    pub(crate) accounts: Vec<BankAccount>,
-}
-
-/// One account of the PSU at the bank, as the hub shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct BankAccount {
-    pub(crate) account_id: AccountId,
-    pub(crate) currency: String,
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) summary: Option<String>,
-    #[serde(default)]
-    pub(crate) details: Vec<String>,
 }
 
 pub(crate) fn routes() -> Router<Hub> {
@@ -261,11 +233,17 @@ impl Hub {
     /// The bank's signed decision, and the URL of its callback carrying it.
     fn decision_redirect(&self, pending: &Pending, psu: Option<&PsuId>, approve: bool) -> Response {
         let iat = self.inner.clock.unix_now();
-        let claims = json!({
-            "iss": &*self.inner.base, "aud": pending.bank.as_str(), "iat": iat, "exp": iat + DECISION_LIFETIME,
-            "jti": random_token(16), "interaction_id": pending.interaction_id, "consent_id": pending.consent_id,
-            "decision": if approve { "approve" } else { "deny" }, "psu": psu,
-        });
+        let claims = DecisionClaims {
+            iss: self.inner.base.to_string(),
+            aud: pending.bank.as_str().to_owned(),
+            iat,
+            exp: iat + DECISION_LIFETIME,
+            jti: random_token(16),
+            interaction_id: pending.interaction_id.clone(),
+            consent_id: pending.consent_id.clone(),
+            decision: if approve { PsuDecision::Approve } else { PsuDecision::Deny },
+            psu: psu.cloned(),
+        };
         let Ok(jws) = sign_jws(&self.inner.keys, DECISION_TYP, &claims) else {
             tracing::error!("hub: could not sign a decision");
             return self.error_page(
@@ -284,10 +262,16 @@ impl Hub {
         let base = bank.base_url.as_ref().ok_or("the bank has no base URL")?;
         let url = format!("{}{ACCOUNTS_PATH}", base.as_str().trim_end_matches('/'));
         let iat = self.inner.clock.unix_now();
-        let claims = json!({
-            "iss": &*self.inner.base, "aud": bank.bank_id.as_str(), "iat": iat, "exp": iat + 60,
-            "jti": random_token(16), "htm": "GET", "htu": url, "psu_id": psu,
-        });
+        let claims = RequestClaims {
+            iss: self.inner.base.to_string(),
+            aud: bank.bank_id.as_str().to_owned(),
+            iat,
+            exp: iat + 60,
+            jti: random_token(16),
+            htm: "GET".to_owned(),
+            htu: url.clone(),
+            psu_id: psu.clone(),
+        };
         let jws = sign_jws(&self.inner.keys, HUB_REQUEST_TYP, &claims).map_err(|e| e.to_string())?;
         let response = self.inner.http.get(&url).bearer_auth(jws).send().await.map_err(|e| e.to_string())?;
         if !response.status().is_success() {
