@@ -317,3 +317,40 @@ async fn password_guessing_at_the_hub_is_throttled_across_sessions() {
     assert_eq!(throttled.status(), 429, "even the right password waits once the username is blocked");
     assert!(throttled.headers().get("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn a_flood_of_anonymous_hub_sessions_neither_logs_psus_out_nor_keeps_new_logins_out() {
+    use openbanking_core::store::{MemorySessionStore, Stores};
+
+    // A session store with room for 4: the attacker's sessions fill it many times over.
+    let stores = Stores { sessions: Arc::new(MemorySessionStore::with_capacity(4)), ..Stores::in_memory() };
+    let hub = hub_support::start_hub_with(Arc::new(ManualClock::starting_now()), |b| b.stores(stores)).await;
+    let log_in = |user: &'static str| {
+        let base = hub.base.clone();
+        async move {
+            let browser = browser();
+            let login = browser.get(format!("{base}/psu/login")).send().await.unwrap();
+            assert_eq!(login.status(), 200);
+            let form = [
+                ("csrf", csrf(&login.text().await.unwrap())),
+                ("username", user.into()),
+                ("password", format!("{user}-password")),
+            ];
+            let response = browser.post(format!("{base}/psu/login")).form(&form).send().await.unwrap();
+            assert_eq!(redirect(&response, &base), format!("{base}/consents"), "{user} logs in");
+            browser
+        }
+    };
+    let alice = log_in("alice").await;
+    // Anyone can open sessions: GET /psu/login without ever logging in.
+    let attacker = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for _ in 0..20 {
+        assert_eq!(attacker.get(format!("{}/psu/login", hub.base)).send().await.unwrap().status(), 200);
+    }
+    // A new PSU still logs in, and the PSU who had logged in is still logged in.
+    let bob = log_in("bob").await;
+    for browser in [&alice, &bob] {
+        let dashboard = browser.get(format!("{}/consents", hub.base)).send().await.unwrap();
+        assert_eq!(dashboard.status(), 200, "the dashboard, not a redirect to the login");
+    }
+}

@@ -17,7 +17,7 @@ use openbanking_core::provider::{
     AuthoriseConsent, CheckConsent, ConsentCheck, ConsentProvider, CreateConsent, DenialReason, RejectConsent,
     RevokeConsent,
 };
-use openbanking_core::store::{MemoryReplayCache, ReplayCache};
+use openbanking_core::store::{MemoryReplayCache, MemorySessionStore, ReplayCache, SessionStore, Stores};
 use openbanking_core::{Consent, ConsentError, ConsentId, ConsentStore, LocalConsentProvider};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -72,6 +72,7 @@ pub struct HubBuilder {
     consents: Option<Arc<dyn ConsentStore>>,
     clock: Arc<dyn Clock>,
     replay: Option<Arc<dyn ReplayCache>>,
+    sessions: Option<Arc<dyn SessionStore>>,
     banks: Vec<BankParticipant>,
     self_enrolment: bool,
     psus: Option<Arc<dyn PsuAuthenticator>>,
@@ -95,6 +96,7 @@ impl Hub {
             consents: None,
             clock: Arc::new(SystemClock),
             replay: None,
+            sessions: None,
             banks: Vec::new(),
             self_enrolment: false,
             psus: None,
@@ -212,6 +214,22 @@ impl HubBuilder {
         self
     }
 
+    /// Where the PSU pages keep their sessions (default: in memory, [`MemorySessionStore`]).
+    /// Hub instances behind one address share one, as they share consents.
+    pub fn sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// Takes the hub's stores from one [`Stores`] value, as
+    /// [`AuthorizationServerBuilder::stores`](crate::authorization::AuthorizationServerBuilder::stores) does:
+    /// its `consents`, `replay` and `sessions` (the hub keeps no clients, codes or tokens). The
+    /// same as calling [`consents`](Self::consents), [`replay_cache`](Self::replay_cache) and
+    /// [`sessions`](Self::sessions).
+    pub fn stores(self, stores: Stores) -> Self {
+        self.consents(stores.consents).replay_cache(stores.replay).sessions(stores.sessions)
+    }
+
     /// A bank registered from the start.
     pub fn bank(mut self, bank: BankParticipant) -> Self {
         self.banks.push(bank);
@@ -309,7 +327,11 @@ impl HubBuilder {
                 self_enrolment: self.self_enrolment,
                 http,
                 psus: self.psus,
-                pages: super::pages::PagesState::new(secure, self.login_throttle),
+                pages: super::pages::PagesState::new(
+                    secure,
+                    self.login_throttle,
+                    self.sessions.unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
+                ),
             }),
         })
     }
