@@ -354,3 +354,34 @@ async fn a_flood_of_anonymous_hub_sessions_neither_logs_psus_out_nor_keeps_new_l
         assert_eq!(dashboard.status(), 200, "the dashboard, not a redirect to the login");
     }
 }
+
+#[tokio::test]
+async fn when_the_banks_account_data_is_down_it_tells_the_hub_to_retry_and_the_psu_to_come_back() {
+    use openbanking_core::jose::SigningKey;
+    use openbanking_server::consent::hub::{ACCOUNTS_PATH, HUB_REQUEST_TYP};
+
+    let (flow, _page) = to_the_consent_page().await;
+    flow.bank.data.set_down(true);
+    // The hub's signed request for alice's accounts, as the hub's pages send it.
+    let url = flow.bank.bank.url(ACCOUNTS_PATH);
+    let now = flow.bank.bank.clock.unix_now();
+    let claims = json!({
+        "iss": flow.hub.base, "aud": "bank-a", "iat": now, "exp": now + 60, "jti": "accounts-down-1",
+        "htm": "GET", "htu": url, "psu_id": "alice",
+    });
+    let hub_key: Arc<SigningKey> = flow.hub.keys.active();
+    let jws =
+        hub_key.sign(json!({ "typ": HUB_REQUEST_TYP, "kid": hub_key.kid().as_str() }).as_object().unwrap(), &claims);
+    let response = reqwest::Client::new().get(&url).bearer_auth(jws.unwrap()).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    // The PSU at the hub's consent page is asked to come back later.
+    let page = flow.browser.get(format!("{}/psu/consent", flow.hub.base)).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    flow.bank.data.set_down(false);
+    assert_eq!(flow.browser.get(format!("{}/psu/consent", flow.hub.base)).send().await.unwrap().status(), 200);
+}
