@@ -19,7 +19,7 @@
 //! **The PSU's accounts** come from the bank: `GET <bank>/hub/accounts` with a hub-signed bearer
 //! JWS (`typ` `hub-request+jwt`, `aud` the bank, `htm`/`htu`, 60 s, single-use `jti`, `psu_id`).
 //!
-//! Sessions live in the hub's [`SessionStore`](openbanking_core::store::SessionStore)
+//! Sessions live in the hub's [`SessionStore`]
 //! ([`HubBuilder::sessions`](super::HubBuilder::sessions); random 256-bit id in an `HttpOnly`,
 //! `SameSite=Lax` cookie, `Secure` on https, stored as its SHA-256; 15 minutes; a new id at
 //! login); at most 5 failed logins per session (an interaction then ends denied), and across
