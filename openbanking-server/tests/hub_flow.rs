@@ -233,6 +233,11 @@ async fn the_hub_refuses_accounts_the_psu_does_not_hold_and_a_bad_csrf_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // An RFC 6749 §5.2 error, not cached (§5.1).
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
     let _ = flow.bank.bank.clock.now();
 }
 
@@ -311,4 +316,72 @@ async fn password_guessing_at_the_hub_is_throttled_across_sessions() {
     let throttled = attempt("alice-password").await;
     assert_eq!(throttled.status(), 429, "even the right password waits once the username is blocked");
     assert!(throttled.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_flood_of_anonymous_hub_sessions_neither_logs_psus_out_nor_keeps_new_logins_out() {
+    use openbanking_core::store::{MemorySessionStore, Stores};
+
+    // A session store with room for 4: the attacker's sessions fill it many times over.
+    let stores = Stores { sessions: Arc::new(MemorySessionStore::with_capacity(4)), ..Stores::in_memory() };
+    let hub = hub_support::start_hub_with(Arc::new(ManualClock::starting_now()), |b| b.stores(stores)).await;
+    let log_in = |user: &'static str| {
+        let base = hub.base.clone();
+        async move {
+            let browser = browser();
+            let login = browser.get(format!("{base}/psu/login")).send().await.unwrap();
+            assert_eq!(login.status(), 200);
+            let form = [
+                ("csrf", csrf(&login.text().await.unwrap())),
+                ("username", user.into()),
+                ("password", format!("{user}-password")),
+            ];
+            let response = browser.post(format!("{base}/psu/login")).form(&form).send().await.unwrap();
+            assert_eq!(redirect(&response, &base), format!("{base}/consents"), "{user} logs in");
+            browser
+        }
+    };
+    let alice = log_in("alice").await;
+    // Anyone can open sessions: GET /psu/login without ever logging in.
+    let attacker = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for _ in 0..20 {
+        assert_eq!(attacker.get(format!("{}/psu/login", hub.base)).send().await.unwrap().status(), 200);
+    }
+    // A new PSU still logs in, and the PSU who had logged in is still logged in.
+    let bob = log_in("bob").await;
+    for browser in [&alice, &bob] {
+        let dashboard = browser.get(format!("{}/consents", hub.base)).send().await.unwrap();
+        assert_eq!(dashboard.status(), 200, "the dashboard, not a redirect to the login");
+    }
+}
+
+#[tokio::test]
+async fn when_the_banks_account_data_is_down_it_tells_the_hub_to_retry_and_the_psu_to_come_back() {
+    use openbanking_core::jose::SigningKey;
+    use openbanking_server::consent::hub::{ACCOUNTS_PATH, HUB_REQUEST_TYP};
+
+    let (flow, _page) = to_the_consent_page().await;
+    flow.bank.data.set_down(true);
+    // The hub's signed request for alice's accounts, as the hub's pages send it.
+    let url = flow.bank.bank.url(ACCOUNTS_PATH);
+    let now = flow.bank.bank.clock.unix_now();
+    let claims = json!({
+        "iss": flow.hub.base, "aud": "bank-a", "iat": now, "exp": now + 60, "jti": "accounts-down-1",
+        "htm": "GET", "htu": url, "psu_id": "alice",
+    });
+    let hub_key: Arc<SigningKey> = flow.hub.keys.active();
+    let jws =
+        hub_key.sign(json!({ "typ": HUB_REQUEST_TYP, "kid": hub_key.kid().as_str() }).as_object().unwrap(), &claims);
+    let response = reqwest::Client::new().get(&url).bearer_auth(jws.unwrap()).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    // The PSU at the hub's consent page is asked to come back later.
+    let page = flow.browser.get(format!("{}/psu/consent", flow.hub.base)).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    flow.bank.data.set_down(false);
+    assert_eq!(flow.browser.get(format!("{}/psu/consent", flow.hub.base)).send().await.unwrap().status(), 200);
 }

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use openbanking_core::client::GrantType;
@@ -12,13 +13,16 @@ use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::consent::{ConsentRequest, Permission};
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
 use openbanking_core::provider::{AuthoriseConsent, CreateConsent};
+use openbanking_core::store::StoreError;
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{AccountId, ConsentId, ConsentProvider, PsuId, Scope};
-use openbanking_server::accounts::{self, MemoryAccountData};
+use openbanking_server::accounts::data::AccountLabel;
+use openbanking_server::accounts::{self, Account, AccountData, Balance, MemoryAccountData, Transaction};
 use openbanking_server::consent::api as consent_api;
 use openbanking_server::consent::hub::{BankId, Hub, HubConsentProvider, HubInteraction, WEBHOOK_PATH};
 use openbanking_server::consent::psu::MemoryPsuDirectory;
 use openbanking_server::guard::TokenGuard;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -111,11 +115,67 @@ pub struct HubBank {
     pub provider: HubConsentProvider,
     pub issuer: TokenIssuer,
     pub tpp: TestClient,
+    /// The bank's account data (can be taken down).
+    pub data: Arc<SwitchableAccountData>,
+}
+
+/// The bank's account data: the seeded memory data, which a test can take down.
+#[derive(Debug)]
+pub struct SwitchableAccountData {
+    inner: MemoryAccountData,
+    down: AtomicBool,
+}
+
+impl SwitchableAccountData {
+    /// Every call fails (`Unavailable`) while `down`.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn up(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::unavailable("the core banking system is down"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AccountData for SwitchableAccountData {
+    async fn accounts(&self, psu: &PsuId) -> Result<Vec<Account>, StoreError> {
+        self.up()?;
+        self.inner.accounts(psu).await
+    }
+
+    async fn balances(&self, psu: &PsuId, account: &AccountId) -> Result<Vec<Balance>, StoreError> {
+        self.up()?;
+        self.inner.balances(psu, account).await
+    }
+
+    async fn transactions(
+        &self,
+        psu: &PsuId,
+        account: &AccountId,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.up()?;
+        self.inner.transactions(psu, account, from, to).await
+    }
+
+    fn label(&self, account: &Account, language: &str) -> AccountLabel {
+        self.inner.label(account, language)
+    }
 }
 
 pub async fn start_hub_bank(hub: &RunningHub, bank_id: &str, clock: Arc<ManualClock>) -> HubBank {
     let provider = hub.unregistered_provider(bank_id, clock.clone());
-    let data = Arc::new(MemoryAccountData::seeded_at(clock.now()));
+    let data = Arc::new(SwitchableAccountData {
+        inner: MemoryAccountData::seeded_at(clock.now()),
+        down: AtomicBool::new(false),
+    });
+    let switch = data.clone();
     let interaction = HubInteraction::new(provider.clone(), data.clone());
     let (for_server, for_api, for_routes) = (provider.clone(), provider.clone(), interaction.clone());
     let bank = common::start_bank_with(
@@ -136,7 +196,7 @@ pub async fn start_hub_bank(hub: &RunningHub, bank_id: &str, clock: Arc<ManualCl
         .build()
         .unwrap();
     let tpp = bank.client(&[GrantType::ClientCredentials, GrantType::AuthorizationCode]).await;
-    HubBank { bank, provider, issuer, tpp }
+    HubBank { bank, provider, issuer, tpp, data: switch }
 }
 
 impl HubBank {

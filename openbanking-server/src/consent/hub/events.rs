@@ -22,11 +22,10 @@ use openbanking_core::clock::Clock;
 use openbanking_core::jose::KeyRing;
 use openbanking_core::provider::{Actor, ConsentEvent, ConsentEventSink};
 use openbanking_core::{ConsentStore, random_token};
-use serde_json::json;
 use tokio::sync::Notify;
 
 use super::directory::{Directory, unscope};
-use super::wire::{EVENT_TYP, HubEvent};
+use super::wire::{EVENT_TYP, EventClaims, HubEvent};
 use super::{consent_for_bank, sign_jws};
 
 /// How many events the hub keeps for banks to pull.
@@ -139,7 +138,13 @@ async fn deliver(
     let mut backoff = WEBHOOK_FIRST_BACKOFF;
     for attempt in 1..=WEBHOOK_ATTEMPTS {
         let iat = clock.unix_now();
-        let claims = json!({ "iss": base, "aud": event.bank, "iat": iat, "jti": event.event_id, "event": event });
+        let claims = EventClaims {
+            iss: base.to_owned(),
+            aud: event.bank.clone(),
+            iat,
+            jti: event.event_id.clone(),
+            event: event.clone(),
+        };
         let body = match sign_jws(keys, EVENT_TYP, &claims) {
             Ok(body) => body,
             Err(error) => {

@@ -9,15 +9,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use openbanking_core::{ConsentId, PsuId, random_token};
+use openbanking_core::{OAuthErrorCode, random_token};
 use serde::Deserialize;
-use serde_json::json;
 
-use super::pages::{BankAccount, BankAccounts, START_PATH};
-use super::wire::{DECISION_TYP, INTERACTION_TYP};
+use super::pages::START_PATH;
+use super::wire::{
+    BankAccount, BankAccounts, DECISION_TYP, DecisionClaims, INTERACTION_TYP, InteractionClaims, PsuDecision,
+    RequestClaims,
+};
 use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, HubConsentProvider};
 use crate::accounts::AccountData;
 use crate::authorization::{AuthorizationServer, Interaction, InteractionOutcome};
@@ -28,6 +30,8 @@ use crate::store::PendingAuthorization;
 
 /// Life of the bank's interaction request: the PSU's way to the hub (10 minutes at most).
 const REQUEST_LIFETIME: i64 = 300;
+/// `Retry-After` (seconds) when the bank's account data is unavailable to the hub.
+const ACCOUNTS_RETRY_AFTER: &str = "5";
 
 /// The [`Interaction`] of a bank in hub mode: the PSU logs in and decides at the hub.
 ///
@@ -54,31 +58,6 @@ impl fmt::Debug for HubInteraction {
 struct RouteState {
     interaction: HubInteraction,
     server: AuthorizationServer,
-}
-
-#[derive(Deserialize)]
-struct DecisionClaims {
-    iss: String,
-    aud: String,
-    exp: i64,
-    iat: i64,
-    jti: String,
-    interaction_id: String,
-    consent_id: ConsentId,
-    decision: String,
-    psu: Option<PsuId>,
-}
-
-#[derive(Deserialize)]
-struct RequestClaims {
-    iss: String,
-    aud: String,
-    exp: i64,
-    iat: i64,
-    jti: String,
-    htm: String,
-    htu: String,
-    psu_id: PsuId,
 }
 
 /// The claims every JWS from the hub has.
@@ -144,11 +123,16 @@ impl Interaction for HubInteraction {
             return error_page(&error).into_response();
         };
         let iat = self.provider.clock().unix_now();
-        let claims = json!({
-            "iss": self.provider.bank_id().as_str(), "aud": self.provider.hub_base(), "iat": iat,
-            "exp": iat + REQUEST_LIFETIME, "jti": random_token(16), "interaction_id": pending.id,
-            "consent_id": consent_id, "client_id": pending.request.client_id,
-        });
+        let claims = InteractionClaims {
+            iss: self.provider.bank_id().as_str().to_owned(),
+            aud: self.provider.hub_base().to_owned(),
+            iat,
+            exp: iat + REQUEST_LIFETIME,
+            jti: random_token(16),
+            interaction_id: pending.id.clone(),
+            consent_id,
+            client_id: pending.request.client_id.clone(),
+        };
         let mut header = serde_json::Map::new();
         header.insert("typ".into(), INTERACTION_TYP.into());
         header.insert("kid".into(), self.provider.key().kid().as_str().into());
@@ -192,13 +176,13 @@ async fn callback(State(state): State<RouteState>, Query(query): Query<CallbackQ
     if pending.request.consent_id.as_ref() != Some(&claims.consent_id) {
         return refuse("the decision is about another consent");
     }
-    let outcome = match (claims.decision.as_str(), claims.psu) {
-        ("approve", Some(subject)) => {
+    let outcome = match (claims.decision, claims.psu) {
+        (PsuDecision::Approve, Some(subject)) => {
             state.interaction.provider.forget(&claims.consent_id);
             InteractionOutcome::Approve { subject, scope: None }
         }
-        ("deny", _) => InteractionOutcome::Deny,
-        _ => return refuse("no decision"),
+        (PsuDecision::Deny, _) => InteractionOutcome::Deny,
+        (PsuDecision::Approve, None) => return refuse("an approval without a PSU"),
     };
     match state.server.complete_interaction(&claims.interaction_id, outcome).await {
         Ok(location) => Redirect::to(&location).into_response(),
@@ -207,9 +191,11 @@ async fn callback(State(state): State<RouteState>, Query(query): Query<CallbackQ
 }
 
 async fn accounts(State(state): State<RouteState>, headers: HeaderMap) -> Response {
+    // The hub authenticates with its signed bearer request: a failure is `invalid_client`
+    // (RFC 6749 §5.2), written by the one OAuth error writer (`Cache-Control: no-store`).
     let refuse = |why: &str| {
         tracing::warn!(cause = why, "hub accounts request refused");
-        (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response()
+        OAuthError::invalid_client("the request is not a valid signed request from the consent hub").into_response()
     };
     let Some(token) =
         headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "))
@@ -254,7 +240,10 @@ async fn accounts(State(state): State<RouteState>, headers: HeaderMap) -> Respon
         }
         Err(error) => {
             tracing::error!(%error, "the bank's account data failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "error": "unavailable" }))).into_response()
+            // RFC 6749 §4.1.2.1 `temporarily_unavailable`, with `Retry-After` (RFC 9110 §10.2.3).
+            OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, "the bank's account data is unavailable")
+                .with_header(header::RETRY_AFTER, ACCOUNTS_RETRY_AFTER)
+                .into_response()
         }
     }
 }

@@ -66,6 +66,7 @@
 //! `jwks_uri` fetches), so the hub client adds no dependency.
 
 mod bank_auth;
+mod builder;
 mod directory;
 pub mod events;
 mod interaction;
@@ -74,10 +75,11 @@ mod provider;
 mod server;
 mod wire;
 
+pub use builder::HubBuilder;
 pub use directory::{BankId, BankParticipant, InvalidBankId, TppParticipant};
 pub use interaction::HubInteraction;
 pub use provider::{DEFAULT_CACHE_TTL, HubConsentProvider, HubConsentProviderBuilder, WEBHOOK_PATH, WEBHOOK_WINDOW};
-pub use server::{Hub, HubBuilder};
+pub use server::Hub;
 pub use wire::{ARTEFACT_TYP, DECISION_TYP, EVENT_TYP, HubEvent, INTERACTION_TYP};
 
 use openbanking_core::Consent;

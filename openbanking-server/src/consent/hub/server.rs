@@ -10,24 +10,22 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use openbanking_core::clock::{Clock, SystemClock};
-use openbanking_core::error::ConfigError;
+use openbanking_core::clock::Clock;
 use openbanking_core::jose::{Jwks, KeyRing};
 use openbanking_core::provider::{
     AuthoriseConsent, CheckConsent, ConsentCheck, ConsentProvider, CreateConsent, DenialReason, RejectConsent,
     RevokeConsent,
 };
-use openbanking_core::store::{MemoryReplayCache, ReplayCache};
-use openbanking_core::{Consent, ConsentError, ConsentId, ConsentStore, LocalConsentProvider};
+use openbanking_core::{Consent, ConsentError, ConsentId, LocalConsentProvider};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::bank_auth::BankAuthenticator;
 use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client};
-use super::events::{EventLog, EventPublisher};
+use super::events::EventLog;
 use super::wire::{
     ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EventParams, ListParams,
-    Statement, WebhookBody, WireCursor,
+    SoftwareStatementClaims, Statement, WebhookBody, WireCursor,
 };
 use super::{ARTEFACT_LIFETIME, consent_for_bank, paths, sign_jws};
 use crate::consent::psu::PsuAuthenticator;
@@ -64,45 +62,7 @@ impl fmt::Debug for Hub {
     }
 }
 
-/// Builds a [`Hub`]: [`Hub::builder`].
-#[must_use]
-pub struct HubBuilder {
-    base: Url,
-    keys: Arc<KeyRing>,
-    consents: Option<Arc<dyn ConsentStore>>,
-    clock: Arc<dyn Clock>,
-    replay: Option<Arc<dyn ReplayCache>>,
-    banks: Vec<BankParticipant>,
-    self_enrolment: bool,
-    psus: Option<Arc<dyn PsuAuthenticator>>,
-    authorisation_timeout: Option<Duration>,
-    login_throttle: crate::consent::pages::LoginThrottle,
-}
-
-impl fmt::Debug for HubBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubBuilder").field("base", &self.base.as_str()).finish_non_exhaustive()
-    }
-}
-
 impl Hub {
-    /// A hub at `base` (its public base URL: the `iss` of everything it signs and the `aud` of
-    /// the banks' assertions), signing with `keys`.
-    pub fn builder(base: Url, keys: Arc<KeyRing>) -> HubBuilder {
-        HubBuilder {
-            base,
-            keys,
-            consents: None,
-            clock: Arc::new(SystemClock),
-            replay: None,
-            banks: Vec::new(),
-            self_enrolment: false,
-            psus: None,
-            authorisation_timeout: None,
-            login_throttle: crate::consent::pages::LoginThrottle::default(),
-        }
-    }
-
     /// The hub's base URL, without a trailing `/`.
     pub fn base(&self) -> &str {
         &self.inner.base
@@ -136,11 +96,17 @@ impl Hub {
     pub fn software_statement(&self, software_id: &str) -> Option<String> {
         let tpp = self.inner.directory.tpp(software_id)?;
         let iat = self.inner.clock.unix_now();
-        let claims = serde_json::json!({
-            "iss": &*self.inner.base, "iat": iat, "exp": iat + 365 * 24 * 3600, "jti": openbanking_core::random_token(16),
-            "software_id": tpp.software_id, "org_name": tpp.org_name, "client_name": tpp.org_name,
-            "jwks": tpp.jwks, "redirect_uris": tpp.redirect_uris,
-        });
+        let claims = SoftwareStatementClaims {
+            iss: self.inner.base.to_string(),
+            iat,
+            exp: iat + 365 * 24 * 3600,
+            jti: openbanking_core::random_token(16),
+            software_id: tpp.software_id,
+            client_name: tpp.org_name.clone(),
+            org_name: tpp.org_name,
+            jwks: tpp.jwks,
+            redirect_uris: tpp.redirect_uris,
+        };
         match sign_jws(&self.inner.keys, "JWT", &claims) {
             Ok(statement) => Some(statement),
             Err(error) => {
@@ -183,129 +149,6 @@ impl Hub {
             .merge(super::pages::routes())
             .layer(DefaultBodyLimit::max(crate::authorization::MAX_BODY_BYTES))
             .with_state(self.clone())
-    }
-}
-
-impl HubBuilder {
-    /// Where the hub keeps consents (default: in memory, with a warning).
-    pub fn consents(mut self, store: Arc<dyn ConsentStore>) -> Self {
-        self.consents = Some(store);
-        self
-    }
-
-    /// The clock (default: the system's).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Where the `jti`s of the banks' assertions are remembered (default: in memory). Hub
-    /// instances sharing a database share one.
-    pub fn replay_cache(mut self, replay: Arc<dyn ReplayCache>) -> Self {
-        self.replay = Some(replay);
-        self
-    }
-
-    /// A bank registered from the start.
-    pub fn bank(mut self, bank: BankParticipant) -> Self {
-        self.banks.push(bank);
-        self
-    }
-
-    /// How PSUs log in at the hub's pages (required for the pages; without it they answer 503).
-    pub fn psus(mut self, psus: Arc<dyn PsuAuthenticator>) -> Self {
-        self.psus = Some(psus);
-        self
-    }
-
-    /// How failed PSU logins are throttled across sessions (default: the pages' defaults).
-    pub fn login_throttle(mut self, throttle: crate::consent::pages::LoginThrottle) -> Self {
-        self.login_throttle = throttle;
-        self
-    }
-
-    /// How long a consent may await the PSU before the hub rejects it (default one hour).
-    pub fn authorisation_timeout(mut self, timeout: Duration) -> Self {
-        self.authorisation_timeout = Some(timeout);
-        self
-    }
-
-    /// Lets any bank enrol itself (`POST /directory/v1/banks` with its id and keys), with no
-    /// vetting: for a sandbox hub only. Logs a warning at build.
-    pub fn dangerous_self_enrolment(mut self) -> Self {
-        self.self_enrolment = true;
-        self
-    }
-
-    /// Checks the settings and builds the hub.
-    pub fn build(self) -> Result<Hub, ConfigError> {
-        let local_http = self
-            .base
-            .host_str()
-            .is_some_and(|h| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
-        if self.base.scheme() != "https" && !(self.base.scheme() == "http" && local_http) {
-            return Err(ConfigError::Invalid {
-                setting: "base",
-                reason: "the hub's base URL must be https (http only on loopback)".into(),
-            });
-        }
-        let base: Arc<str> = Arc::from(self.base.as_str().trim_end_matches('/'));
-        let consents = self.consents.unwrap_or_else(|| {
-            tracing::warn!("hub: consents in memory, lost on exit");
-            Arc::new(openbanking_core::MemoryConsentStore::new())
-        });
-        if self.self_enrolment {
-            tracing::warn!("hub: self-enrolment is on: any bank can join (sandbox only)");
-        }
-        let mut provider = LocalConsentProvider::new(consents.clone(), self.clock.clone());
-        if let Some(timeout) = self.authorisation_timeout {
-            provider = provider.with_authorisation_timeout(timeout);
-        }
-        let directory = Arc::new(Directory::default());
-        for bank in self.banks {
-            let id = bank.bank_id.clone();
-            if !directory.add(bank) {
-                return Err(ConfigError::Invalid { setting: "bank", reason: format!("bank {id} is registered twice") });
-            }
-        }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ConfigError::Invalid { setting: "http_client", reason: e.to_string() })?;
-        let log = Arc::new(EventLog::default());
-        if let Some(events) = provider.events() {
-            events.subscribe(Arc::new(EventPublisher {
-                log: log.clone(),
-                store: consents,
-                directory: directory.clone(),
-                keys: self.keys.clone(),
-                clock: self.clock.clone(),
-                base: base.clone(),
-                http: http.clone(),
-            }));
-        }
-        let auth = BankAuthenticator {
-            hub_base: base.clone(),
-            clock: self.clock.clone(),
-            replay: self.replay.unwrap_or_else(|| Arc::new(MemoryReplayCache::new())),
-        };
-        let secure = self.base.scheme() == "https";
-        Ok(Hub {
-            inner: Arc::new(HubInner {
-                base,
-                keys: self.keys,
-                clock: self.clock,
-                directory,
-                provider,
-                auth,
-                log,
-                self_enrolment: self.self_enrolment,
-                http,
-                psus: self.psus,
-                pages: super::pages::PagesState::new(secure, self.login_throttle),
-            }),
-        })
     }
 }
 

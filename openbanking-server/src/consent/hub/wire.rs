@@ -3,6 +3,7 @@
 //! bank's [`HubConsentProvider`](super::HubConsentProvider)) use these types, so they can't drift.
 
 use openbanking_core::consent::{Consent, ConsentRequest, ConsentStatus, Permission};
+use openbanking_core::jose::Jwks;
 use openbanking_core::provider::{Actor, DenialReason};
 use openbanking_core::store::{ConsentCursor, ConsentQuery};
 use openbanking_core::{AccountId, ClientId, ConsentError, ConsentId, ConsentRequestError, PsuId, StoreError};
@@ -206,6 +207,111 @@ impl Statement {
     }
 }
 
+/// The claims of a bank's request to start a PSU interaction at the hub (`typ`
+/// [`INTERACTION_TYP`], signed by the bank, sent as `GET /psu/start?request=<JWS>`): `iss` the
+/// bank id, `aud` the hub's base URL, at most 10 minutes, a single-use `jti`, the bank's
+/// `interaction_id`, the `consent_id` and the TPP's `client_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct InteractionClaims {
+    pub(crate) iss: String,
+    pub(crate) aud: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) jti: String,
+    pub(crate) interaction_id: String,
+    pub(crate) consent_id: ConsentId,
+    pub(crate) client_id: ClientId,
+}
+
+/// What the PSU decided at the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PsuDecision {
+    /// The PSU approved (and the hub authorised the consent).
+    Approve,
+    /// The PSU denied, or the interaction could not go on.
+    Deny,
+}
+
+/// The claims of the hub's decision sent back to the bank's callback (`typ` [`DECISION_TYP`],
+/// signed by the hub): `iss` the hub, `aud` the bank, 2 minutes, a single-use `jti`, the
+/// `interaction_id` and `consent_id` of the bank's request, the `decision` and, for an
+/// approval, the `psu`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DecisionClaims {
+    pub(crate) iss: String,
+    pub(crate) aud: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) jti: String,
+    pub(crate) interaction_id: String,
+    pub(crate) consent_id: ConsentId,
+    pub(crate) decision: PsuDecision,
+    #[serde(default)]
+    pub(crate) psu: Option<PsuId>,
+}
+
+/// The claims of the hub's signed bearer request to a bank (`typ` `hub-request+jwt`, for
+/// `GET <bank>/hub/accounts`): `iss` the hub, `aud` the bank, 60 s, a single-use `jti`,
+/// `htm`/`htu` binding it to the one request (as RFC 9449 §4.2 does for DPoP), and `psu_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RequestClaims {
+    pub(crate) iss: String,
+    pub(crate) aud: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) jti: String,
+    pub(crate) htm: String,
+    pub(crate) htu: String,
+    pub(crate) psu_id: PsuId,
+}
+
+/// What a bank answers at `GET /hub/accounts`: the PSU's accounts there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BankAccounts {
+    pub(crate) accounts: Vec<BankAccount>,
+}
+
+/// One account of the PSU at the bank, as the hub shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BankAccount {
+    pub(crate) account_id: AccountId,
+    pub(crate) currency: String,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) summary: Option<String>,
+    #[serde(default)]
+    pub(crate) details: Vec<String>,
+}
+
+/// The claims of a status-change event pushed to a bank's webhook (`typ` [`EVENT_TYP`], signed
+/// by the hub): `iss` the hub, `aud` the bank, `iat`, `jti` = the event's id, and the `event`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EventClaims {
+    pub(crate) iss: String,
+    pub(crate) aud: String,
+    pub(crate) iat: i64,
+    pub(crate) jti: String,
+    pub(crate) event: HubEvent,
+}
+
+/// The claims of a software statement the hub signs for a TPP (RFC 7591 §2.3, `typ` `JWT`):
+/// `iss` the hub, `iat`, `exp` (a year), `jti`, and the client metadata the hub vouches for:
+/// `software_id`, `org_name`, `client_name`, `jwks` and `redirect_uris`. A bank reads them as
+/// any software statement (RFC 7591 metadata members).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SoftwareStatementClaims {
+    pub(crate) iss: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) jti: String,
+    pub(crate) software_id: String,
+    pub(crate) org_name: String,
+    pub(crate) client_name: String,
+    pub(crate) jwks: Jwks,
+    pub(crate) redirect_uris: Vec<String>,
+}
+
 /// A denial reason from its [`DenialReason::as_str`] name.
 pub(crate) fn denial_from_str(name: &str) -> Option<DenialReason> {
     Some(match name {
@@ -341,5 +447,77 @@ mod tests {
         let params: ListParams =
             serde_urlencoded::from_str(&serde_urlencoded::to_string(ListParams::of(&query)).unwrap()).unwrap();
         assert_eq!(params.query().unwrap(), query);
+    }
+
+    /// A claim set read from `sample` and written back is `sample` again.
+    fn round_trips<T: Serialize + serde::de::DeserializeOwned>(sample: serde_json::Value) -> T {
+        let claims: T = serde_json::from_value(sample.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&claims).unwrap(), sample);
+        claims
+    }
+
+    #[test]
+    fn interaction_claims_round_trip() {
+        let claims: InteractionClaims = round_trips(serde_json::json!({
+            "iss": "bank-a", "aud": "https://hub.example", "iat": 1_800_000_000, "exp": 1_800_000_300,
+            "jti": "j-1", "interaction_id": "i-1", "consent_id": "c-1", "client_id": "tpp-1",
+        }));
+        assert_eq!(claims.consent_id.as_str(), "c-1");
+    }
+
+    #[test]
+    fn decision_claims_round_trip() {
+        let claims: DecisionClaims = round_trips(serde_json::json!({
+            "iss": "https://hub.example", "aud": "bank-a", "iat": 1_800_000_000, "exp": 1_800_000_120,
+            "jti": "j-1", "interaction_id": "i-1", "consent_id": "c-1", "decision": "approve", "psu": "alice",
+        }));
+        assert_eq!(claims.decision, PsuDecision::Approve);
+        let denied: DecisionClaims = round_trips(serde_json::json!({
+            "iss": "https://hub.example", "aud": "bank-a", "iat": 1_800_000_000, "exp": 1_800_000_120,
+            "jti": "j-2", "interaction_id": "i-1", "consent_id": "c-1", "decision": "deny", "psu": null,
+        }));
+        assert_eq!((denied.decision, denied.psu), (PsuDecision::Deny, None));
+        let unknown = serde_json::json!({
+            "iss": "h", "aud": "b", "iat": 1, "exp": 2, "jti": "j", "interaction_id": "i", "consent_id": "c",
+            "decision": "maybe",
+        });
+        assert!(serde_json::from_value::<DecisionClaims>(unknown).is_err());
+    }
+
+    #[test]
+    fn request_claims_round_trip() {
+        let claims: RequestClaims = round_trips(serde_json::json!({
+            "iss": "https://hub.example", "aud": "bank-a", "iat": 1_800_000_000, "exp": 1_800_000_060,
+            "jti": "j-1", "htm": "GET", "htu": "https://bank.example/hub/accounts", "psu_id": "alice",
+        }));
+        assert_eq!(claims.psu_id.as_str(), "alice");
+    }
+
+    #[test]
+    fn event_claims_round_trip() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let consent = Consent::new(
+            ConsentId::parse("c-1").unwrap(),
+            ClientId::parse("tpp-1").unwrap(),
+            &ConsentRequest::new([Permission::ReadBalances]).validate(now).unwrap(),
+            now,
+        );
+        let event = HubEvent { event_id: "e-1".into(), seq: 7, bank: "bank-a".into(), consent, actor: Actor::Bank };
+        let sample = serde_json::json!({
+            "iss": "https://hub.example", "aud": "bank-a", "iat": 1_800_000_000, "jti": "e-1",
+            "event": serde_json::to_value(&event).unwrap(),
+        });
+        let claims: EventClaims = round_trips(sample);
+        assert_eq!(claims.event, event);
+    }
+
+    #[test]
+    fn software_statement_claims_round_trip() {
+        let claims: SoftwareStatementClaims = round_trips(serde_json::json!({
+            "iss": "https://hub.example", "iat": 1_800_000_000, "exp": 1_831_536_000, "jti": "j-1",
+            "software_id": "tpp-1", "org_name": "Fintech Ltd", "client_name": "Fintech Ltd",
+            "jwks": { "keys": [] }, "redirect_uris": ["https://tpp.example/cb"],
+        }));
+        assert_eq!(claims.software_id, "tpp-1");
     }
 }

@@ -1,5 +1,6 @@
 //! The hub's dashboard: the PSU's consents at every bank, each active one with a Revoke form.
 
+use openbanking_core::ConsentId;
 use openbanking_core::provider::RevokeConsent;
 use openbanking_core::store::ConsentQuery;
 
@@ -64,7 +65,7 @@ async fn dashboard_view(hub: &Hub, session: &Session, notice: Option<String>) ->
 }
 
 pub(super) async fn dashboard(State(hub): State<Hub>, jar: CookieJar) -> Response {
-    match hub.session(&jar) {
+    match hub.session(&jar).await {
         Some((_, session)) if session.psu.is_some() => dashboard_view(&hub, &session, None).await,
         _ => Redirect::to(LOGIN_PATH).into_response(),
     }
@@ -72,7 +73,7 @@ pub(super) async fn dashboard(State(hub): State<Hub>, jar: CookieJar) -> Respons
 
 pub(super) async fn revoke(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
     let form = form(&body);
-    let Some((_, session)) = hub.session(&jar) else { return Redirect::to(LOGIN_PATH).into_response() };
+    let Some((_, session)) = hub.session(&jar).await else { return Redirect::to(LOGIN_PATH).into_response() };
     let Some(psu) = session.psu.clone() else { return Redirect::to(LOGIN_PATH).into_response() };
     if !csrf_ok(&session, &form) {
         return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");

@@ -19,14 +19,14 @@
 //! **The PSU's accounts** come from the bank: `GET <bank>/hub/accounts` with a hub-signed bearer
 //! JWS (`typ` `hub-request+jwt`, `aud` the bank, `htm`/`htu`, 60 s, single-use `jti`, `psu_id`).
 //!
-//! Sessions live in the hub's memory (random 256-bit id in an `HttpOnly`, `SameSite=Lax` cookie,
-//! `Secure` on https; 15 minutes; a new id at login); at most 5 failed logins per session (an
-//! interaction then ends denied), and across sessions the pages'
-//! [`LoginThrottle`] per username and source address
+//! Sessions live in the hub's [`SessionStore`]
+//! ([`HubBuilder::sessions`](super::HubBuilder::sessions); random 256-bit id in an `HttpOnly`,
+//! `SameSite=Lax` cookie, `Secure` on https, stored as its SHA-256; 15 minutes; a new id at
+//! login); at most 5 failed logins per session (an interaction then ends denied), and across
+//! sessions the pages' [`LoginThrottle`] per username and source address
 //! ([`HubBuilder::login_throttle`](super::HubBuilder::login_throttle)).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -34,19 +34,21 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::CookieJar;
 use openbanking_core::consent::ConsentStatus;
 use openbanking_core::jose::{SigningAlgorithm, verify_jws};
 use openbanking_core::provider::{Actor, AuthoriseConsent, ConsentProvider, RejectConsent};
-use openbanking_core::{AccountId, ClientId, Consent, ConsentId, PsuId, random_token};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use openbanking_core::store::SessionStore;
+use openbanking_core::{AccountId, Consent, PsuId, random_token};
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use time::OffsetDateTime;
 use url::Url;
 
 use super::directory::{BankId, BankParticipant};
-use super::wire::{DECISION_TYP, INTERACTION_TYP};
+use super::wire::{
+    BankAccount, BankAccounts, DECISION_TYP, DecisionClaims, INTERACTION_TYP, InteractionClaims, PsuDecision,
+    RequestClaims,
+};
 use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, Hub, consent_for_bank, sign_jws};
 use crate::accounts::data::AccountLabel;
 use crate::consent::pages::render::{STYLESHEET, csp, html_response};
@@ -56,6 +58,9 @@ use crate::consent::pages::{
 };
 
 mod dashboard;
+mod session;
+
+use session::{HubSessions, Pending, Session};
 
 /// Where a bank sends the PSU to start an interaction (`?request=<JWS>`).
 pub const START_PATH: &str = "/psu/start";
@@ -70,10 +75,7 @@ pub const DASHBOARD_PATH: &str = "/consents";
 /// Revoke one of them (POST, `consent_id`).
 pub const REVOKE_PATH: &str = "/consents/revoke";
 
-const COOKIE: &str = "hub_session";
-const SESSION_LIFETIME: time::Duration = time::Duration::minutes(15);
 const MAX_LOGIN_ATTEMPTS: u32 = 5;
-const MAX_SESSIONS: usize = 100_000;
 /// Longest life of a bank's interaction request.
 const MAX_REQUEST_LIFETIME: i64 = 600;
 /// Life of the hub's decision.
@@ -95,66 +97,18 @@ here to log in and decide; each bank asks the hub whether a consent is still val
 /// The pages' state inside the hub.
 #[derive(Debug)]
 pub(crate) struct PagesState {
-    secure: bool,
     throttle: Throttle,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: HubSessions,
     csp: HeaderValue,
 }
 
 impl PagesState {
-    pub(crate) fn new(secure: bool, throttle: LoginThrottle) -> Self {
+    /// Sessions in `sessions` (cookies `Secure` when `secure`), logins throttled by `throttle`.
+    pub(crate) fn new(secure: bool, throttle: LoginThrottle, sessions: Arc<dyn SessionStore>) -> Self {
         let csp =
             HeaderValue::from_str(&csp(STYLESHEET)).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-        Self { secure, throttle: Throttle::new(throttle), sessions: Mutex::new(HashMap::new()), csp }
+        Self { throttle: Throttle::new(throttle), sessions: HubSessions::new(sessions, secure), csp }
     }
-}
-
-#[derive(Debug, Clone)]
-struct Session {
-    csrf: String,
-    psu: Option<PsuId>,
-    interaction: Option<Pending>,
-    attempts: u32,
-    expires: OffsetDateTime,
-}
-
-#[derive(Debug, Clone)]
-struct Pending {
-    bank: BankId,
-    callback: Url,
-    interaction_id: String,
-    consent_id: ConsentId,
-    tpp: ClientId,
-}
-
-#[derive(Deserialize)]
-struct InteractionClaims {
-    iss: String,
-    aud: String,
-    iat: i64,
-    exp: i64,
-    jti: String,
-    interaction_id: String,
-    consent_id: ConsentId,
-    client_id: ClientId,
-}
-
-/// What the bank answers at [`ACCOUNTS_PATH`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct BankAccounts {
-    pub(crate) accounts: Vec<BankAccount>,
-}
-
-/// One account of the PSU at the bank, as the hub shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct BankAccount {
-    pub(crate) account_id: AccountId,
-    pub(crate) currency: String,
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) summary: Option<String>,
-    #[serde(default)]
-    pub(crate) details: Vec<String>,
 }
 
 pub(crate) fn routes() -> Router<Hub> {
@@ -207,65 +161,20 @@ impl Hub {
         self.render(status, DefaultRenderer.error(&page))
     }
 
-    fn session(&self, jar: &CookieJar) -> Option<(String, Session)> {
-        let id = jar.get(COOKIE)?.value().to_owned();
-        let now = self.inner.clock.now();
-        let mut sessions = self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner());
-        match sessions.get(&id) {
-            Some(s) if s.expires > now => Some((id, s.clone())),
-            Some(_) => {
-                sessions.remove(&id);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Stores `session` under a fresh id and returns the cookie jar holding it.
-    fn open_session(&self, jar: CookieJar, old: Option<&str>, session: Session) -> CookieJar {
-        let id = random_token(32);
-        let mut sessions = self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = old {
-            sessions.remove(old);
-        }
-        if sessions.len() >= MAX_SESSIONS {
-            let now = self.inner.clock.now();
-            sessions.retain(|_, s| s.expires > now);
-        }
-        if sessions.len() < MAX_SESSIONS {
-            sessions.insert(id.clone(), session);
-        }
-        let cookie =
-            Cookie::build((COOKIE, id)).http_only(true).same_site(SameSite::Lax).path("/").secure(self.pages().secure);
-        jar.add(cookie)
-    }
-
-    fn save(&self, id: &str, session: Session) {
-        self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), session);
-    }
-
-    fn drop_session(&self, id: &str) {
-        self.pages().sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-    }
-
-    fn new_session(&self, interaction: Option<Pending>) -> Session {
-        Session {
-            csrf: random_token(32),
-            psu: None,
-            interaction,
-            attempts: 0,
-            expires: self.inner.clock.now() + SESSION_LIFETIME,
-        }
-    }
-
     /// The bank's signed decision, and the URL of its callback carrying it.
     fn decision_redirect(&self, pending: &Pending, psu: Option<&PsuId>, approve: bool) -> Response {
         let iat = self.inner.clock.unix_now();
-        let claims = json!({
-            "iss": &*self.inner.base, "aud": pending.bank.as_str(), "iat": iat, "exp": iat + DECISION_LIFETIME,
-            "jti": random_token(16), "interaction_id": pending.interaction_id, "consent_id": pending.consent_id,
-            "decision": if approve { "approve" } else { "deny" }, "psu": psu,
-        });
+        let claims = DecisionClaims {
+            iss: self.inner.base.to_string(),
+            aud: pending.bank.as_str().to_owned(),
+            iat,
+            exp: iat + DECISION_LIFETIME,
+            jti: random_token(16),
+            interaction_id: pending.interaction_id.clone(),
+            consent_id: pending.consent_id.clone(),
+            decision: if approve { PsuDecision::Approve } else { PsuDecision::Deny },
+            psu: psu.cloned(),
+        };
         let Ok(jws) = sign_jws(&self.inner.keys, DECISION_TYP, &claims) else {
             tracing::error!("hub: could not sign a decision");
             return self.error_page(
@@ -284,10 +193,16 @@ impl Hub {
         let base = bank.base_url.as_ref().ok_or("the bank has no base URL")?;
         let url = format!("{}{ACCOUNTS_PATH}", base.as_str().trim_end_matches('/'));
         let iat = self.inner.clock.unix_now();
-        let claims = json!({
-            "iss": &*self.inner.base, "aud": bank.bank_id.as_str(), "iat": iat, "exp": iat + 60,
-            "jti": random_token(16), "htm": "GET", "htu": url, "psu_id": psu,
-        });
+        let claims = RequestClaims {
+            iss: self.inner.base.to_string(),
+            aud: bank.bank_id.as_str().to_owned(),
+            iat,
+            exp: iat + 60,
+            jti: random_token(16),
+            htm: "GET".to_owned(),
+            htu: url.clone(),
+            psu_id: psu.clone(),
+        };
         let jws = sign_jws(&self.inner.keys, HUB_REQUEST_TYP, &claims).map_err(|e| e.to_string())?;
         let response = self.inner.http.get(&url).bearer_auth(jws).send().await.map_err(|e| e.to_string())?;
         if !response.status().is_success() {
@@ -367,9 +282,11 @@ async fn start(State(hub): State<Hub>, jar: CookieJar, Query(query): Query<Start
     if hub.pending_consent(&pending).await.is_none() {
         return refuse("the consent is not this bank's and TPP's, or no longer awaits authorisation");
     }
-    let old = jar.get(COOKIE).map(|c| c.value().to_owned());
-    let jar = hub.open_session(jar, old.as_deref(), hub.new_session(Some(pending)));
-    (jar, Redirect::to(LOGIN_PATH)).into_response()
+    let old = Hub::session_id(&jar);
+    match hub.open_session(jar, old.as_deref(), hub.new_session(Some(pending))).await {
+        Ok(jar) => (jar, Redirect::to(LOGIN_PATH)).into_response(),
+        Err(page) => page,
+    }
 }
 
 fn login_view(hub: &Hub, status: StatusCode, csrf: &str, username: &str, error: Option<String>) -> Response {
@@ -379,13 +296,15 @@ fn login_view(hub: &Hub, status: StatusCode, csrf: &str, username: &str, error: 
 }
 
 async fn login_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
-    match hub.session(&jar) {
+    match hub.session(&jar).await {
         Some((_, session)) => login_view(&hub, StatusCode::OK, &session.csrf, "", None),
         None => {
             let session = hub.new_session(None);
             let csrf = session.csrf.clone();
-            let jar = hub.open_session(jar, None, session);
-            (jar, login_view(&hub, StatusCode::OK, &csrf, "", None)).into_response()
+            match hub.open_session(jar, None, session).await {
+                Ok(jar) => (jar, login_view(&hub, StatusCode::OK, &csrf, "", None)).into_response(),
+                Err(page) => page,
+            }
         }
     }
 }
@@ -405,7 +324,7 @@ fn csrf_ok(session: &Session, form: &[(String, String)]) -> bool {
 
 async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::Extensions, body: Bytes) -> Response {
     let form = form(&body);
-    let Some((id, mut session)) = hub.session(&jar) else {
+    let Some((id, mut session)) = hub.session(&jar).await else {
         return hub.error_page(
             StatusCode::FORBIDDEN,
             "Your session has ended",
@@ -447,13 +366,15 @@ async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::E
             session.attempts = 0;
             session.csrf = random_token(32);
             let next = if session.interaction.is_some() { CONSENT_PATH } else { DASHBOARD_PATH };
-            let jar = hub.open_session(jar, Some(&id), session);
-            (jar, Redirect::to(next)).into_response()
+            match hub.open_session(jar, Some(&id), session).await {
+                Ok(jar) => (jar, Redirect::to(next)).into_response(),
+                Err(page) => page,
+            }
         }
         Ok(None) => {
             session.attempts += 1;
             if session.attempts >= MAX_LOGIN_ATTEMPTS {
-                hub.drop_session(&id);
+                hub.drop_session(&id).await;
                 if let Some(pending) = &session.interaction {
                     tracing::warn!(bank = %pending.bank, "hub: too many failed logins; the interaction ends denied");
                     return hub.decision_redirect(pending, None, false);
@@ -462,7 +383,7 @@ async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::E
             }
             let csrf = session.csrf.clone();
             let session_attempts = session.attempts;
-            hub.save(&id, session);
+            hub.save(&id, &session).await;
             login_view(
                 &hub,
                 StatusCode::UNAUTHORIZED,
@@ -530,7 +451,7 @@ async fn consent_view(hub: &Hub, session: &Session, status: StatusCode, error: O
 }
 
 async fn consent_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
-    match hub.session(&jar) {
+    match hub.session(&jar).await {
         Some((_, session)) => consent_view(&hub, &session, StatusCode::OK, None).await,
         None => hub.error_page(StatusCode::FORBIDDEN, "Your session has ended", "Go back to your app and start again."),
     }
@@ -538,7 +459,7 @@ async fn consent_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
 
 async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
     let form = form(&body);
-    let Some((id, session)) = hub.session(&jar) else {
+    let Some((id, session)) = hub.session(&jar).await else {
         return hub.error_page(StatusCode::FORBIDDEN, "Your session has ended", "Go back to your app and start again.");
     };
     if !csrf_ok(&session, &form) {
@@ -548,7 +469,7 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
         return Redirect::to(LOGIN_PATH).into_response();
     };
     let Some(consent) = hub.pending_consent(&pending).await else {
-        hub.drop_session(&id);
+        hub.drop_session(&id).await;
         return hub.decision_redirect(&pending, None, false);
     };
     match field(&form, "decision") {
@@ -581,13 +502,13 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
                 .await
             {
                 Ok(_) => {
-                    hub.drop_session(&id);
+                    hub.drop_session(&id).await;
                     tracing::info!(bank = %pending.bank, consent_id = %pending.consent_id, "hub: the PSU approved");
                     hub.decision_redirect(&pending, Some(&psu), true)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "hub: the approval was refused");
-                    hub.drop_session(&id);
+                    hub.drop_session(&id).await;
                     hub.decision_redirect(&pending, None, false)
                 }
             }
@@ -598,7 +519,7 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
             {
                 tracing::warn!(%error, "hub: the denial could not be recorded");
             }
-            hub.drop_session(&id);
+            hub.drop_session(&id).await;
             hub.decision_redirect(&pending, None, false)
         }
         _ => consent_view(&hub, &session, StatusCode::BAD_REQUEST, None).await,
@@ -607,10 +528,10 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
 
 async fn logout(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
     let form = form(&body);
-    if let Some((id, session)) = hub.session(&jar)
+    if let Some((id, session)) = hub.session(&jar).await
         && csrf_ok(&session, &form)
     {
-        hub.drop_session(&id);
+        hub.drop_session(&id).await;
     }
     Redirect::to("/").into_response()
 }
