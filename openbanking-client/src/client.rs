@@ -12,7 +12,7 @@ use openbanking_core::client::{
 };
 use openbanking_core::clock::Clock;
 use openbanking_core::dpop::DpopSigner;
-use openbanking_core::jose::{SigningAlgorithm, SigningKey};
+use openbanking_core::jose::{Jwks, SigningAlgorithm, SigningKey};
 use openbanking_core::wire::oauth::{AuthorizationServerMetadata, TokenRequest, TokenResponse};
 use openbanking_core::wire::paths;
 use openbanking_core::{ClientId, Issuer, Jkt, Scope};
@@ -112,9 +112,9 @@ impl BankClient {
 
     /// The public JWK Set of the `private_key_jwt` key (to publish at a `jwks_uri`), or `None`
     /// for a `client_secret_basic` client.
-    pub fn public_jwks(&self) -> Option<serde_json::Value> {
+    pub fn public_jwks(&self) -> Option<Jwks> {
         match &self.inner.auth {
-            ClientAuth::PrivateKeyJwt(key) => Some(serde_json::json!({ "keys": [key.public_jwk().to_json()] })),
+            ClientAuth::PrivateKeyJwt(key) => Some(Jwks { keys: vec![key.public_jwk().clone()] }),
             ClientAuth::ClientSecretBasic => None,
         }
     }
@@ -143,7 +143,7 @@ impl BankClient {
             ClientAuth::PrivateKeyJwt(key) => {
                 metadata.token_endpoint_auth_method = TokenEndpointAuthMethod::PrivateKeyJwt;
                 if metadata.jwks.is_none() && metadata.jwks_uri.is_none() {
-                    metadata.jwks = self.public_jwks();
+                    metadata.jwks = self.public_jwks().as_ref().map(Jwks::to_json);
                 }
                 metadata.token_endpoint_auth_signing_alg.get_or_insert(key.alg());
             }

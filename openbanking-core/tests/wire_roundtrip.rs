@@ -8,7 +8,8 @@ use openbanking_core::wire::oauth::{
     RegistrationRequest, RegistrationResponse, TokenResponse,
 };
 use openbanking_core::wire::ob::{
-    OBErrorResponse1, OBReadAccount6, OBReadBalance1, OBReadConsent1, OBReadConsentResponse1, OBReadTransaction6,
+    Links, Meta, OBErrorResponse1, OBReadAccount6, OBReadBalance1, OBReadConsent1, OBReadConsentResponse1,
+    OBReadTransaction6,
 };
 use openbanking_core::{ConsentStatus, OAuthErrorCode, Permission};
 use serde::Serialize;
@@ -289,6 +290,54 @@ fn transactions() {
     }));
     assert_eq!(t.data.transaction[0].merchant_details.as_ref().unwrap().merchant_name.as_deref(), Some("Kiosco Sol"));
     assert_eq!(t.links.unwrap().next.as_deref(), Some(&*format!("{base}?page=3")));
+}
+
+/// `Links` (UK OB v3.1.11 `#/components/schemas/Links`): `Self` required, `First`, `Prev`,
+/// `Next`, `Last` optional URIs.
+#[test]
+fn links() {
+    let base = "https://api.alphabank.com/open-banking/v3.1/aisp/accounts/22289/transactions";
+    let all: Links = round_trip(json!({
+        "Self": format!("{base}?pg=2"),
+        "First": format!("{base}?pg=1"),
+        "Prev": format!("{base}?pg=1"),
+        "Next": format!("{base}?pg=3"),
+        "Last": format!("{base}?pg=3"),
+    }));
+    assert_eq!(all.self_, format!("{base}?pg=2"));
+    assert_eq!(
+        (all.first.as_deref(), all.prev.as_deref(), all.next.as_deref(), all.last.as_deref()),
+        (
+            Some(&*format!("{base}?pg=1")),
+            Some(&*format!("{base}?pg=1")),
+            Some(&*format!("{base}?pg=3")),
+            Some(&*format!("{base}?pg=3"))
+        )
+    );
+    let only_self: Links = round_trip(json!({ "Self": "https://api.alphabank.com/open-banking/v3.1/aisp/accounts" }));
+    assert_eq!(only_self, Links::new("https://api.alphabank.com/open-banking/v3.1/aisp/accounts"));
+    assert!(serde_json::from_value::<Links>(json!({ "Next": format!("{base}?pg=3") })).is_err(), "Self is required");
+}
+
+/// `Meta` (UK OB v3.1.11 `#/components/schemas/Meta`): `TotalPages` (int32),
+/// `FirstAvailableDateTime` and `LastAvailableDateTime` (ISODateTime, with a time zone), all optional.
+#[test]
+fn meta() {
+    let m: Meta = round_trip(json!({
+        "TotalPages": 1,
+        "FirstAvailableDateTime": "2017-05-03T00:00:00+01:00",
+        "LastAvailableDateTime": "2017-12-03T10:43:07.5-03:00",
+    }));
+    assert_eq!(m.total_pages, Some(1));
+    assert_eq!(m.first_available_date_time, Some(time::macros::datetime!(2017-05-02 23:00 UTC)));
+    assert_eq!(m.last_available_date_time, Some(time::macros::datetime!(2017-12-03 13:43:07.5 UTC)));
+    // The specification's own example writes UTC as +00:00; it reads as the same instant.
+    let utc: Meta = serde_json::from_value(json!({ "FirstAvailableDateTime": "2017-04-05T10:43:07+00:00" })).unwrap();
+    assert_eq!(utc.first_available_date_time, Some(time::macros::datetime!(2017-04-05 10:43:07 UTC)));
+    let empty: Meta = round_trip(json!({}));
+    assert_eq!(empty, Meta::default());
+    assert_eq!(serde_json::to_value(Meta::pages(3)).unwrap(), json!({ "TotalPages": 3 }));
+    assert!(serde_json::from_value::<Meta>(json!({ "TotalPages": -1 })).is_err());
 }
 
 #[test]

@@ -18,7 +18,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use common::{TestBank, TestClient, pairs, start_bank};
 use flow::assert_error;
-use openbanking_core::client::{GrantType, TokenEndpointAuthMethod};
+use openbanking_core::client::{ClientAssertion, GrantType, TokenEndpointAuthMethod};
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
 use openbanking_core::store::{MemoryReplayCache, Stores};
 use openbanking_server::Profile;
@@ -33,16 +33,10 @@ fn b64(v: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
 }
 
+/// The claims of a valid assertion by `client` (what `ClientAssertion` signs), for the tests
+/// that build or sign the JWS themselves.
 fn claims(bank: &TestBank, client: &TestClient) -> Value {
-    let now = bank.now();
-    json!({
-        "iss": client.client_id.as_str(),
-        "sub": client.client_id.as_str(),
-        "aud": bank.base,
-        "iat": now,
-        "exp": now + 60,
-        "jti": openbanking_core::random_token(16),
-    })
+    Value::Object(ClientAssertion::new(&client.key, &client.client_id, &bank.base).claims_at(bank.now()))
 }
 
 /// Posts a client_credentials request authenticated by `assertion`, with a valid DPoP proof.

@@ -26,6 +26,12 @@ impl Jwks {
             .ok_or_else(|| KeyError::Malformed("a JWK Set has a `keys` array".into()))?;
         Ok(Self { keys: keys.iter().map(PublicJwk::from_json).collect::<Result<_, _>>()? })
     }
+
+    /// The JWK Set document, `{"keys": [...]}` (public members only): what
+    /// [`from_json`](Self::from_json) reads back.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "keys": self.keys.iter().map(PublicJwk::to_json).collect::<Vec<_>>() })
+    }
 }
 
 #[cfg(test)]
@@ -40,6 +46,7 @@ mod tests {
         let doc = serde_json::to_value(ring.jwks()).unwrap();
         let back = Jwks::from_json(&doc).unwrap();
         assert_eq!(back, ring.jwks());
+        assert_eq!(ring.jwks().to_json(), doc);
         let mut bad = doc.clone();
         bad["keys"][0]["d"] = json!("AAAA");
         assert!(Jwks::from_json(&bad).is_err());

@@ -20,6 +20,19 @@ use super::{Jwks, PublicJwk, SigningAlgorithm};
 /// assertion is far smaller.
 pub const MAX_JWS_LEN: usize = 16 * 1024;
 
+/// Whether `token` has the shape of a compact JWS (RFC 7515 §7.1): exactly three parts separated
+/// by dots. Nothing is decoded; this is the cheap test to run before trying a token as a JWS.
+///
+/// ```
+/// use openbanking_core::jose::looks_like_compact_jws;
+/// assert!(looks_like_compact_jws("eyJhbGciOiJFUzI1NiJ9.e30.c2ln"));
+/// assert!(!looks_like_compact_jws("opaque-refresh-token"));
+/// assert!(!looks_like_compact_jws("a.b.c.d.e"));
+/// ```
+pub fn looks_like_compact_jws(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
 /// Why a compact JWS could not be read, or its signature did not verify with the key given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -8,7 +8,7 @@
 //! - [`SigningAlgorithm`]: the asymmetric algorithms we accept;
 //! - [`PublicJwk`], [`SigningKey`], [`KeyError`]: keys;
 //! - [`Jwks`]: JWK Sets; [`KeyRing`]: rotation;
-//! - [`UnverifiedJws`], [`verify_jws`]: compact JWS parsing and verification.
+//! - [`UnverifiedJws`], [`verify_jws`], [`looks_like_compact_jws`]: compact JWS parsing and verification.
 
 mod alg;
 pub(crate) mod b64;
@@ -19,6 +19,8 @@ mod keys;
 
 pub use alg::SigningAlgorithm;
 pub use jwks::Jwks;
-pub use jws::{JwsError, JwsHeader, JwsVerifyError, MAX_JWS_LEN, UnverifiedJws, VerifiedJws, verify_jws};
+pub use jws::{
+    JwsError, JwsHeader, JwsVerifyError, MAX_JWS_LEN, UnverifiedJws, VerifiedJws, looks_like_compact_jws, verify_jws,
+};
 pub use keyring::KeyRing;
 pub use keys::{KeyError, PRIVATE_JWK_MEMBERS, PublicJwk, SigningKey};

@@ -5,7 +5,8 @@
 //! (RFC 8414) is built from these same constants, so discovery can't drift from the routes. The
 //! UK Open Banking paths are relative to the resource server's base (for example
 //! `https://bank.example`); a path segment in braces (`{ConsentId}`) is a parameter, spelled as
-//! the router expects it.
+//! the router expects it. The PSU pages (login, consent, dashboard) are relative to the site that
+//! serves them: the bank, or a hub in the centralized model.
 
 /// RFC 8414 §3 metadata.
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
@@ -40,6 +41,18 @@ pub const ACCOUNT: &str = "/open-banking/v3.1/aisp/accounts/{AccountId}";
 pub const ACCOUNT_BALANCES: &str = "/open-banking/v3.1/aisp/accounts/{AccountId}/balances";
 /// UK Open Banking v3.1 AIS: `GET` the transactions of a consented account.
 pub const ACCOUNT_TRANSACTIONS: &str = "/open-banking/v3.1/aisp/accounts/{AccountId}/transactions";
+
+/// The PSU's login form, served by the bank's consent pages and by a hub's (GET shows it, POST
+/// submits it). The PSU pages are browser paths, relative to the site that serves them.
+pub const PSU_LOGIN: &str = "/psu/login";
+/// The consent page of the interaction in progress (GET shows it, POST decides).
+pub const PSU_CONSENT: &str = "/psu/consent";
+/// Ends the PSU's session (POST).
+pub const PSU_LOGOUT: &str = "/psu/logout";
+/// The PSU's consent dashboard.
+pub const PSU_DASHBOARD: &str = "/consents";
+/// Revokes one of the PSU's consents (POST, `consent_id`, from the dashboard).
+pub const PSU_REVOKE: &str = "/consents/revoke";
 
 /// The client configuration path of one client: `/register/<client_id>` (RFC 7592 §2).
 ///

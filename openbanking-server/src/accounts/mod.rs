@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod data;
+mod seed;
 
 use std::sync::Arc;
 

@@ -48,7 +48,7 @@ use std::collections::VecDeque;
 
 use axum::http::{StatusCode, header};
 use base64::Engine as _;
-use openbanking_core::client::{MAX_CLIENT_KEYS, TokenEndpointAuthMethod};
+use openbanking_core::client::{GrantType, MAX_CLIENT_KEYS, TokenEndpointAuthMethod};
 use openbanking_core::clock::{Clock, from_unix};
 use openbanking_core::jose::{Jwks, JwsError, JwsVerifyError, SigningAlgorithm, UnverifiedJws, verify_jws};
 use openbanking_core::token::RemoteJwks;
@@ -94,6 +94,18 @@ impl AuthenticatedClient {
     /// How it authenticated.
     pub fn method(&self) -> TokenEndpointAuthMethod {
         self.method
+    }
+
+    /// Refuses with `unauthorized_client` (RFC 6749 §5.2) unless the client registered for
+    /// `grant`: the one grant check of the token and PAR endpoints.
+    pub(crate) fn require_grant(&self, grant: GrantType) -> Result<(), OAuthError> {
+        if self.client.metadata.allows_grant(grant) {
+            return Ok(());
+        }
+        Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            format!("the client is not registered for the {grant} grant"),
+        ))
     }
 }
 

@@ -14,6 +14,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use openbanking_core::jose::looks_like_compact_jws;
 use openbanking_core::provider::{CheckConsent, ConsentCheck};
 use openbanking_core::token::{AccessTokenClaims, Confirmation, Presentation};
 pub use openbanking_core::wire::oauth::{
@@ -100,7 +101,7 @@ impl AuthorizationServer {
             match kind {
                 TokenTypeHint::AccessToken => {
                     // Only a compact JWS can be one of our access tokens.
-                    if token.split('.').count() != 3 {
+                    if !looks_like_compact_jws(token) {
                         continue;
                     }
                     match self.inner().validator.validate(token, Presentation::Introspection).await {

@@ -61,13 +61,8 @@ impl AuthorizationServer {
         params: &PushedAuthorizationRequest,
         proof: Option<&VerifiedProof>,
     ) -> Result<String, OAuthError> {
+        client.require_grant(GrantType::AuthorizationCode)?;
         let metadata = &client.client().metadata;
-        if !metadata.allows_grant(GrantType::AuthorizationCode) {
-            return Err(OAuthError::new(
-                OAuthErrorCode::UnauthorizedClient,
-                "the client is not registered for the authorization_code grant",
-            ));
-        }
         if params.has_request_uri {
             return Err(OAuthError::invalid_request("request_uri must not be sent to the PAR endpoint"));
         }

@@ -134,15 +134,15 @@ impl fmt::Debug for TokenResponse {
 
 /// The grant the request asks for: known, and one the client registered for.
 fn requested_grant(client: &AuthenticatedClient, params: &Params) -> Result<GrantType, OAuthError> {
-    let name = params.require("grant_type")?;
+    registered_grant(client, params.require("grant_type")?)
+}
+
+/// The grant named `name`: known (else `unsupported_grant_type`), and one the client registered
+/// for (else `unauthorized_client`). The one grant check of the token endpoint.
+fn registered_grant(client: &AuthenticatedClient, name: &str) -> Result<GrantType, OAuthError> {
     let grant = GrantType::parse(name)
         .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
-    if !client.client().metadata.allows_grant(grant) {
-        return Err(OAuthError::new(
-            OAuthErrorCode::UnauthorizedClient,
-            format!("the client is not registered for the {grant} grant"),
-        ));
-    }
+    client.require_grant(grant)?;
     Ok(grant)
 }
 
@@ -233,14 +233,7 @@ impl AuthorizationServer {
         request: TokenRequest,
         proof: Option<VerifiedProof>,
     ) -> Result<TokenResponse, OAuthError> {
-        let grant = GrantType::parse(request.grant_type())
-            .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
-        if !client.client().metadata.allows_grant(grant) {
-            return Err(OAuthError::new(
-                OAuthErrorCode::UnauthorizedClient,
-                format!("the client is not registered for the {grant} grant"),
-            ));
-        }
+        let grant = registered_grant(client, request.grant_type())?;
         let jkt = match proof {
             Some(p) => Some(p.jkt().clone()),
             None if self.profile().allows_bearer_tokens()

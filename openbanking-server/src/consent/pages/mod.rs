@@ -166,16 +166,11 @@ use crate::accounts::AccountData;
 use crate::authorization::{AuthorizationServer, INTERACTION_LIFETIME, Interaction};
 use crate::store::PendingAuthorization;
 
-/// The login form (GET shows it, POST submits it).
-pub const LOGIN_PATH: &str = "/psu/login";
-/// The consent page of the interaction in progress (GET shows it, POST decides).
-pub const CONSENT_PATH: &str = "/psu/consent";
-/// Ends the PSU's session (POST).
-pub const LOGOUT_PATH: &str = "/psu/logout";
-/// The PSU's consent dashboard.
-pub const DASHBOARD_PATH: &str = "/consents";
-/// Revokes one of the PSU's consents (POST, from the dashboard).
-pub const REVOKE_PATH: &str = "/consents/revoke";
+// The page paths, defined once in core's `wire::paths` (a hub serves the same ones).
+pub use crate::paths::{
+    PSU_CONSENT as CONSENT_PATH, PSU_DASHBOARD as DASHBOARD_PATH, PSU_LOGIN as LOGIN_PATH, PSU_LOGOUT as LOGOUT_PATH,
+    PSU_REVOKE as REVOKE_PATH,
+};
 
 /// Failed logins allowed per session (and so per interaction) by default.
 pub const DEFAULT_MAX_LOGIN_ATTEMPTS: u32 = 5;

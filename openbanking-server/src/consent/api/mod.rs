@@ -57,6 +57,8 @@
 //! # Ok(()) }
 //! ```
 
+mod body;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -71,12 +73,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use openbanking_core::provider::{Actor, CreateConsent, RevokeConsent};
 use openbanking_core::store::StoreError;
-use openbanking_core::wire::ob::{OBReadConsent1, OBReadConsentResponse1, parse_date_time};
+use openbanking_core::wire::ob::OBReadConsentResponse1;
 use openbanking_core::{Consent, ConsentError, ConsentId, ConsentProvider, Permission};
-use serde_json::Value;
 use time::UtcOffset;
-use time::format_description::well_known::Rfc3339;
 
+use self::body::parse_consent_request;
 use crate::authorization::MAX_BODY_BYTES;
 use crate::guard::{Authorized, GuardLayer, TokenGuard};
 pub use crate::ob_error::{ObError, fapi_interaction_id};
@@ -316,75 +317,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ObError> {
     Ok(())
 }
 
-/// Parses an `OBReadConsent1` body, naming the field at fault for every shape error; date-times
-/// are read as v3.1 asks (an offset-less one at `zone`) and passed on in RFC 3339. The
-/// specification's rules (permissions, dates) are left to
-/// [`ConsentRequest::check_permissions`](openbanking_core::ConsentRequest::check_permissions)
-/// and [`ConsentRequest::validate`](openbanking_core::ConsentRequest::validate), which the
-/// provider runs.
-fn parse_consent_request(body: &[u8], zone: UtcOffset) -> Result<OBReadConsent1, ObError> {
-    let invalid =
-        |code: &'static str, message: &'static str, path: &'static str| ObError::bad_request(code, message, Some(path));
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| ObError::bad_request("UK.OBIE.Resource.InvalidFormat", "the body is not valid JSON", None))?;
-    let Value::Object(root) = &value else {
-        return Err(ObError::bad_request("UK.OBIE.Resource.InvalidFormat", "the body must be a JSON object", None));
-    };
-    let data = match root.get("Data") {
-        None | Some(Value::Null) => return Err(invalid("UK.OBIE.Field.Missing", "Data is required", "Data")),
-        Some(Value::Object(data)) => data,
-        Some(_) => return Err(invalid("UK.OBIE.Field.Invalid", "Data must be an object", "Data")),
-    };
-    match data.get("Permissions") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(codes)) if codes.iter().all(Value::is_string) => {}
-        Some(_) => {
-            return Err(invalid(
-                "UK.OBIE.Field.Invalid",
-                "Data.Permissions must be an array of permission codes",
-                "Data.Permissions",
-            ));
-        }
-    }
-    let mut dates = Vec::new();
-    for (field, path) in [
-        ("ExpirationDateTime", "Data.ExpirationDateTime"),
-        ("TransactionFromDateTime", "Data.TransactionFromDateTime"),
-        ("TransactionToDateTime", "Data.TransactionToDateTime"),
-    ] {
-        let parsed = match data.get(field) {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) => parse_date_time(s, zone).and_then(|at| at.format(&Rfc3339).ok()),
-            Some(_) => None,
-        };
-        let Some(rfc3339) = parsed else {
-            return Err(ObError::bad_request(
-                "UK.OBIE.Field.InvalidDate",
-                format!("{path} must be an ISO 8601 date-time (for example 2026-04-05T10:43:07+00:00)"),
-                Some(path),
-            ));
-        };
-        dates.push((field, rfc3339));
-    }
-    match root.get("Risk") {
-        None | Some(Value::Null | Value::Object(_)) => {}
-        Some(_) => return Err(invalid("UK.OBIE.Field.Invalid", "Risk must be an object", "Risk")),
-    }
-    let mut value = value;
-    if let Value::Object(root) = &mut value {
-        if root.get("Risk").is_some_and(Value::is_null) {
-            root.remove("Risk");
-        }
-        if let Some(Value::Object(data)) = root.get_mut("Data") {
-            for (field, rfc3339) in dates {
-                data.insert(field.to_owned(), Value::String(rfc3339));
-            }
-        }
-    }
-    serde_json::from_value(value)
-        .map_err(|_| ObError::bad_request("UK.OBIE.Field.Invalid", "the consent request is malformed", Some("Data")))
-}
-
 /// `{"Data": ..., "Risk": {}, "Links": {"Self": ...}, "Meta": {"TotalPages": 1}}`. The consent
 /// does not keep the TPP's `Risk`, so it is answered as `{}`.
 fn consent_body(consent: &Consent, self_link: &str) -> OBReadConsentResponse1 {
@@ -404,36 +336,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    const UTC: UtcOffset = UtcOffset::UTC;
-
-    #[test]
-    fn parse_names_the_field_at_fault() {
-        let e = parse_consent_request(b"{", UTC).unwrap_err();
-        assert_eq!(e.error_code(), "UK.OBIE.Resource.InvalidFormat");
-        let e = parse_consent_request(b"{\"Risk\":{}}", UTC).unwrap_err();
-        assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.Missing", Some("Data")));
-        let e = parse_consent_request(br#"{"Data":{"Permissions":"ReadBalances"}}"#, UTC).unwrap_err();
-        assert_eq!(e.path(), Some("Data.Permissions"));
-        let e =
-            parse_consent_request(br#"{"Data":{"Permissions":[],"ExpirationDateTime":"tomorrow"}}"#, UTC).unwrap_err();
-        assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.InvalidDate", Some("Data.ExpirationDateTime")));
-        let e = parse_consent_request(br#"{"Data":{"Permissions":[],"TransactionToDateTime":7}}"#, UTC).unwrap_err();
-        assert_eq!((e.error_code(), e.path()), ("UK.OBIE.Field.InvalidDate", Some("Data.TransactionToDateTime")));
-        let ok = parse_consent_request(br#"{"Data":{"Permissions":["ReadBalances"]},"Risk":null}"#, UTC).unwrap();
-        assert_eq!(ok.data.permissions, ["ReadBalances"]);
-    }
-
-    #[test]
-    fn parse_reads_offset_less_dates_in_the_banks_time_zone() {
-        let zone = UtcOffset::from_hms(-3, 0, 0).unwrap();
-        let body = br#"{"Data":{"Permissions":["ReadAccountsBasic"],"ExpirationDateTime":"2026-05-01T00:00",
-            "TransactionFromDateTime":"2026-01-01T00:00:00Z","TransactionToDateTime":"2026-02-01T10:00+01:00"}}"#;
-        let ok = parse_consent_request(body, zone).unwrap();
-        assert_eq!(ok.data.expiration_date_time, Some(time::macros::datetime!(2026-05-01 03:00 UTC)));
-        assert_eq!(ok.data.transaction_from_date_time, Some(time::macros::datetime!(2026-01-01 0:00 UTC)));
-        assert_eq!(ok.data.transaction_to_date_time, Some(time::macros::datetime!(2026-02-01 09:00 UTC)));
-    }
 
     #[test]
     #[should_panic(expected = "ReadAccountsBasic or ReadAccountsDetail")]
