@@ -126,7 +126,7 @@ impl Browser {
         }
         let form =
             [("csrf".to_owned(), field(&page, "csrf")?), ("consent_id".to_owned(), consent_id.as_str().to_owned())];
-        let revoke = url.join("/consents/revoke").map_err(|e| e.to_string())?;
+        let revoke = url.join(openbanking_core::wire::paths::PSU_REVOKE).map_err(|e| e.to_string())?;
         // The bank's dashboard answers 303 back to itself, the hub's shows the dashboard at once.
         let response = self.http.post(revoke.clone()).form(&form).send().await.map_err(|e| e.to_string())?;
         match response.status() {
