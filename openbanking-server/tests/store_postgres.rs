@@ -156,6 +156,41 @@ async fn two_instances_in_one_schema_pass_every_racing_kit_at_once() {
     .await;
 }
 
+/// Replay keys are written in batches (group commit). Two instances receiving the same keys at
+/// once, in opposite orders (a replay sent to both), must neither both accept a key nor deadlock:
+/// a deadlock would fail every honest key of the aborted batch with 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_batching_the_same_replay_keys_accept_each_once_without_errors() {
+    in_fresh_schema(|url, schema| async move {
+        let (a, b) = (connect(&url, &schema).await.stores().replay, connect(&url, &schema).await.stores().replay);
+        let now = OffsetDateTime::now_utc();
+        for round in 0..20 {
+            let keys: Vec<String> = (0..32).map(|i| format!("race-{round}-{i}")).collect();
+            let mut tasks = Vec::new();
+            for (cache, reversed) in [(&a, false), (&b, true), (&a, true), (&b, false)] {
+                let ordered: Vec<String> = if reversed { keys.iter().rev().cloned().collect() } else { keys.clone() };
+                for key in ordered {
+                    let cache = Arc::clone(cache);
+                    tasks.push(tokio::spawn(async move {
+                        let fresh = cache.first_use(&key, now + Duration::minutes(1), now).await;
+                        (key, fresh)
+                    }));
+                }
+            }
+            let mut accepted = std::collections::HashMap::<String, usize>::new();
+            for task in tasks {
+                let (key, fresh) = task.await.unwrap();
+                if fresh.expect("no batch fails (no deadlock between instances)") {
+                    *accepted.entry(key).or_default() += 1;
+                }
+            }
+            assert_eq!(accepted.len(), keys.len(), "every key accepted once, round {round}");
+            assert!(accepted.values().all(|n| *n == 1), "no key accepted twice, round {round}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn data_survives_a_reconnect_and_migrations_run_twice_are_a_no_op() {
     in_fresh_schema(|url, schema| async move {

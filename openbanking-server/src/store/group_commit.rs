@@ -126,6 +126,10 @@ impl GroupCommit {
             }
             first.push(is_first);
         }
+        // In one order everywhere: two instances writing batches that share keys (a proof
+        // replayed to both at once) then take the keys' locks in the same order, and can't
+        // deadlock (PostgreSQL would abort one batch, failing the honest keys in it too).
+        keys.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         match (self.write)(keys, now).await {
             Ok(accepted) => {
                 for (waiting, is_first) in batch.into_iter().zip(first) {
