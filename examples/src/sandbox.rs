@@ -16,9 +16,11 @@
 
 use std::error::Error;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -460,6 +462,16 @@ fn hub_provider(
 }
 
 impl Sandbox {
+    /// The app to give `axum::serve`: [`router`](Self::router) with each connection's peer
+    /// address (axum's `ConnectInfo<SocketAddr>`). The PSU pages' login throttle counts failed
+    /// logins per source address only when it is there ([`LoginThrottle`]): served as a plain
+    /// router, one address could guess passwords for any number of usernames unhindered.
+    ///
+    /// [`LoginThrottle`]: openbanking_server::consent::pages::LoginThrottle
+    pub fn app(&self) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+        self.router.clone().into_make_service_with_connect_info::<SocketAddr>()
+    }
+
     /// Spawns the periodic upkeep of a SQL database, every `every`: purges expired rows and
     /// retired signing keys, and takes up a key rotation stored by another instance. `None` in
     /// memory. Failures are logged, and the next round tries again.
