@@ -81,16 +81,10 @@ const HOME_PAGE_CSP: &str = "default-src 'none'; base-uri 'none'; form-action 'n
 /// The bank's time zone: Buenos Aires (Argentina keeps UTC-03:00 all year).
 pub const TIME_ZONE: UtcOffset = time::macros::offset!(-3);
 
-/// The permission codes the sandbox serves: accounts, balances and transactions.
-pub const SUPPORTED_PERMISSIONS: &[Permission] = &[
-    Permission::ReadAccountsBasic,
-    Permission::ReadAccountsDetail,
-    Permission::ReadBalances,
-    Permission::ReadTransactionsBasic,
-    Permission::ReadTransactionsCredits,
-    Permission::ReadTransactionsDebits,
-    Permission::ReadTransactionsDetail,
-];
+/// The permission codes the sandbox serves: accounts, balances and transactions, the library's
+/// [`DEFAULT_SUPPORTED_PERMISSIONS`](consent_api::DEFAULT_SUPPORTED_PERMISSIONS) (what its
+/// accounts API serves), not a copy that could drift from it.
+pub const SUPPORTED_PERMISSIONS: &[Permission] = consent_api::DEFAULT_SUPPORTED_PERMISSIONS;
 
 /// How long a consent waits for the PSU before the bank rejects it.
 pub const AUTHORISATION_TIMEOUT: Duration = LocalConsentProvider::DEFAULT_AUTHORISATION_TIMEOUT;
