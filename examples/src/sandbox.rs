@@ -16,9 +16,11 @@
 
 use std::error::Error;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -79,16 +81,10 @@ const HOME_PAGE_CSP: &str = "default-src 'none'; base-uri 'none'; form-action 'n
 /// The bank's time zone: Buenos Aires (Argentina keeps UTC-03:00 all year).
 pub const TIME_ZONE: UtcOffset = time::macros::offset!(-3);
 
-/// The permission codes the sandbox serves: accounts, balances and transactions.
-pub const SUPPORTED_PERMISSIONS: &[Permission] = &[
-    Permission::ReadAccountsBasic,
-    Permission::ReadAccountsDetail,
-    Permission::ReadBalances,
-    Permission::ReadTransactionsBasic,
-    Permission::ReadTransactionsCredits,
-    Permission::ReadTransactionsDebits,
-    Permission::ReadTransactionsDetail,
-];
+/// The permission codes the sandbox serves: accounts, balances and transactions, the library's
+/// [`DEFAULT_SUPPORTED_PERMISSIONS`](consent_api::DEFAULT_SUPPORTED_PERMISSIONS) (what its
+/// accounts API serves), not a copy that could drift from it.
+pub const SUPPORTED_PERMISSIONS: &[Permission] = consent_api::DEFAULT_SUPPORTED_PERMISSIONS;
 
 /// How long a consent waits for the PSU before the bank rejects it.
 pub const AUTHORISATION_TIMEOUT: Duration = LocalConsentProvider::DEFAULT_AUTHORISATION_TIMEOUT;
@@ -460,6 +456,16 @@ fn hub_provider(
 }
 
 impl Sandbox {
+    /// The app to give `axum::serve`: [`router`](Self::router) with each connection's peer
+    /// address (axum's `ConnectInfo<SocketAddr>`). The PSU pages' login throttle counts failed
+    /// logins per source address only when it is there ([`LoginThrottle`]): served as a plain
+    /// router, one address could guess passwords for any number of usernames unhindered.
+    ///
+    /// [`LoginThrottle`]: openbanking_server::consent::pages::LoginThrottle
+    pub fn app(&self) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+        self.router.clone().into_make_service_with_connect_info::<SocketAddr>()
+    }
+
     /// Spawns the periodic upkeep of a SQL database, every `every`: purges expired rows and
     /// retired signing keys, and takes up a key rotation stored by another instance. `None` in
     /// memory. Failures are logged, and the next round tries again.

@@ -288,7 +288,7 @@ async fn a_jwks_uri_is_not_fetched_for_an_assertion_that_fails_the_keyless_check
 
 #[tokio::test]
 async fn one_client_filling_the_replay_cache_does_not_lock_out_the_others() {
-    // A small cache (40 live entries, 10 per owner) stands for the real one (1 000 000, 10 000).
+    // A small cache (40 live entries, 10 per owner) stands for the real one (1 000 000, 100 000).
     let bank = start_bank(|b| {
         let mut stores = Stores::in_memory();
         stores.replay = Arc::new(MemoryReplayCache::with_capacity(40).with_owner_quota(10));

@@ -9,10 +9,10 @@ mod flow;
 
 use std::sync::Arc;
 
-use common::{TestBank, TestClient, start_bank};
+use common::{TestBank, TestClient, start_bank, start_bank_with};
 use flow::{assert_error, code, code_with, exchange, jti, jwt_claims, refresh, refresh_form};
 use openbanking_core::client::GrantType;
-use openbanking_core::clock::SystemClock;
+use openbanking_core::clock::{Clock as _, ManualClock, SystemClock};
 use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
 use openbanking_core::provider::{Actor, AuthoriseConsent, CreateConsent, RevokeConsent};
@@ -225,6 +225,39 @@ async fn refresh_needs_a_consent_that_is_still_authorised() {
     let body = assert_error(refresh(&bank, &client, &second.refresh).await, 400, "invalid_grant").await;
     assert_eq!(body["error_description"], "consent was revoked");
     assert!(is_revoked(&bank, &second.access).await);
+}
+
+#[tokio::test]
+async fn refresh_after_the_consent_expired_yields_invalid_grant_and_no_tokens() {
+    // One clock for the consent authority and the bank: the consent expires while the refresh
+    // family (30 days) is still live.
+    let clock = Arc::new(ManualClock::starting_now());
+    let consents = Arc::new(LocalConsentProvider::new(Arc::new(MemoryConsentStore::new()), clock.clone()));
+    let provider = consents.clone();
+    let bank = start_bank_with(clock.clone(), move |b| b.consents(provider), |_| axum::Router::new()).await;
+    let client = bank.client(GRANTS).await;
+    let request =
+        ConsentRequest::new([Permission::ReadAccountsBasic]).with_expiration(clock.now() + Duration::minutes(10));
+    let consent = consents.create(CreateConsent::new(client.client_id.clone(), request)).await.unwrap();
+    let id = consent.consent_id().clone();
+    let scope = format!("accounts consent:{id}");
+    let code = code_with(&bank, &client, &[("scope", Some(&scope))], None).await;
+    let (alice, accounts) = (PsuId::parse("alice").unwrap(), vec![AccountId::parse("acc-1").unwrap()]);
+    consents.authorise(AuthoriseConsent::new(id.clone(), alice, accounts)).await.unwrap();
+    let first = tokens(exchange(&bank, &client, &code).await).await;
+    let second = tokens(refresh(&bank, &client, &first.refresh).await).await;
+
+    // The consent reaches its ExpirationDateTime: nobody revoked it, yet it no longer grants
+    // anything, and a refresh token issued under it must not outlive it.
+    clock.advance(Duration::minutes(10));
+    let body = assert_error(refresh(&bank, &client, &second.refresh).await, 400, "invalid_grant").await;
+    assert_eq!(body["error_description"], "consent has expired");
+    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none(), "{body}");
+    // Nor does trying again, with either token.
+    for token in [&second.refresh, &first.refresh] {
+        let body = assert_error(refresh(&bank, &client, token).await, 400, "invalid_grant").await;
+        assert!(body.get("access_token").is_none(), "{body}");
+    }
 }
 
 #[tokio::test]

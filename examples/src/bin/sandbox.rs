@@ -84,7 +84,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let base = issuer.as_str().trim_end_matches('/');
     tracing::info!("home page: {base}/");
     tracing::info!("discovery: {base}/.well-known/oauth-authorization-server");
-    axum::serve(listener, sandbox.router.clone())
+    // With each connection's address: the login throttle counts failures per source too.
+    axum::serve(listener, sandbox.app())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");

@@ -358,6 +358,43 @@ async fn a_refused_proof_takes_no_room_in_the_replay_cache() {
     assert_eq!(err.oauth_error(), OAuthErrorCode::TemporarilyUnavailable);
 }
 
+#[tokio::test]
+async fn a_key_that_fills_its_share_is_refused_while_other_keys_are_served() {
+    let cache = Arc::new(MemoryReplayCache::with_capacity(100).with_owner_quota(3));
+    let v = DpopVerifier::builder().clock(clock()).replay_cache(cache.clone()).build().unwrap();
+    let attacker = signer(SigningAlgorithm::ES256);
+    for _ in 0..3 {
+        v.verify(&attacker.proof("GET", URL, None, None, T0).unwrap(), &get()).await.unwrap();
+    }
+    let err = refused(&v, &attacker.proof("GET", URL, None, None, T0).unwrap(), &get()).await;
+    assert!(matches!(err, DpopError::ReplayCache(ReplayError::OwnerFull { quota: 3 })), "{err:?}");
+    assert_eq!(err.oauth_error(), OAuthErrorCode::TemporarilyUnavailable);
+    let other = signer(SigningAlgorithm::ES256);
+    v.verify(&other.proof("GET", URL, None, None, T0).unwrap(), &get()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fresh_keys_charged_to_one_owner_share_its_quota_and_are_still_replay_checked() {
+    let cache = Arc::new(MemoryReplayCache::with_capacity(100).with_owner_quota(3));
+    let v = DpopVerifier::builder().clock(clock()).replay_cache(cache.clone()).build().unwrap();
+    let post = DpopRequest::new("POST", URL).with_replay_owner("dpop-client:attacker");
+    // A client making a new key for every proof does not get a new share with each.
+    let mut first = None;
+    for _ in 0..3 {
+        let proof = signer(SigningAlgorithm::ES256).proof("POST", URL, None, None, T0).unwrap();
+        v.verify(&proof, &post).await.unwrap();
+        first.get_or_insert(proof);
+    }
+    let fresh = signer(SigningAlgorithm::ES256).proof("POST", URL, None, None, T0).unwrap();
+    let err = refused(&v, &fresh, &post).await;
+    assert!(matches!(err, DpopError::ReplayCache(ReplayError::OwnerFull { quota: 3 })), "{err:?}");
+    // Another client is served, and a used proof is a replay whoever it is charged to.
+    let victim = DpopRequest::new("POST", URL).with_replay_owner("dpop-client:victim");
+    v.verify(&signer(SigningAlgorithm::ES256).proof("POST", URL, None, None, T0).unwrap(), &victim).await.unwrap();
+    let replayed = first.unwrap();
+    assert!(matches!(refused(&v, &replayed, &victim).await, DpopError::Replay { .. }));
+}
+
 #[derive(Debug)]
 struct BrokenCache;
 

@@ -33,6 +33,7 @@ pub struct DpopRequest<'a> {
     htm: &'a str,
     htu: &'a str,
     access_token: Option<&'a str>,
+    replay_owner: Option<&'a str>,
 }
 
 impl<'a> DpopRequest<'a> {
@@ -40,13 +41,33 @@ impl<'a> DpopRequest<'a> {
     /// and port as the client addressed them; the query and fragment are ignored). Behind a proxy,
     /// build it from the server's public base URL, not from an untrusted `Host` header.
     pub fn new(htm: &'a str, htu: &'a str) -> Self {
-        Self { htm, htu, access_token: None }
+        Self { htm, htu, access_token: None, replay_owner: None }
     }
 
     /// The access token presented with the request (`Authorization: DPoP <token>`): the proof's
     /// `ath` must then be its hash.
     pub fn with_access_token(mut self, access_token: &'a str) -> Self {
         self.access_token = Some(access_token);
+        self
+    }
+
+    /// Charges the proof's `jti` to `owner`'s share of the replay cache
+    /// ([`ReplayCache::first_use_by`]) instead of to the proof's key (`dpop:<jkt>`, the default).
+    ///
+    /// Where the proof comes with an access token, the token binds one key (RFC 9449 §6), so a
+    /// per-key share bounds its holder. Where it does not (a token request, RFC 9449 §5; a pushed
+    /// authorization request, §10), a client can make a fresh key for every proof, and each would
+    /// get a share of its own: there, charge the authenticated client, such as
+    /// `dpop-client:<client_id>`. The replay key itself stays `dpop:<jkt>:<jti>`, so a proof is
+    /// recognized as replayed whoever it is charged to.
+    ///
+    /// ```
+    /// use openbanking_core::dpop::DpopRequest;
+    /// let request = DpopRequest::new("POST", "https://bank.example/token").with_replay_owner("dpop-client:tpp-1");
+    /// assert_eq!(request.replay_owner(), Some("dpop-client:tpp-1"));
+    /// ```
+    pub fn with_replay_owner(mut self, owner: &'a str) -> Self {
+        self.replay_owner = Some(owner);
         self
     }
 
@@ -64,6 +85,12 @@ impl<'a> DpopRequest<'a> {
     pub fn access_token(&self) -> Option<&'a str> {
         self.access_token
     }
+
+    /// Who the proof's `jti` is charged to in the replay cache, if not its key (see
+    /// [`with_replay_owner`](Self::with_replay_owner)).
+    pub fn replay_owner(&self) -> Option<&'a str> {
+        self.replay_owner
+    }
 }
 
 impl fmt::Debug for DpopRequest<'_> {
@@ -72,6 +99,7 @@ impl fmt::Debug for DpopRequest<'_> {
             .field("htm", &self.htm)
             .field("htu", &self.htu)
             .field("access_token", &self.access_token.map(|_| "[redacted]"))
+            .field("replay_owner", &self.replay_owner)
             .finish()
     }
 }
@@ -422,12 +450,14 @@ impl DpopVerifier {
 
         // 12. Replay: last, once everything else holds. The proof is refused by its iat once
         // now > iat + max_age, so the key needs remembering until then.
-        // The proof's key owns the entry: a key that fills its share of the replay cache is
-        // refused, not every other key.
-        let owner = format!("dpop:{}", jwk.thumbprint());
-        let key = format!("{owner}:{jti}");
+        // The proof's key owns the entry unless the request names another owner (the client, where
+        // no token binds the key): an owner that fills its share of the replay cache is refused,
+        // not every other one. The key names the proof's key whoever is charged.
+        let key_owner = format!("dpop:{}", jwk.thumbprint());
+        let key = format!("{key_owner}:{jti}");
+        let owner = request.replay_owner.unwrap_or(&key_owner);
         let expires_at = crate::clock::from_unix(iat.saturating_add(self.max_age));
-        match self.replay.first_use_by(&owner, &key, expires_at, crate::clock::from_unix(now)).await {
+        match self.replay.first_use_by(owner, &key, expires_at, crate::clock::from_unix(now)).await {
             Ok(true) => {}
             Ok(false) => return Err(DpopError::Replay { jti }),
             Err(e) => return Err(DpopError::ReplayCache(e)),

@@ -89,6 +89,10 @@ impl LocalConsentProvider {
     /// Sets how long a consent may stay `AwaitingAuthorisation` before the bank rejects it
     /// (`Rejected`, by [`Actor::Bank`]), counted from its `CreationDateTime`, exactly.
     ///
+    /// A [`MemoryConsentStore`](crate::store::MemoryConsentStore) evicts consents left pending
+    /// past its own authorisation timeout when full (one hour by default): give it the same one
+    /// ([`MemoryConsentStore::with_authorisation_timeout`](crate::store::MemoryConsentStore::with_authorisation_timeout)).
+    ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
     /// use openbanking_core::clock::SystemClock;

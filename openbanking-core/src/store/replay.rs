@@ -25,7 +25,9 @@ use crate::error::code::OAuthErrorCode;
 ///
 /// **Owners.** One cache is shared by every client, so a cache bounded by count could be filled
 /// by one of them (fresh `jti`s with a far expiry), after which everyone is refused.
-/// [`first_use_by`](Self::first_use_by) names who the key belongs to (`dpop:<jkt>` for a proof,
+/// [`first_use_by`](Self::first_use_by) names who the key belongs to (`dpop:<jkt>` for a proof
+/// that comes with a token bound to its key, `dpop-client:<client_id>` for one sent to the token
+/// or PAR endpoint, where a client may make a fresh key for every proof,
 /// `client-assertion:<client_id>` for a client assertion): a cache with bounded capacity also
 /// caps the live entries of each owner, and refuses only that owner with
 /// [`ReplayError::OwnerFull`] when its share is full

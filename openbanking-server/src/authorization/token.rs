@@ -52,7 +52,7 @@ pub(super) async fn token(
     // grant type and parameter errors do not depend on the proof, nor spend it.
     let grant = requested_grant(&client, &params)?;
     let request = token_request(grant, &params)?;
-    let proof = server.verify_dpop(&dpop, paths::TOKEN).await?;
+    let proof = server.verify_dpop(&client, &dpop, paths::TOKEN).await?;
     let issued = server.exchange(&client, request, proof).await?;
     let response = (StatusCode::OK, no_store(), Json(issued)).into_response();
     Ok(server.with_dpop_nonce(response))
@@ -178,16 +178,23 @@ impl AuthorizationServer {
         response
     }
 
-    /// Verifies the `DPoP` header of a POST to `path` (one of [`crate::paths`]), if there is
-    /// one.
+    /// Verifies the `DPoP` header of a POST by `client` to `path` (one of [`crate::paths`]), if
+    /// there is one.
+    ///
+    /// The proof's `jti` is charged to the client's share of the replay cache
+    /// (`dpop-client:<client_id>`), not to the proof's key: no token binds a key here (RFC 9449
+    /// §5, §10), so a client could make a fresh key, and get a fresh share, for every request.
     pub(crate) async fn verify_dpop(
         &self,
+        client: &AuthenticatedClient,
         header: &DpopHeader,
         path: &str,
     ) -> Result<Option<VerifiedProof>, OAuthError> {
         let Some(proof) = header.proof() else { return Ok(None) };
         let htu = self.endpoint(path);
-        self.inner().dpop.verify(proof, &DpopRequest::new("POST", &htu)).await.map(Some).map_err(|e| dpop_refusal(&e))
+        let owner = format!("dpop-client:{}", client.client_id().as_str());
+        let request = DpopRequest::new("POST", &htu).with_replay_owner(&owner);
+        self.inner().dpop.verify(proof, &request).await.map(Some).map_err(|e| dpop_refusal(&e))
     }
 
     /// The server scopes `client` may use: its registered `scope` (restricted to server scopes)

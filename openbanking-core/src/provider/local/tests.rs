@@ -396,3 +396,31 @@ async fn an_authorised_consent_is_not_touched_by_the_authorisation_timeout() {
     assert!(f.provider.check(CheckConsent::new(id.clone(), f.tpp.clone())).await.unwrap().is_allowed());
     assert_eq!(f.provider.get(&id).await.unwrap().unwrap().status(), ConsentStatus::Authorised);
 }
+
+#[tokio::test]
+async fn one_tpp_abandoning_consents_up_to_the_cap_does_not_lock_out_the_others_for_good() {
+    let store = Arc::new(MemoryConsentStore::with_limits(5, MemoryConsentStore::DEFAULT_RETENTION));
+    let clock = Arc::new(ManualClock::new(START));
+    let provider = LocalConsentProvider::new(store.clone(), clock.clone());
+    let (attacker, victim) = (ClientId::parse("tpp-evil").unwrap(), ClientId::parse("tpp-2").unwrap());
+    // The attacker fills the store with consents it never sends a PSU to authorise.
+    let mut flood = Vec::new();
+    for _ in 0..5 {
+        flood.push(provider.create(CreateConsent::new(attacker.clone(), request())).await.unwrap());
+    }
+    let refused = provider.create(CreateConsent::new(victim.clone(), request())).await;
+    assert!(refused.is_err(), "full while the flood can still be authorised");
+
+    // Once the authorisation timeout has passed, they can no longer be authorised: room is made.
+    clock.advance(Duration::hours(1));
+    let created = provider.create(CreateConsent::new(victim.clone(), request())).await.unwrap();
+    assert_eq!(created.client_id(), &victim);
+    let id = created.consent_id().clone();
+    provider.authorise(AuthoriseConsent::new(id.clone(), alice(), accounts())).await.unwrap();
+    assert!(provider.check(CheckConsent::new(id, victim)).await.unwrap().denial().is_none());
+    let mut kept = 0;
+    for consent in &flood {
+        kept += usize::from(store.get(consent.consent_id()).await.unwrap().is_some());
+    }
+    assert_eq!(kept, 4, "one abandoned consent made room");
+}

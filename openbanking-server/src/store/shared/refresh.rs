@@ -29,6 +29,19 @@ use crate::store::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTok
 /// it, then re-checks its own condition against the committed row (READ COMMITTED), so two can't
 /// both take the same step. A family is purged, with its tokens, once it has expired and every
 /// access token issued from it has; a revoked one is kept until then too.
+///
+/// **Bound.** A family keeps the hash of every refresh token it issued, one `refresh_tokens` row
+/// (a hash and the family id) per rotation, until the family is purged; unlike
+/// [`MemoryRefreshTokenStore`](openbanking_core::store::MemoryRefreshTokenStore), which keeps the
+/// last [`KEPT_TOKENS`](openbanking_core::store::MemoryRefreshTokenStore::KEPT_TOKENS), the
+/// history is not capped. This is deliberate: it is bounded by the family's lifetime, fixed when
+/// the family is created at the code exchange (the server's `refresh_token_lifetime`, default
+/// 30 days; rotation never extends it), times the rate of rotations, each of which is a token
+/// request by the authenticated client whose proof or assertion takes room in its share of the
+/// replay cache. In exchange, reuse of any token of a live family is detected and revokes the
+/// family (RFC 9700 §4.14.2), however old the token. A cap would need the tokens of a family
+/// ordered, which `refresh_tokens` is not on PostgreSQL (no sequence column), so it would take a
+/// migration; the two backends keep the same behaviour.
 #[derive(Debug)]
 pub(super) struct SqlRefreshTokenStore {
     pool: Pool,
