@@ -39,17 +39,12 @@
 //! out or closed, SQLite busy past its timeout) is [`StoreError::Unavailable`]; a unique violation
 //! is a [`StoreError::Conflict`].
 //!
-<<<<<<< HEAD
 //! Replay keys that requests in flight ask for at the same time are written together, in one
 //! statement and one commit (group commit; each caller is answered once its key is committed).
 //!
 //! Expired rows are purged in the background, at most once a second per table, in bounded
 //! batches, so that no request waits on a purge; and all at once by the backend's
 //! `purge_expired`, for a periodic task.
-=======
-//! Expired rows are purged by the writes to each table, a bounded batch at a time (64 rows, at
-//! least as many as each write adds), and all at once by the backend's `purge_expired`, for a
-//! periodic task.
 //!
 //! Not every table is bounded by time or count, by design: rows that the bank must keep or that
 //! a policy already limits are bounded by disk only, where the in-memory stores cap them.
@@ -57,8 +52,7 @@
 //! consent is over), so no consent row is ever purged or evicted, whatever its status; client
 //! registrations are limited by the registration policy (who may register, through which
 //! software statement), not by a count. A refresh-token family keeps its whole token history for
-//! its lifetime (see the backends' refresh modules). Size the database, and watch it, for these.
->>>>>>> harden8
+//! its lifetime (see `store/shared/refresh.rs`). Size the database, and watch it, for these.
 
 pub use openbanking_core::store::*;
 
