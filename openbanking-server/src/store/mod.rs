@@ -57,7 +57,7 @@
 pub use openbanking_core::store::*;
 
 #[cfg(feature = "_sql")]
-mod group_commit;
+mod batch;
 #[cfg(feature = "_sql")]
 mod sql;
 

@@ -6,12 +6,13 @@
 //! and the few words of SQL in which the two differ. So the statements, and the reasoning that
 //! makes each atomic, exist once.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
 use std::sync::Arc;
 
-use super::dialect::{Db, One, Pool, skip_locked};
+use super::dialect::{Db, Pool, skip_locked};
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Jti};
 use serde::Serialize;
@@ -19,8 +20,8 @@ use serde::de::DeserializeOwned;
 use sqlx::QueryBuilder;
 use time::{Duration, OffsetDateTime};
 
-use super::support::on;
-use crate::store::group_commit::{GroupCommit, PendingKey, WriteBatch};
+use super::support::{on, read_by_key};
+use crate::store::batch::{Ask, Batcher};
 use crate::store::sql::{PurgePacer, from_json, micros, to_json};
 use crate::store::{
     ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayError,
@@ -244,12 +245,19 @@ impl AuthorizationCodeStore for SqlCodeStore {
 pub(super) struct SqlReplayCache {
     pool: Pool,
     pacer: Arc<PurgePacer>,
-    batches: Arc<GroupCommit>,
+    batches: Arc<Batcher<ReplayKey, bool>>,
+}
+
+/// One key to remember: the key, when it expires, and the `now` it is judged at (µs).
+struct ReplayKey {
+    key: String,
+    expires_at: i64,
+    now: i64,
 }
 
 impl SqlReplayCache {
     pub(super) fn new(pool: Pool) -> Self {
-        let batches = GroupCommit::new(write_replay_batch(pool.clone()));
+        let batches = Batcher::new("remember replay keys", remember_replay_keys(pool.clone()));
         Self { pool, pacer: Arc::default(), batches }
     }
 
@@ -267,28 +275,45 @@ impl SqlReplayCache {
                 ")"
             ),
         );
-        let key = PendingKey { key: key.to_owned(), expires_at: micros(expires_at)?, now };
-        self.batches.first_use(key).await
+        self.batches.ask(ReplayKey { key: key.to_owned(), expires_at: micros(expires_at)?, now }).await
     }
 }
 
-/// Writes one group-commit batch of replay keys (see [`GroupCommit`]) in one statement: a new key
-/// is inserted; an expired one not purged yet is taken over; a live one (expiry inclusive) is left
-/// alone, and nothing changes. `RETURNING` names the keys inserted or taken over.
-fn write_replay_batch(pool: Pool) -> Box<WriteBatch> {
-    Box::new(move |keys, now| {
+/// Remembers a batch of replay keys (see [`Batcher`]: the keys requests in flight ask at once) in
+/// one statement, and one commit: a new key is inserted; an expired one not purged yet is taken
+/// over; a live one (expiry inclusive) is left alone, and nothing changes. `RETURNING` names the
+/// keys inserted or taken over.
+///
+/// A key asked twice in one batch goes to the database once, and its later callers are answered
+/// "seen" whatever the database says of the first. The keys are written in one order everywhere,
+/// so that two instances writing batches that share keys (a proof replayed to both at once) take
+/// the keys' locks in the same order and can't deadlock (PostgreSQL would abort one batch, failing
+/// the honest keys in it too). An expired row is taken over only if it expired before the earliest
+/// `now` of the batch (the strictest).
+fn remember_replay_keys(pool: Pool) -> Box<Ask<ReplayKey, bool>> {
+    Box::new(move |keys: Vec<ReplayKey>| {
         let pool = pool.clone();
         Box::pin(async move {
+            let now = keys.iter().map(|k| k.now).min().unwrap_or(i64::MIN);
+            let mut seen = HashSet::with_capacity(keys.len());
+            let first: Vec<bool> = keys.iter().map(|k| seen.insert(k.key.as_str())).collect();
+            let mut distinct: Vec<&ReplayKey> = keys.iter().zip(&first).filter(|(_, f)| **f).map(|(k, _)| k).collect();
+            distinct.sort_unstable_by(|a, b| a.key.cmp(&b.key));
             let mut query = QueryBuilder::<Db>::new("INSERT INTO replay (key, expires_at) ");
-            query.push_values(keys, |mut row, key| {
-                row.push_bind(key.key).push_bind(key.expires_at);
+            query.push_values(distinct, |mut row, key| {
+                row.push_bind(key.key.clone()).push_bind(key.expires_at);
             });
             query.push(" ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < ");
             query.push_bind(now);
             query.push(" RETURNING key");
-            let accepted: Vec<String> =
-                query.build_query_scalar().fetch_all(&pool).await.map_err(on("remember replay keys"))?;
-            Ok(accepted.into_iter().collect())
+            let accepted: HashSet<String> = query
+                .build_query_scalar()
+                .fetch_all(&pool)
+                .await
+                .map_err(on("remember replay keys"))?
+                .into_iter()
+                .collect();
+            Ok(keys.iter().zip(first).map(|(k, first)| first && accepted.contains(&k.key)).collect())
         })
     })
 }
@@ -307,11 +332,22 @@ impl ReplayCache for SqlReplayCache {
 pub(super) struct SqlRevocationStore {
     pool: Pool,
     pacer: Arc<PurgePacer>,
+    /// `is_revoked`, asked on every data call, batched (see [`Batcher`]).
+    reads: Arc<Batcher<String, Option<()>>>,
 }
 
 impl SqlRevocationStore {
     pub(super) fn new(pool: Pool) -> Self {
-        Self { pool, pacer: Arc::default() }
+        let reads = Batcher::new(
+            "read revocations",
+            read_by_key(
+                pool.clone(),
+                "read revocations",
+                "SELECT jti FROM revocations WHERE jti IN (",
+                |(jti,): (String,)| (jti, ()),
+            ),
+        );
+        Self { pool, pacer: Arc::default(), reads }
     }
 }
 
@@ -344,11 +380,6 @@ impl RevocationStore for SqlRevocationStore {
     }
 
     async fn is_revoked(&self, jti: &Jti) -> Result<bool, StoreError> {
-        let found = sqlx::query_scalar::<_, One>("SELECT 1 FROM revocations WHERE jti = $1")
-            .bind(jti.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(on("read a revocation"))?;
-        Ok(found.is_some())
+        Ok(self.reads.ask(jti.as_str().to_owned()).await?.is_some())
     }
 }

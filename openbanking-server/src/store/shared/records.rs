@@ -14,7 +14,8 @@ use sqlx::QueryBuilder;
 use super::dialect::{Db, One, Pool, skip_locked};
 use time::OffsetDateTime;
 
-use super::support::on;
+use super::support::{on, read_by_key};
+use crate::store::batch::Batcher;
 use crate::store::sql::{PurgePacer, from_json, micros, to_json, version_from_sql, version_to_sql};
 use crate::store::{
     ClientStore, ConsentPage, ConsentQuery, ConsentStore, PsuSession, RegisteredClient, SessionStore, StoreError,
@@ -25,11 +26,22 @@ use crate::store::{
 #[derive(Debug)]
 pub(super) struct SqlConsentStore {
     pool: Pool,
+    /// `get`, asked on every data call (the consent check), batched (see [`Batcher`]).
+    reads: Arc<Batcher<String, Option<(String, i64)>>>,
 }
 
 impl SqlConsentStore {
     pub(super) fn new(pool: Pool) -> Self {
-        Self { pool }
+        let reads = Batcher::new(
+            "read consents",
+            read_by_key(
+                pool.clone(),
+                "read consents",
+                "SELECT consent_id, body, version FROM consents WHERE consent_id IN (",
+                |(id, body, version): (String, String, i64)| (id, (body, version)),
+            ),
+        );
+        Self { pool, reads }
     }
 }
 
@@ -61,13 +73,7 @@ impl ConsentStore for SqlConsentStore {
     }
 
     async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, StoreError> {
-        sqlx::query_as::<_, (String, i64)>("SELECT body, version FROM consents WHERE consent_id = $1")
-            .bind(consent_id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(on("read a consent"))?
-            .map(consent_from_row)
-            .transpose()
+        self.reads.ask(consent_id.as_str().to_owned()).await?.map(consent_from_row).transpose()
     }
 
     async fn update(&self, consent: &Consent, expected_version: u64) -> Result<Consent, StoreError> {
@@ -131,11 +137,22 @@ impl ConsentStore for SqlConsentStore {
 #[derive(Debug)]
 pub(super) struct SqlClientStore {
     pool: Pool,
+    /// `get`, asked on every authenticated request, batched (see [`Batcher`]).
+    reads: Arc<Batcher<String, Option<String>>>,
 }
 
 impl SqlClientStore {
     pub(super) fn new(pool: Pool) -> Self {
-        Self { pool }
+        let reads = Batcher::new(
+            "read clients",
+            read_by_key(
+                pool.clone(),
+                "read clients",
+                "SELECT client_id, body FROM clients WHERE client_id IN (",
+                |(id, body): (String, String)| (id, body),
+            ),
+        );
+        Self { pool, reads }
     }
 }
 
@@ -152,13 +169,7 @@ impl ClientStore for SqlClientStore {
     }
 
     async fn get(&self, client_id: &ClientId) -> Result<Option<RegisteredClient>, StoreError> {
-        sqlx::query_scalar::<_, String>("SELECT body FROM clients WHERE client_id = $1")
-            .bind(client_id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(on("read a client"))?
-            .map(|body| from_json("clients", "body", &body))
-            .transpose()
+        self.reads.ask(client_id.as_str().to_owned()).await?.map(|body| from_json("clients", "body", &body)).transpose()
     }
 
     async fn replace(&self, client: RegisteredClient) -> Result<(), StoreError> {

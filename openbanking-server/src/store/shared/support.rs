@@ -4,15 +4,19 @@
 //! Written once, included by `store/sqlite` and `store/postgres` (`#[path]`), where `super::err`
 //! and `super::dialect::Pool` are that backend's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use sqlx::QueryBuilder;
 
 use time::OffsetDateTime;
 
 use super::artifacts::{self, SqlArtifactStore, SqlCodeStore, SqlReplayCache, SqlRevocationStore};
-use super::dialect::Pool;
+use super::dialect::{Db, Pool};
 use super::err;
 use super::records::{SqlClientStore, SqlConsentStore, SqlSessionStore};
 use super::refresh::SqlRefreshTokenStore;
+use crate::store::batch::Ask;
 use crate::store::sql::{self, PurgePacer, micros};
 use crate::store::{StoreError, Stores};
 
@@ -77,4 +81,34 @@ pub(super) fn purge_later(
             Ok(done.rows_affected())
         }
     });
+}
+
+/// Reads the rows of a batch of keys (see [`Batcher`](crate::store::batch::Batcher)) in one
+/// statement: `select` is `SELECT key, ... FROM table WHERE key IN (` (the list and the closing
+/// parenthesis are added), `split` parts a row into its key and the answer. Each key is answered
+/// with its row's answer, or `None`, in the batch's order.
+pub(super) fn read_by_key<Row, A>(
+    pool: Pool,
+    context: &'static str,
+    select: &'static str,
+    split: fn(Row) -> (String, A),
+) -> Box<Ask<String, Option<A>>>
+where
+    Row: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin + 'static,
+    A: Clone + Send + 'static,
+{
+    Box::new(move |keys: Vec<String>| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let mut query = QueryBuilder::<Db>::new(select);
+            let mut list = query.separated(", ");
+            for key in &keys {
+                list.push_bind(key.clone());
+            }
+            list.push_unseparated(")");
+            let rows: Vec<Row> = query.build_query_as().fetch_all(&pool).await.map_err(on(context))?;
+            let found: HashMap<String, A> = rows.into_iter().map(split).collect();
+            Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+        })
+    })
 }
