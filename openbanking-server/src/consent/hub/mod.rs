@@ -69,6 +69,7 @@ mod bank_auth;
 mod builder;
 mod directory;
 pub mod events;
+mod extract;
 mod interaction;
 pub mod pages;
 mod provider;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use openbanking_core::clock::Clock;
@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::bank_auth::BankAuthenticator;
+use super::extract::AuthenticatedBank;
 use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client};
 use super::events::EventLog;
 use super::wire::{
@@ -197,29 +198,7 @@ impl IntoResponse for HubError {
     }
 }
 
-/// A bank's authenticated request: who, and its assertion's `jti`.
-struct Caller {
-    bank: BankParticipant,
-    req: String,
-}
-
 impl Hub {
-    async fn caller(&self, headers: &HeaderMap, method: &Method, uri: &axum::http::Uri) -> Result<Caller, HubError> {
-        let origin = match Url::parse(&self.inner.base) {
-            Ok(url) => url.origin().ascii_serialization(),
-            Err(_) => return Err(HubError::Internal("the hub's base URL does not parse".into())),
-        };
-        let url = format!("{origin}{}", uri.path());
-        let authorization = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-        match self.inner.auth.authenticate(&self.inner.directory, authorization, method.as_str(), &url).await {
-            Ok((bank, req)) => Ok(Caller { bank, req }),
-            Err(error) => {
-                tracing::warn!(%error, path = uri.path(), "hub: a bank request was not authenticated");
-                Err(HubError::Unauthenticated)
-            }
-        }
-    }
-
     fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
     }
@@ -229,7 +208,7 @@ impl Hub {
     }
 
     /// Signs `statement` for `caller` and answers it (`application/jwt`).
-    fn answer(&self, caller: &Caller, mut statement: Statement) -> Result<Response, HubError> {
+    fn answer(&self, caller: &AuthenticatedBank, mut statement: Statement) -> Result<Response, HubError> {
         let iat = self.inner.clock.unix_now();
         statement.iss = self.inner.base.to_string();
         statement.aud = caller.bank.bank_id.to_string();
@@ -244,7 +223,7 @@ impl Hub {
 
     /// The consent `id` if it was made for the caller's bank; otherwise `NotFound` (another
     /// bank's consent looks exactly like an unknown one).
-    async fn own_consent(&self, caller: &Caller, id: &str) -> Result<(ConsentId, Consent), HubError> {
+    async fn own_consent(&self, caller: &AuthenticatedBank, id: &str) -> Result<(ConsentId, Consent), HubError> {
         let id = ConsentId::parse(id).map_err(|_| self.consent_error(ConsentError::NotFound))?;
         match self.inner.provider.get(&id).await.map_err(|e| self.consent_error(e))? {
             Some(consent) => match consent_for_bank(consent, &caller.bank.bank_id) {
@@ -258,7 +237,7 @@ impl Hub {
         }
     }
 
-    fn consent_statement(&self, caller: &Caller, consent: Consent) -> Result<Response, HubError> {
+    fn consent_statement(&self, caller: &AuthenticatedBank, consent: Consent) -> Result<Response, HubError> {
         self.answer(
             caller,
             Statement { kind: "consent".into(), ..Statement::default() }
@@ -267,7 +246,7 @@ impl Hub {
     }
 
     /// A stored (scoped) consent, unscoped for the caller.
-    fn unscoped(&self, caller: &Caller, consent: Consent) -> Result<Consent, HubError> {
+    fn unscoped(&self, caller: &AuthenticatedBank, consent: Consent) -> Result<Consent, HubError> {
         consent_for_bank(consent, &caller.bank.bank_id)
             .ok_or_else(|| HubError::Internal("a transition changed the consent's bank".into()))
     }
@@ -279,11 +258,9 @@ fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, HubError> {
 
 async fn create(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: CreateBody = json(&body)?;
     let scoped =
         scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
@@ -298,23 +275,19 @@ async fn create(
 
 async fn read(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let (_, consent) = hub.own_consent(&caller, &id).await?;
     hub.consent_statement(&caller, consent)
 }
 
 async fn authorise(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: AuthoriseBody = json(&body)?;
     let (id, _) = hub.own_consent(&caller, &id).await?;
     let consent = hub
@@ -329,45 +302,59 @@ async fn authorise(
 
 async fn reject(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
-    let body: ActorBody = json(&body)?;
-    let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent =
-        hub.inner.provider.reject(RejectConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
-    let consent = hub.unscoped(&caller, consent)?;
-    hub.consent_statement(&caller, consent)
+    end(&hub, &caller, &id, &body, Ending::Reject).await
 }
 
 async fn revoke(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
-    let body: ActorBody = json(&body)?;
-    let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent =
-        hub.inner.provider.revoke(RevokeConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
-    tracing::info!(bank = %caller.bank.bank_id, consent_id = %consent.consent_id(), "hub: consent revoked through a bank");
-    let consent = hub.unscoped(&caller, consent)?;
-    hub.consent_statement(&caller, consent)
+    end(&hub, &caller, &id, &body, Ending::Revoke).await
+}
+
+/// The two ends a bank asks for with the same body (`{"actor"}`).
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Reject,
+    Revoke,
+}
+
+/// `reject` and `revoke`: the caller's own consent `id` takes the transition `ending`, and the
+/// answer is its artefact.
+async fn end(
+    hub: &Hub,
+    caller: &AuthenticatedBank,
+    id: &str,
+    body: &[u8],
+    ending: Ending,
+) -> Result<Response, HubError> {
+    let body: ActorBody = json(body)?;
+    let (id, _) = hub.own_consent(caller, id).await?;
+    let provider = &hub.inner.provider;
+    let consent = match ending {
+        Ending::Reject => provider.reject(RejectConsent::new(id, body.actor)).await,
+        Ending::Revoke => provider.revoke(RevokeConsent::new(id, body.actor)).await,
+    }
+    .map_err(|e| hub.consent_error(e))?;
+    if let Ending::Revoke = ending {
+        tracing::info!(bank = %caller.bank.bank_id, consent_id = %consent.consent_id(), "hub: consent revoked through a bank");
+    }
+    let consent = hub.unscoped(caller, consent)?;
+    hub.consent_statement(caller, consent)
 }
 
 async fn check(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: CheckBody = json(&body)?;
     let Ok(consent_id) = ConsentId::parse(id) else {
         return hub.answer(&caller, denied(None, DenialReason::NotFound));
@@ -408,11 +395,9 @@ fn denied(consent_id: Option<ConsentId>, reason: DenialReason) -> Statement {
 
 async fn list(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Query(params): Query<ListParams>,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let mut query = params.query().ok_or(HubError::BadRequest("malformed cursor"))?;
     if let Some(tpp) = query.client_id.take() {
         query.client_id =
@@ -428,11 +413,9 @@ async fn list(
 
 async fn events(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Query(params): Query<EventParams>,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let wait = Duration::from_secs(params.wait.unwrap_or(0));
     let (events, cursor) =
         hub.inner.log.wait_since(caller.bank.bank_id.as_str(), params.after.unwrap_or(0), wait).await;
@@ -444,11 +427,9 @@ async fn events(
 
 async fn webhook(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::PUT, &uri).await?;
     let body: WebhookBody = json(&body)?;
     if let Some(url) = &body.url
         && !matches!(url.scheme(), "https" | "http")
