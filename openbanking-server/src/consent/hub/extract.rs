@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 use url::Url;
 
 use super::directory::BankParticipant;
-use super::server::{Hub, HubError};
+use super::error::HubError;
+use super::server::Hub;
 
 /// A bank whose request assertion verified (see [`bank_auth`](super::bank_auth)): who it is, and
 /// the assertion's `jti`, echoed as `req` in the hub's signed answer.

@@ -21,11 +21,12 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::bank_auth::BankAuthenticator;
+use super::error::HubError;
 use super::extract::AuthenticatedBank;
 use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client};
 use super::events::EventLog;
 use super::wire::{
-    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EventParams, ListParams,
+    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, EventParams, ListParams,
     SoftwareStatementClaims, Statement, WebhookBody, WireCursor,
 };
 use super::{ARTEFACT_LIFETIME, consent_for_bank, paths, sign_jws};
@@ -150,51 +151,6 @@ impl Hub {
             .merge(super::pages::routes())
             .layer(DefaultBodyLimit::max(crate::authorization::MAX_BODY_BYTES))
             .with_state(self.clone())
-    }
-}
-
-/// A refusal of the bank API, as [`ErrorBody`] JSON.
-#[derive(Debug)]
-pub(crate) enum HubError {
-    /// 401 `invalid_client`.
-    Unauthenticated,
-    /// 400 `invalid_request`.
-    BadRequest(&'static str),
-    /// 403 `forbidden`.
-    Forbidden(&'static str),
-    /// 409 `conflict`.
-    Conflict(&'static str),
-    /// The consent authority refused (at the hub's time).
-    Consent(ConsentError, time::OffsetDateTime),
-    /// 500, cause logged.
-    Internal(String),
-}
-
-impl IntoResponse for HubError {
-    fn into_response(self) -> Response {
-        let (status, body) = match self {
-            Self::Unauthenticated => (401, ErrorBody::new("invalid_client", "bank authentication failed")),
-            Self::BadRequest(why) => (400, ErrorBody::new("invalid_request", why)),
-            Self::Forbidden(why) => (403, ErrorBody::new("forbidden", why)),
-            Self::Conflict(why) => (409, ErrorBody::new("conflict", why)),
-            Self::Consent(error, now) => {
-                let (status, body) = ErrorBody::of_consent_error(&error, now);
-                if status >= 500 {
-                    tracing::error!(%error, "hub: the consent authority failed");
-                }
-                (status, body)
-            }
-            Self::Internal(cause) => {
-                tracing::error!(%cause, "hub: server error");
-                (500, ErrorBody::new("server_error", ""))
-            }
-        };
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
-        }
-        response
     }
 }
 
