@@ -21,10 +21,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::bank_auth::BankAuthenticator;
-use super::error::HubError;
-use super::extract::AuthenticatedBank;
 use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client};
+use super::error::HubError;
 use super::events::EventLog;
+use super::extract::AuthenticatedBank;
 use super::wire::{
     ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, EventParams, ListParams,
     SoftwareStatementClaims, Statement, WebhookBody, WireCursor,
@@ -212,11 +212,7 @@ fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, HubError> {
     serde_json::from_slice(body).map_err(|_| HubError::BadRequest("the body is not the expected JSON"))
 }
 
-async fn create(
-    State(hub): State<Hub>,
-    caller: AuthenticatedBank,
-    body: Bytes,
-) -> Result<Response, HubError> {
+async fn create(State(hub): State<Hub>, caller: AuthenticatedBank, body: Bytes) -> Result<Response, HubError> {
     let body: CreateBody = json(&body)?;
     let scoped =
         scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
@@ -229,11 +225,7 @@ async fn create(
     Ok(response)
 }
 
-async fn read(
-    State(hub): State<Hub>,
-    caller: AuthenticatedBank,
-    Path(id): Path<String>,
-) -> Result<Response, HubError> {
+async fn read(State(hub): State<Hub>, caller: AuthenticatedBank, Path(id): Path<String>) -> Result<Response, HubError> {
     let (_, consent) = hub.own_consent(&caller, &id).await?;
     hub.consent_statement(&caller, consent)
 }
@@ -381,11 +373,7 @@ async fn events(
     )
 }
 
-async fn webhook(
-    State(hub): State<Hub>,
-    caller: AuthenticatedBank,
-    body: Bytes,
-) -> Result<Response, HubError> {
+async fn webhook(State(hub): State<Hub>, caller: AuthenticatedBank, body: Bytes) -> Result<Response, HubError> {
     let body: WebhookBody = json(&body)?;
     if let Some(url) = &body.url
         && !matches!(url.scheme(), "https" | "http")
