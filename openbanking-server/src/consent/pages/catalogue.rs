@@ -101,6 +101,7 @@ pub(super) const EN: Texts = Texts {
     hub_back_to_consents: t("Go back to your consents."),
     cannot_complete_title: t("This request can't be completed"),
     hub_answer_refused: t("the consent hub's answer could not be accepted"),
+    authorization_error_title: t("Authorization error"),
     months: [
         t("Jan"),
         t("Feb"),
@@ -211,6 +212,7 @@ pub(super) const ES: Texts = Texts {
     hub_back_to_consents: t("Volver a la página de consentimientos."),
     cannot_complete_title: t("No se puede completar la solicitud"),
     hub_answer_refused: t("No se pudo aceptar la respuesta del hub de consentimientos."),
+    authorization_error_title: t("Error de autorización"),
     months: [
         t("ene"),
         t("feb"),

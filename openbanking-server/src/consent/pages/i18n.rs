@@ -203,6 +203,9 @@ pub struct Texts {
     pub cannot_complete_title: Cow<'static, str>,
     /// A bank's error page in hub mode: the hub's answer did not verify.
     pub hub_answer_refused: Cow<'static, str>,
+    /// The authorization server's `/authorize` error page: its title (the OAuth `error` code and
+    /// description below it stay as the protocol writes them).
+    pub authorization_error_title: Cow<'static, str>,
     /// Month names as dates show them, January first.
     pub months: [Cow<'static, str>; 12],
     /// What each permission lets the app see, in words. A permission missing here shows its
