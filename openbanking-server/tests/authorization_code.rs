@@ -378,3 +378,25 @@ async fn a_narrowing_that_drops_the_consent_scope_drops_the_consent() {
     let claims = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(claims["consent_id"], consent.consent_id().as_str(), "{claims}");
 }
+
+#[tokio::test]
+async fn the_authorize_error_page_speaks_the_psus_language_and_keeps_the_oauth_code() {
+    let bank = start_bank(|b| b).await;
+    let url = bank.url("/authorize?client_id=nobody&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax");
+    let response = bank.http.get(&url).header("Accept-Language", "es-AR,es;q=0.9").send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["content-language"], "es");
+    assert!(response.headers().get("location").is_none(), "never a redirect");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<html lang=\"es\">") && page.contains("<h1>Error de autorización</h1>"), "{page}");
+    assert!(page.contains("<code>invalid_request</code>"), "the code is the protocol's: {page}");
+    for accept_language in [None, Some("*")] {
+        let mut request = bank.http.get(&url);
+        if let Some(language) = accept_language {
+            request = request.header("Accept-Language", language);
+        }
+        let page = request.send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("<html lang=\"en\">") && page.contains("<h1>Authorization error</h1>"), "{page}");
+        assert!(page.contains("<code>invalid_request</code>"), "{page}");
+    }
+}

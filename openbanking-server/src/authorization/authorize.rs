@@ -10,9 +10,11 @@
 //! returns the redirect back to the client with `code`, `state` and `iss` (RFC 9207), or
 //! `error=access_denied`.
 
+use std::sync::LazyLock;
+
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::{ClientId, Jti, OAuthErrorCode, random_token};
@@ -20,16 +22,24 @@ use url::Url;
 
 use super::par::CONSENT_SCOPE_PREFIX;
 use super::{AuthorizationServer, CODE_LIFETIME, INTERACTION_LIFETIME, InteractionOutcome, Params};
+use crate::consent::pages::Catalogue;
 use crate::error::{OAuthError, no_store};
 use crate::store::{CodeGrant, PendingAuthorization, PushedRequest, TokenHash};
 
-pub(super) async fn authorize(State(server): State<AuthorizationServer>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn authorize(
+    State(server): State<AuthorizationServer>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     match server.start_authorization(query.as_deref().unwrap_or("")).await {
         Ok(pending) => {
             let interaction = server.inner().interaction.clone();
             interaction.begin(&server, pending).await
         }
-        Err(e) => error_page(&e),
+        Err(e) => {
+            let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+            error_page_in(&e, accept_language)
+        }
     }
 }
 
@@ -37,22 +47,64 @@ fn invalid_request_uri(description: &'static str) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidRequestUri, description)
 }
 
-/// The `/authorize` error page (`templates/authorize_error.html`, escaped like the PSU pages).
+/// The `/authorize` error page, escaped like the PSU pages. In English it is exactly
+/// `templates/authorize_error.html`; its `lang` and title follow the page's language.
 #[derive(Template)]
-#[template(path = "authorize_error.html", config = "templates/askama.toml")]
+#[template(
+    source = "<!doctype html>
+<html lang=\"{{ language }}\">
+<head>
+<meta charset=\"utf-8\">
+<title>{{ title }}</title>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<p><code>{{ code }}</code></p>
+<p>{{ description }}</p>
+</body>
+</html>",
+    ext = "html",
+    config = "templates/askama.toml"
+)]
 struct ErrorHtml<'a> {
+    language: &'a str,
+    title: &'a str,
     code: &'a str,
     description: &'a str,
 }
 
+/// The languages of the error page: the PSU pages' built-in ones (English, the default, and
+/// Spanish).
+static LANGUAGES: LazyLock<Catalogue> = LazyLock::new(Catalogue::default);
+
 /// An error page for errors that must not be redirected (unknown client, bad redirect URI,
 /// bad `request_uri`): RFC 6749 §4.1.2.1 and RFC 9700 §4.11. Client errors are 400, server
-/// errors keep their status; the text shown is HTML-escaped.
+/// errors keep their status; the text shown is HTML-escaped. In English (the default language).
 pub(crate) fn error_page(error: &OAuthError) -> Response {
+    error_page_in(error, None)
+}
+
+/// [`error_page`] in the language an `Accept-Language` value prefers (RFC 9110 §12.5.4) among
+/// the PSU pages' built-in ones; English without one, for `*`, or for a language they don't
+/// speak. Only the page's words change: the OAuth `error` code and its description stay as the
+/// protocol writes them.
+pub(crate) fn error_page_in(error: &OAuthError, accept_language: Option<&str>) -> Response {
     let status = if error.status().is_server_error() { error.status() } else { StatusCode::BAD_REQUEST };
-    let page = ErrorHtml { code: error.code().as_str(), description: error.description() }.render();
+    let (language, texts) = LANGUAGES.negotiate(accept_language);
+    let page = ErrorHtml {
+        language,
+        title: &texts.authorization_error_title,
+        code: error.code().as_str(),
+        description: error.description(),
+    }
+    .render();
+    let content_language = HeaderValue::from_str(language).unwrap_or_else(|_| HeaderValue::from_static("en"));
+    let vary = HeaderValue::from_static("accept-language");
     match page {
-        Ok(page) => (status, no_store(), Html(page)).into_response(),
+        Ok(page) => {
+            (status, no_store(), [(header::CONTENT_LANGUAGE, content_language), (header::VARY, vary)], Html(page))
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "the /authorize error page could not be rendered");
             (status, no_store(), "Authorization error").into_response()
@@ -185,9 +237,21 @@ impl AuthorizationServer {
 mod tests {
     use super::*;
 
+    /// The page as it was before it spoke other languages.
+    #[derive(Template)]
+    #[template(path = "authorize_error.html", config = "templates/askama.toml")]
+    struct EnglishErrorHtml<'a> {
+        code: &'a str,
+        description: &'a str,
+    }
+
+    fn english<'a>(code: &'a str, description: &'a str) -> ErrorHtml<'a> {
+        ErrorHtml { language: "en", title: "Authorization error", code, description }
+    }
+
     #[test]
     fn error_page_escapes_markup() {
-        let page = ErrorHtml { code: "invalid_request", description: "<script>\"x\"&'y'</script>" }.render().unwrap();
+        let page = english("invalid_request", "<script>\"x\"&'y'</script>").render().unwrap();
         assert!(page.contains("<code>invalid_request</code>"), "{page}");
         assert!(page.contains("&lt;script&gt;&quot;x&quot;&amp;&#x27;y&#x27;&lt;/script&gt;"), "{page}");
         assert!(!page.contains("<script>"), "{page}");
@@ -198,5 +262,22 @@ mod tests {
         let page = error_page(&OAuthError::invalid_request("<img src=x onerror=alert(1)>"));
         assert_eq!(page.status(), StatusCode::BAD_REQUEST);
         assert!(page.headers().get(axum::http::header::LOCATION).is_none());
+    }
+
+    #[test]
+    fn the_english_page_is_the_template_file_and_spanish_changes_only_the_words() {
+        for (code, description) in [("invalid_request", "unknown client"), ("invalid_request_uri", "<b>&</b>")] {
+            let before = EnglishErrorHtml { code, description }.render().unwrap();
+            assert_eq!(english(code, description).render().unwrap(), before);
+        }
+        let error = OAuthError::invalid_request("unknown client");
+        for accept_language in [None, Some("*"), Some("fr"), Some("es;q=0, en")] {
+            let page = error_page_in(&error, accept_language);
+            assert_eq!(page.headers()[header::CONTENT_LANGUAGE], "en", "{accept_language:?}");
+        }
+        let page = error_page_in(&error, Some("es-AR,es;q=0.9"));
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(page.headers()[header::CONTENT_LANGUAGE], "es");
+        assert_eq!(page.headers()[header::VARY], "accept-language");
     }
 }

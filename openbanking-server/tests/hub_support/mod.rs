@@ -170,13 +170,23 @@ impl AccountData for SwitchableAccountData {
 }
 
 pub async fn start_hub_bank(hub: &RunningHub, bank_id: &str, clock: Arc<ManualClock>) -> HubBank {
+    start_hub_bank_with(hub, bank_id, clock, |interaction| interaction).await
+}
+
+/// Like [`start_hub_bank`], with `configure` applied to the bank's `HubInteraction`.
+pub async fn start_hub_bank_with(
+    hub: &RunningHub,
+    bank_id: &str,
+    clock: Arc<ManualClock>,
+    configure: impl FnOnce(HubInteraction) -> HubInteraction,
+) -> HubBank {
     let provider = hub.unregistered_provider(bank_id, clock.clone());
     let data = Arc::new(SwitchableAccountData {
         inner: MemoryAccountData::seeded_at(clock.now()),
         down: AtomicBool::new(false),
     });
     let switch = data.clone();
-    let interaction = HubInteraction::new(provider.clone(), data.clone());
+    let interaction = configure(HubInteraction::new(provider.clone(), data.clone()));
     let (for_server, for_api, for_routes) = (provider.clone(), provider.clone(), interaction.clone());
     let bank = common::start_bank_with(
         clock,

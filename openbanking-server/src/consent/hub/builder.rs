@@ -16,6 +16,7 @@ use super::bank_auth::BankAuthenticator;
 use super::directory::{BankParticipant, Directory};
 use super::events::{EventLog, EventPublisher};
 use super::server::{Hub, HubInner};
+use crate::consent::pages::{Catalogue, Texts};
 use crate::consent::psu::PsuAuthenticator;
 
 /// Builds a [`Hub`]: [`Hub::builder`].
@@ -32,6 +33,8 @@ pub struct HubBuilder {
     psus: Option<Arc<dyn PsuAuthenticator>>,
     authorisation_timeout: Option<Duration>,
     login_throttle: crate::consent::pages::LoginThrottle,
+    name: Option<String>,
+    catalogue: Catalogue,
 }
 
 impl fmt::Debug for HubBuilder {
@@ -56,6 +59,8 @@ impl Hub {
             psus: None,
             authorisation_timeout: None,
             login_throttle: crate::consent::pages::LoginThrottle::default(),
+            name: None,
+            catalogue: Catalogue::default(),
         }
     }
 }
@@ -108,6 +113,24 @@ impl HubBuilder {
         self
     }
 
+    /// The hub's name, shown on its PSU pages (title and header, where a bank's pages show the
+    /// bank's name) so that a PSU knows where they are logging in. Default: the language's
+    /// [`hub_default_name`](Texts::hub_default_name) ("Consent hub", "Hub de consentimientos").
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The PSU pages' texts for a language tag (`"es"`, `"pt-BR"`; case does not matter):
+    /// replaces the built-in English (`"en"`, the default language) or Spanish (`"es"`) texts,
+    /// or adds a language that browsers can then ask for with `Accept-Language` (RFC 9110
+    /// §12.5.4), as [`ConsentPagesBuilder::texts`](crate::consent::pages::ConsentPagesBuilder::texts)
+    /// does for a bank's pages. A malformed tag fails [`build`](Self::build).
+    pub fn texts(mut self, language: &str, texts: Texts) -> Self {
+        self.catalogue.insert(language, texts);
+        self
+    }
+
     /// How failed PSU logins are throttled across sessions (default: the pages' defaults).
     pub fn login_throttle(mut self, throttle: crate::consent::pages::LoginThrottle) -> Self {
         self.login_throttle = throttle;
@@ -137,6 +160,12 @@ impl HubBuilder {
             return Err(ConfigError::Invalid {
                 setting: "base",
                 reason: "the hub's base URL must be https (http only on loopback)".into(),
+            });
+        }
+        if !self.catalogue.tags_are_valid() {
+            return Err(ConfigError::Invalid {
+                setting: "texts",
+                reason: "a language tag of letters and digits in parts of 1 to 8, joined by '-'".into(),
             });
         }
         let base: Arc<str> = Arc::from(self.base.as_str().trim_end_matches('/'));
@@ -197,6 +226,8 @@ impl HubBuilder {
                     secure,
                     self.login_throttle,
                     self.sessions.unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
+                    self.name,
+                    self.catalogue,
                 ),
             }),
         })

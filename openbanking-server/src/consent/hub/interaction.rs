@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use openbanking_core::{OAuthErrorCode, random_token};
@@ -24,7 +24,7 @@ use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, HubConsentProvider};
 use crate::accounts::AccountData;
 use crate::authorization::{AuthorizationServer, Interaction, InteractionOutcome};
 use crate::consent::pages::render::{STYLESHEET, csp, html_response};
-use crate::consent::pages::{DefaultRenderer, ErrorPage, PageContext, PageRenderer, Texts};
+use crate::consent::pages::{Catalogue, DefaultRenderer, ErrorPage, PageContext, PageRenderer, Texts};
 use crate::error::OAuthError;
 use crate::store::PendingAuthorization;
 
@@ -42,10 +42,18 @@ const ACCOUNTS_RETRY_AFTER: &str = "5";
 /// signed decision comes back (verified against the hub's JWKS, for this bank, bound to the
 /// interaction and its consent, its `jti` taken once, and the interaction itself ends once), and
 /// [`ACCOUNTS_PATH`], where the hub asks (with a signed bearer JWS) for a PSU's accounts.
+///
+/// Its error pages (a refused hub answer, an interaction that can't start) speak the PSU's
+/// language by `Accept-Language` (RFC 9110 §12.5.4; English by default, Spanish built in, others
+/// from [`texts`](Self::texts)) and name the bank ([`bank_name`](Self::bank_name)). The page
+/// `begin` shows is in the default language: the authorization server's
+/// [`Interaction::begin`] does not see the request's headers.
 #[derive(Clone)]
 pub struct HubInteraction {
     provider: HubConsentProvider,
     accounts: Arc<dyn AccountData>,
+    bank_name: Option<Arc<str>>,
+    catalogue: Arc<Catalogue>,
 }
 
 impl fmt::Debug for HubInteraction {
@@ -78,7 +86,39 @@ struct CallbackQuery {
 impl HubInteraction {
     /// PSUs decide at the hub `provider` talks to; their accounts come from `accounts`.
     pub fn new(provider: HubConsentProvider, accounts: Arc<dyn AccountData>) -> Self {
-        Self { provider, accounts }
+        Self { provider, accounts, bank_name: None, catalogue: Arc::new(Catalogue::default()) }
+    }
+
+    /// The bank's name, shown on the error pages as the bank's PSU pages show it
+    /// ([`ConsentPagesBuilder::bank_name`](crate::consent::pages::ConsentPagesBuilder::bank_name)).
+    /// Default: none (the pages show no name, as before).
+    #[must_use]
+    pub fn bank_name(mut self, name: impl Into<String>) -> Self {
+        self.bank_name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The error pages' texts for a language tag (`"es"`, `"pt-BR"`): replaces the built-in
+    /// English or Spanish texts, or adds a language, as
+    /// [`ConsentPagesBuilder::texts`](crate::consent::pages::ConsentPagesBuilder::texts) does.
+    /// A malformed tag is ignored (logged): browsers could never ask for it.
+    #[must_use]
+    pub fn texts(mut self, language: &str, texts: Texts) -> Self {
+        let mut catalogue = (*self.catalogue).clone();
+        catalogue.insert(language, texts);
+        if catalogue.tags_are_valid() {
+            self.catalogue = Arc::new(catalogue);
+        } else {
+            tracing::warn!(language, "hub interaction: a malformed language tag was ignored");
+        }
+        self
+    }
+
+    /// An HTML error page for the PSU's browser (never a redirect: the request can't be
+    /// trusted), in the language `accept_language` prefers (RFC 9110 §12.5.4).
+    fn error_page(&self, accept_language: Option<&str>, error: &OAuthError) -> Response {
+        let (language, texts) = self.catalogue.negotiate(accept_language);
+        error_page(language, texts, self.bank_name.as_deref().unwrap_or(""), error.status(), error.description())
     }
 
     /// The callback and accounts routes, for `server` (the one this interaction is installed in).
@@ -120,7 +160,7 @@ impl Interaction for HubInteraction {
             let error = OAuthError::invalid_request(
                 "in hub mode an authorization request names a consent (consent:<ConsentId>)",
             );
-            return error_page(&error).into_response();
+            return self.error_page(None, &error);
         };
         let iat = self.provider.clock().unix_now();
         let claims = InteractionClaims {
@@ -137,10 +177,10 @@ impl Interaction for HubInteraction {
         header.insert("typ".into(), INTERACTION_TYP.into());
         header.insert("kid".into(), self.provider.key().kid().as_str().into());
         let Ok(jws) = self.provider.key().sign(&header, &claims) else {
-            return error_page(&OAuthError::server_error("could not sign the hub request")).into_response();
+            return self.error_page(None, &OAuthError::server_error("could not sign the hub request"));
         };
         let Ok(mut url) = url::Url::parse(&format!("{}{START_PATH}", self.provider.hub_base())) else {
-            return error_page(&OAuthError::server_error("the hub URL does not parse")).into_response();
+            return self.error_page(None, &OAuthError::server_error("the hub URL does not parse"));
         };
         url.query_pairs_mut().append_pair("request", &jws);
         tracing::debug!(interaction = %pending.id, "sending the PSU to the hub");
@@ -148,10 +188,13 @@ impl Interaction for HubInteraction {
     }
 }
 
-async fn callback(State(state): State<RouteState>, Query(query): Query<CallbackQuery>) -> Response {
+async fn callback(State(state): State<RouteState>, headers: HeaderMap, Query(query): Query<CallbackQuery>) -> Response {
+    let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let refuse = |why: &str| {
         tracing::warn!(cause = why, "hub decision refused");
-        error_page(&OAuthError::invalid_request("the consent hub's answer could not be accepted")).into_response()
+        let (language, texts) = state.interaction.catalogue.negotiate(accept_language);
+        let bank = state.interaction.bank_name.as_deref().unwrap_or("");
+        error_page(language, texts, bank, StatusCode::BAD_REQUEST, &texts.hub_answer_refused)
     };
     let Some(token) = query.response else { return refuse("no response") };
     let claims: DecisionClaims = match state.interaction.provider.verify_from_hub(&token, DECISION_TYP).await {
@@ -186,7 +229,7 @@ async fn callback(State(state): State<RouteState>, Query(query): Query<CallbackQ
     };
     match state.server.complete_interaction(&claims.interaction_id, outcome).await {
         Ok(location) => Redirect::to(&location).into_response(),
-        Err(e) => error_page(&e).into_response(),
+        Err(e) => state.interaction.error_page(accept_language, &e),
     }
 }
 
@@ -248,17 +291,12 @@ async fn accounts(State(state): State<RouteState>, headers: HeaderMap) -> Respon
     }
 }
 
-/// An HTML error page for the PSU's browser (never a redirect: the request can't be trusted).
-fn error_page(error: &OAuthError) -> Response {
-    let t = Texts::english();
-    let context = PageContext { language: "en", bank_name: "", texts: &t, stylesheet: STYLESHEET };
-    let page = ErrorPage {
-        context,
-        status: error.status(),
-        title: "This request can't be completed",
-        message: error.description(),
-    };
+/// An HTML error page for the PSU's browser in `language` (never a redirect: the request can't
+/// be trusted), naming `bank`.
+fn error_page(language: &str, texts: &Texts, bank: &str, status: StatusCode, message: &str) -> Response {
+    let context = PageContext { language, bank_name: bank, texts, stylesheet: STYLESHEET };
+    let page = ErrorPage { context, status, title: &texts.cannot_complete_title, message };
     let csp = axum::http::HeaderValue::from_str(&csp(STYLESHEET))
         .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'none'"));
-    html_response(error.status(), "en", DefaultRenderer.error(&page), "error", &csp)
+    html_response(status, language, DefaultRenderer.error(&page), "error", &csp)
 }

@@ -47,7 +47,9 @@
 //!
 //! Refusals are JSON `{"error", "error_description", ...}` with the status that fits
 //! (401 `invalid_client`, 400, 404 `not_found`, 409 `illegal_transition`/`expired`/`conflict`,
-//! 503 `unavailable` + `Retry-After`); see the [`events`] module for the webhook format.
+//! 503 `unavailable` + `Retry-After`) and `Cache-Control: no-store`, written by one writer that
+//! hands the OAuth codes (RFC 6749 §5.2) to the crate's [`OAuthError`](crate::OAuthError); see
+//! the [`events`] module for the webhook format.
 //!
 //! # The bank
 //!
@@ -68,7 +70,9 @@
 mod bank_auth;
 mod builder;
 mod directory;
+mod error;
 pub mod events;
+mod extract;
 mod interaction;
 pub mod pages;
 mod provider;

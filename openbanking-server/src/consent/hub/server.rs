@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use openbanking_core::clock::Clock;
@@ -22,9 +22,11 @@ use url::Url;
 
 use super::bank_auth::BankAuthenticator;
 use super::directory::{BankParticipant, Directory, TppParticipant, scoped_client};
+use super::error::HubError;
 use super::events::EventLog;
+use super::extract::AuthenticatedBank;
 use super::wire::{
-    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, ErrorBody, EventParams, ListParams,
+    ARTEFACT_TYP, ActorBody, AuthoriseBody, CheckBody, CreateBody, Decision, EventParams, ListParams,
     SoftwareStatementClaims, Statement, WebhookBody, WireCursor,
 };
 use super::{ARTEFACT_LIFETIME, consent_for_bank, paths, sign_jws};
@@ -152,74 +154,7 @@ impl Hub {
     }
 }
 
-/// A refusal of the bank API, as [`ErrorBody`] JSON.
-#[derive(Debug)]
-pub(crate) enum HubError {
-    /// 401 `invalid_client`.
-    Unauthenticated,
-    /// 400 `invalid_request`.
-    BadRequest(&'static str),
-    /// 403 `forbidden`.
-    Forbidden(&'static str),
-    /// 409 `conflict`.
-    Conflict(&'static str),
-    /// The consent authority refused (at the hub's time).
-    Consent(ConsentError, time::OffsetDateTime),
-    /// 500, cause logged.
-    Internal(String),
-}
-
-impl IntoResponse for HubError {
-    fn into_response(self) -> Response {
-        let (status, body) = match self {
-            Self::Unauthenticated => (401, ErrorBody::new("invalid_client", "bank authentication failed")),
-            Self::BadRequest(why) => (400, ErrorBody::new("invalid_request", why)),
-            Self::Forbidden(why) => (403, ErrorBody::new("forbidden", why)),
-            Self::Conflict(why) => (409, ErrorBody::new("conflict", why)),
-            Self::Consent(error, now) => {
-                let (status, body) = ErrorBody::of_consent_error(&error, now);
-                if status >= 500 {
-                    tracing::error!(%error, "hub: the consent authority failed");
-                }
-                (status, body)
-            }
-            Self::Internal(cause) => {
-                tracing::error!(%cause, "hub: server error");
-                (500, ErrorBody::new("server_error", ""))
-            }
-        };
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
-        }
-        response
-    }
-}
-
-/// A bank's authenticated request: who, and its assertion's `jti`.
-struct Caller {
-    bank: BankParticipant,
-    req: String,
-}
-
 impl Hub {
-    async fn caller(&self, headers: &HeaderMap, method: &Method, uri: &axum::http::Uri) -> Result<Caller, HubError> {
-        let origin = match Url::parse(&self.inner.base) {
-            Ok(url) => url.origin().ascii_serialization(),
-            Err(_) => return Err(HubError::Internal("the hub's base URL does not parse".into())),
-        };
-        let url = format!("{origin}{}", uri.path());
-        let authorization = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
-        match self.inner.auth.authenticate(&self.inner.directory, authorization, method.as_str(), &url).await {
-            Ok((bank, req)) => Ok(Caller { bank, req }),
-            Err(error) => {
-                tracing::warn!(%error, path = uri.path(), "hub: a bank request was not authenticated");
-                Err(HubError::Unauthenticated)
-            }
-        }
-    }
-
     fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
     }
@@ -229,7 +164,7 @@ impl Hub {
     }
 
     /// Signs `statement` for `caller` and answers it (`application/jwt`).
-    fn answer(&self, caller: &Caller, mut statement: Statement) -> Result<Response, HubError> {
+    fn answer(&self, caller: &AuthenticatedBank, mut statement: Statement) -> Result<Response, HubError> {
         let iat = self.inner.clock.unix_now();
         statement.iss = self.inner.base.to_string();
         statement.aud = caller.bank.bank_id.to_string();
@@ -244,7 +179,7 @@ impl Hub {
 
     /// The consent `id` if it was made for the caller's bank; otherwise `NotFound` (another
     /// bank's consent looks exactly like an unknown one).
-    async fn own_consent(&self, caller: &Caller, id: &str) -> Result<(ConsentId, Consent), HubError> {
+    async fn own_consent(&self, caller: &AuthenticatedBank, id: &str) -> Result<(ConsentId, Consent), HubError> {
         let id = ConsentId::parse(id).map_err(|_| self.consent_error(ConsentError::NotFound))?;
         match self.inner.provider.get(&id).await.map_err(|e| self.consent_error(e))? {
             Some(consent) => match consent_for_bank(consent, &caller.bank.bank_id) {
@@ -258,7 +193,7 @@ impl Hub {
         }
     }
 
-    fn consent_statement(&self, caller: &Caller, consent: Consent) -> Result<Response, HubError> {
+    fn consent_statement(&self, caller: &AuthenticatedBank, consent: Consent) -> Result<Response, HubError> {
         self.answer(
             caller,
             Statement { kind: "consent".into(), ..Statement::default() }
@@ -267,7 +202,7 @@ impl Hub {
     }
 
     /// A stored (scoped) consent, unscoped for the caller.
-    fn unscoped(&self, caller: &Caller, consent: Consent) -> Result<Consent, HubError> {
+    fn unscoped(&self, caller: &AuthenticatedBank, consent: Consent) -> Result<Consent, HubError> {
         consent_for_bank(consent, &caller.bank.bank_id)
             .ok_or_else(|| HubError::Internal("a transition changed the consent's bank".into()))
     }
@@ -277,13 +212,7 @@ fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, HubError> {
     serde_json::from_slice(body).map_err(|_| HubError::BadRequest("the body is not the expected JSON"))
 }
 
-async fn create(
-    State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
+async fn create(State(hub): State<Hub>, caller: AuthenticatedBank, body: Bytes) -> Result<Response, HubError> {
     let body: CreateBody = json(&body)?;
     let scoped =
         scoped_client(&caller.bank.bank_id, &body.client_id).ok_or(HubError::BadRequest("client_id is too long"))?;
@@ -296,25 +225,17 @@ async fn create(
     Ok(response)
 }
 
-async fn read(
-    State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::GET, &uri).await?;
+async fn read(State(hub): State<Hub>, caller: AuthenticatedBank, Path(id): Path<String>) -> Result<Response, HubError> {
     let (_, consent) = hub.own_consent(&caller, &id).await?;
     hub.consent_statement(&caller, consent)
 }
 
 async fn authorise(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: AuthoriseBody = json(&body)?;
     let (id, _) = hub.own_consent(&caller, &id).await?;
     let consent = hub
@@ -329,45 +250,59 @@ async fn authorise(
 
 async fn reject(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
-    let body: ActorBody = json(&body)?;
-    let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent =
-        hub.inner.provider.reject(RejectConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
-    let consent = hub.unscoped(&caller, consent)?;
-    hub.consent_statement(&caller, consent)
+    end(&hub, &caller, &id, &body, Ending::Reject).await
 }
 
 async fn revoke(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
-    let body: ActorBody = json(&body)?;
-    let (id, _) = hub.own_consent(&caller, &id).await?;
-    let consent =
-        hub.inner.provider.revoke(RevokeConsent::new(id, body.actor)).await.map_err(|e| hub.consent_error(e))?;
-    tracing::info!(bank = %caller.bank.bank_id, consent_id = %consent.consent_id(), "hub: consent revoked through a bank");
-    let consent = hub.unscoped(&caller, consent)?;
-    hub.consent_statement(&caller, consent)
+    end(&hub, &caller, &id, &body, Ending::Revoke).await
+}
+
+/// The two ends a bank asks for with the same body (`{"actor"}`).
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Reject,
+    Revoke,
+}
+
+/// `reject` and `revoke`: the caller's own consent `id` takes the transition `ending`, and the
+/// answer is its artefact.
+async fn end(
+    hub: &Hub,
+    caller: &AuthenticatedBank,
+    id: &str,
+    body: &[u8],
+    ending: Ending,
+) -> Result<Response, HubError> {
+    let body: ActorBody = json(body)?;
+    let (id, _) = hub.own_consent(caller, id).await?;
+    let provider = &hub.inner.provider;
+    let consent = match ending {
+        Ending::Reject => provider.reject(RejectConsent::new(id, body.actor)).await,
+        Ending::Revoke => provider.revoke(RevokeConsent::new(id, body.actor)).await,
+    }
+    .map_err(|e| hub.consent_error(e))?;
+    if let Ending::Revoke = ending {
+        tracing::info!(bank = %caller.bank.bank_id, consent_id = %consent.consent_id(), "hub: consent revoked through a bank");
+    }
+    let consent = hub.unscoped(caller, consent)?;
+    hub.consent_statement(caller, consent)
 }
 
 async fn check(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::POST, &uri).await?;
     let body: CheckBody = json(&body)?;
     let Ok(consent_id) = ConsentId::parse(id) else {
         return hub.answer(&caller, denied(None, DenialReason::NotFound));
@@ -408,11 +343,9 @@ fn denied(consent_id: Option<ConsentId>, reason: DenialReason) -> Statement {
 
 async fn list(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Query(params): Query<ListParams>,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let mut query = params.query().ok_or(HubError::BadRequest("malformed cursor"))?;
     if let Some(tpp) = query.client_id.take() {
         query.client_id =
@@ -428,11 +361,9 @@ async fn list(
 
 async fn events(
     State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    caller: AuthenticatedBank,
     Query(params): Query<EventParams>,
 ) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::GET, &uri).await?;
     let wait = Duration::from_secs(params.wait.unwrap_or(0));
     let (events, cursor) =
         hub.inner.log.wait_since(caller.bank.bank_id.as_str(), params.after.unwrap_or(0), wait).await;
@@ -442,13 +373,7 @@ async fn events(
     )
 }
 
-async fn webhook(
-    State(hub): State<Hub>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, HubError> {
-    let caller = hub.caller(&headers, &Method::PUT, &uri).await?;
+async fn webhook(State(hub): State<Hub>, caller: AuthenticatedBank, body: Bytes) -> Result<Response, HubError> {
     let body: WebhookBody = json(&body)?;
     if let Some(url) = &body.url
         && !matches!(url.scheme(), "https" | "http")

@@ -167,6 +167,45 @@ pub struct Texts {
     pub server_error_title: Cow<'static, str>,
     /// Error text: an internal failure.
     pub server_error: Cow<'static, str>,
+    /// Hub pages: the hub's name when none was configured.
+    pub hub_default_name: Cow<'static, str>,
+    /// Hub pages: an app at a bank (`{client}`, `{bank}`).
+    pub hub_client_at_bank: Cow<'static, str>,
+    /// Hub home page: what the hub is (`{product}`: the software's name, in bold).
+    pub hub_home_intro: Cow<'static, str>,
+    /// Hub home page: after the link to the dashboard.
+    pub hub_home_dashboard: Cow<'static, str>,
+    /// Hub error title: a bank's link to the hub that can't be used.
+    pub hub_link_broken_title: Cow<'static, str>,
+    /// Hub error text: start again from the app.
+    pub hub_start_again: Cow<'static, str>,
+    /// Hub error title: the session is over.
+    pub hub_session_ended_title: Cow<'static, str>,
+    /// Hub error text: start again from the app or the dashboard.
+    pub hub_session_ended: Cow<'static, str>,
+    /// Hub error title: a form without a valid CSRF token.
+    pub hub_form_expired_title: Cow<'static, str>,
+    /// Hub error text: a form without a valid CSRF token.
+    pub hub_form_expired: Cow<'static, str>,
+    /// Hub error title: login can't be offered now.
+    pub hub_login_unavailable_title: Cow<'static, str>,
+    /// Hub error text: try later.
+    pub hub_try_later: Cow<'static, str>,
+    /// Hub error title: the bank did not give the PSU's accounts.
+    pub hub_bank_not_answering_title: Cow<'static, str>,
+    /// Hub error title: the PSU's consents can't be listed.
+    pub hub_consents_unavailable_title: Cow<'static, str>,
+    /// Hub error title: no such consent of the PSU's.
+    pub hub_no_such_consent_title: Cow<'static, str>,
+    /// Hub error text: back to the dashboard.
+    pub hub_back_to_consents: Cow<'static, str>,
+    /// A bank's error page in hub mode: the request can't be completed.
+    pub cannot_complete_title: Cow<'static, str>,
+    /// A bank's error page in hub mode: the hub's answer did not verify.
+    pub hub_answer_refused: Cow<'static, str>,
+    /// The authorization server's `/authorize` error page: its title (the OAuth `error` code and
+    /// description below it stay as the protocol writes them).
+    pub authorization_error_title: Cow<'static, str>,
     /// Month names as dates show them, January first.
     pub months: [Cow<'static, str>; 12],
     /// What each permission lets the app see, in words. A permission missing here shows its
@@ -208,9 +247,9 @@ pub(super) fn fill(text: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// The languages the pages speak: English first (the default), then the others in the order
-/// they were added.
+/// they were added. The bank's pages and the hub's pages each have one.
 #[derive(Clone)]
-pub(super) struct Catalogue {
+pub(crate) struct Catalogue {
     languages: Vec<(String, Arc<Texts>)>,
 }
 
@@ -233,7 +272,7 @@ impl Default for Catalogue {
 
 impl Catalogue {
     /// Adds a language, or replaces its texts (tags compare without regard to case).
-    pub(super) fn insert(&mut self, tag: &str, texts: Texts) {
+    pub(crate) fn insert(&mut self, tag: &str, texts: Texts) {
         let tag = tag.to_ascii_lowercase();
         match self.languages.iter_mut().find(|(t, _)| *t == tag) {
             Some(slot) => slot.1 = Arc::new(texts),
@@ -241,9 +280,15 @@ impl Catalogue {
         }
     }
 
-    /// Every language tag.
-    pub(super) fn tags(&self) -> impl Iterator<Item = &str> {
-        self.languages.iter().map(|(tag, _)| tag.as_str())
+    /// Every language tag is well formed (RFC 5646 §2.1, loosely): letters and digits in parts
+    /// of 1 to 8, joined by `-`.
+    pub(crate) fn tags_are_valid(&self) -> bool {
+        self.languages.iter().all(|(tag, _)| {
+            !tag.is_empty()
+                && tag
+                    .split('-')
+                    .all(|sub| (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric()))
+        })
     }
 
     /// The default language (English).
@@ -252,7 +297,7 @@ impl Catalogue {
     }
 
     /// The best supported language for an `Accept-Language` value (or none): its tag and texts.
-    pub(super) fn negotiate(&self, accept_language: Option<&str>) -> (&str, &Arc<Texts>) {
+    pub(crate) fn negotiate(&self, accept_language: Option<&str>) -> (&str, &Arc<Texts>) {
         let tags: Vec<&str> = self.languages.iter().map(|(tag, _)| tag.as_str()).collect();
         accept_language
             .and_then(|header| best_match(header, &tags))

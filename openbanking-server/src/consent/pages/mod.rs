@@ -152,7 +152,7 @@ use openbanking_core::ConsentProvider;
 use openbanking_core::error::ConfigError;
 use time::Duration;
 
-use self::i18n::Catalogue;
+pub(crate) use self::i18n::Catalogue;
 pub use self::i18n::{ENGLISH, SPANISH, Texts};
 pub use self::render::{
     AccessRequest, AccountChoice, ConsentDetails, ConsentPage, ConsentSummary, DashboardPage, DefaultRenderer,
@@ -394,13 +394,7 @@ impl ConsentPagesBuilder {
                     .into(),
             });
         }
-        let valid_tag = |tag: &str| {
-            !tag.is_empty()
-                && tag
-                    .split('-')
-                    .all(|sub| (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric()))
-        };
-        if !self.catalogue.tags().all(valid_tag) {
+        if !self.catalogue.tags_are_valid() {
             return Err(ConfigError::Invalid {
                 setting: "texts",
                 reason: "a language tag of letters and digits in parts of 1 to 8, joined by '-'".into(),

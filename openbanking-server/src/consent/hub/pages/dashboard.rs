@@ -8,20 +8,21 @@ use super::super::directory::unscope;
 use super::*;
 use crate::consent::pages::{ConsentSummary, DashboardPage};
 
-async fn dashboard_view(hub: &Hub, session: &Session, notice: Option<String>) -> Response {
+async fn dashboard_view(hub: &Hub, view: &View, session: &Session, notice: Option<String>) -> Response {
     let Some(psu) = &session.psu else { return Redirect::to(LOGIN_PATH).into_response() };
     let page = match hub.inner.provider.list(ConsentQuery::by_psu(psu.clone()).with_limit(500)).await {
         Ok(page) => page,
         Err(error) => {
             tracing::error!(%error, "hub: could not list a PSU's consents");
-            return hub.error_page(
+            let t = &view.texts;
+            return view.error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Your consents are not available",
-                "Please try again later.",
+                &t.hub_consents_unavailable_title,
+                &t.hub_try_later,
             );
         }
     };
-    let t = texts();
+    let t = &view.texts;
     let mut consents: Vec<ConsentSummary> = page
         .consents
         .iter()
@@ -38,7 +39,7 @@ async fn dashboard_view(hub: &Hub, session: &Session, notice: Option<String>) ->
             };
             Some(ConsentSummary {
                 consent_id: consent.consent_id().as_str().to_owned(),
-                client_name: format!("{tpp} (at {bank_name})"),
+                client_name: view.client_at(tpp.as_str(), &bank_name),
                 status: status.to_string(),
                 active: consent.status() == ConsentStatus::Authorised,
                 given: t.date(consent.creation_date_time()),
@@ -54,47 +55,59 @@ async fn dashboard_view(hub: &Hub, session: &Session, notice: Option<String>) ->
         .collect();
     consents.reverse();
     let page = DashboardPage {
-        context: context(&t),
+        context: view.context(),
         revoke_action: REVOKE_PATH.to_owned(),
         logout_action: LOGOUT_PATH.to_owned(),
         csrf: &session.csrf,
         notice,
         consents,
     };
-    hub.render(StatusCode::OK, DefaultRenderer.dashboard(&page))
+    view.render(StatusCode::OK, DefaultRenderer.dashboard(&page))
 }
 
-pub(super) async fn dashboard(State(hub): State<Hub>, jar: CookieJar) -> Response {
+pub(super) async fn dashboard(State(hub): State<Hub>, view: View, jar: CookieJar) -> Response {
     match hub.session(&jar).await {
-        Some((_, session)) if session.psu.is_some() => dashboard_view(&hub, &session, None).await,
+        Some((_, session)) if session.psu.is_some() => dashboard_view(&hub, &view, &session, None).await,
         _ => Redirect::to(LOGIN_PATH).into_response(),
     }
 }
 
-pub(super) async fn revoke(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+pub(super) async fn revoke(State(hub): State<Hub>, view: View, jar: CookieJar, body: Bytes) -> Response {
     let form = form(&body);
     let Some((_, session)) = hub.session(&jar).await else { return Redirect::to(LOGIN_PATH).into_response() };
     let Some(psu) = session.psu.clone() else { return Redirect::to(LOGIN_PATH).into_response() };
     if !csrf_ok(&session, &form) {
-        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
+        return view.error_page(
+            StatusCode::FORBIDDEN,
+            &view.texts.hub_form_expired_title,
+            &view.texts.hub_form_expired,
+        );
     }
     let Some(consent_id) = field(&form, "consent_id").and_then(|id| ConsentId::parse(id).ok()) else {
-        return hub.error_page(StatusCode::BAD_REQUEST, "No such consent", "Go back to your consents.");
+        return view.error_page(
+            StatusCode::BAD_REQUEST,
+            &view.texts.hub_no_such_consent_title,
+            &view.texts.hub_back_to_consents,
+        );
     };
     // Only the logged-in PSU's own consents (another's looks like an unknown one).
     let own = matches!(hub.inner.provider.get(&consent_id).await, Ok(Some(c)) if c.psu_id() == Some(&psu));
     if !own {
-        return hub.error_page(StatusCode::NOT_FOUND, "No such consent", "Go back to your consents.");
+        return view.error_page(
+            StatusCode::NOT_FOUND,
+            &view.texts.hub_no_such_consent_title,
+            &view.texts.hub_back_to_consents,
+        );
     }
     let notice = match hub.inner.provider.revoke(RevokeConsent::new(consent_id.clone(), Actor::Psu(psu))).await {
         Ok(_) => {
             tracing::info!(%consent_id, "hub: the PSU revoked a consent");
-            Some(texts().revoked_notice.to_string())
+            Some(view.texts.revoked_notice.to_string())
         }
         Err(error) => {
             tracing::info!(%consent_id, %error, "hub: a revocation was refused");
             None
         }
     };
-    dashboard_view(&hub, &session, notice).await
+    dashboard_view(&hub, &view, &session, notice).await
 }

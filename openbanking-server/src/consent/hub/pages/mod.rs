@@ -1,9 +1,17 @@
 //! The hub's PSU pages: login, the consent page of an interaction a bank started, the dashboard
 //! of the PSU's consents at every bank, and a short home page. They render with the PSU pages'
-//! own templates and catalogue ([`DefaultRenderer`], English), so the field names and buttons are
-//! the bank's: login `username` / `password` ("Log in"); consent `account` checkboxes and
+//! own templates ([`DefaultRenderer`]) and [`Texts`](crate::consent::pages::Texts), so the field names and buttons are the
+//! bank's: login `username` / `password` ("Log in"); consent `account` checkboxes and
 //! `decision` = `approve` / `deny`; dashboard Revoke forms carrying `consent_id`; `csrf` in every
 //! form.
+//!
+//! **Language and name.** As the bank's pages, they speak the language the browser's
+//! `Accept-Language` prefers among the hub's (RFC 9110 §12.5.4): English (the default, also for
+//! `*` or no header), Spanish, and any a hub adds or replaces with
+//! [`HubBuilder::texts`](super::HubBuilder::texts). They name the hub where the bank's pages name
+//! the bank: [`HubBuilder::name`](super::HubBuilder::name), else the language's
+//! [`hub_default_name`](crate::consent::pages::Texts::hub_default_name) ("Consent hub"). Field names and `decision`
+//! values never change with the language.
 //!
 //! **The round trip with the bank.** The bank's `/authorize` ([`HubInteraction`](super::HubInteraction))
 //! sends the browser to `GET /psu/start?request=<JWS>`: signed by the bank's key (`typ`
@@ -51,16 +59,18 @@ use super::wire::{
 };
 use super::{ACCOUNTS_PATH, CALLBACK_PATH, HUB_REQUEST_TYP, Hub, consent_for_bank, sign_jws};
 use crate::accounts::data::AccountLabel;
-use crate::consent::pages::render::{STYLESHEET, csp, html_response};
+use crate::consent::pages::render::{HtmlEntities, STYLESHEET, csp};
 use crate::consent::pages::{
-    AccessRequest, AccountChoice, ConsentDetails, ConsentPage, DefaultRenderer, ErrorPage, LoginPage, LoginThrottle,
-    PageContext, PageRenderer, Texts, Throttle,
+    AccessRequest, AccountChoice, Catalogue, ConsentDetails, ConsentPage, DefaultRenderer, LoginPage, LoginThrottle,
+    PageRenderer, Throttle,
 };
 
 mod dashboard;
 mod session;
+mod view;
 
 use session::{HubSessions, Pending, Session};
+use view::{View, fill};
 
 /// Where a bank sends the PSU to start an interaction (`?request=<JWS>`).
 pub const START_PATH: &str = "/psu/start";
@@ -80,19 +90,32 @@ const MAX_LOGIN_ATTEMPTS: u32 = 5;
 const MAX_REQUEST_LIFETIME: i64 = 600;
 /// Life of the hub's decision.
 const DECISION_LIFETIME: i64 = 120;
-const HUB_NAME: &str = "Consent hub";
 
-/// The hub's home page.
-const HOME: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Consent hub</title></head><body><main>
-<h1>Consent hub</h1>
-<p>This is the consent hub of <strong>openbanking-rs</strong> (the centralized model): it records the
-consents you give apps (TPPs) to see your accounts, for every participating bank. Your bank sends you
-here to log in and decide; each bank asks the hub whether a consent is still valid.</p>
-<p><a href="/consents">Your consents</a>: see what you gave at every bank, and revoke it.</p>
+/// The hub's home page, in the view's language, naming the hub (escaped as the templates are).
+fn home_html(view: &View) -> String {
+    let esc = |text: &str| {
+        let mut out = String::with_capacity(text.len());
+        // Writing to a String does not fail.
+        let _ = askama::filters::Escaper::write_escaped_str(&HtmlEntities, &mut out, text);
+        out
+    };
+    let t = &view.texts;
+    let name = esc(&view.name);
+    let intro = fill(&esc(&t.hub_home_intro), &[("product", "<strong>openbanking-rs</strong>")]);
+    format!(
+        r#"<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name}</title></head><body><main>
+<h1>{name}</h1>
+<p>{intro}</p>
+<p><a href="{DASHBOARD_PATH}">{consents}</a>: {dashboard}</p>
 </main></body></html>
-"#;
+"#,
+        lang = esc(&view.language),
+        consents = esc(&t.dashboard_title),
+        dashboard = esc(&t.hub_home_dashboard),
+    )
+}
 
 /// The pages' state inside the hub.
 #[derive(Debug)]
@@ -100,14 +123,25 @@ pub(crate) struct PagesState {
     throttle: Throttle,
     sessions: HubSessions,
     csp: HeaderValue,
+    /// The hub's name, if configured ([`HubBuilder::name`](super::HubBuilder::name)).
+    name: Option<String>,
+    /// The pages' languages.
+    catalogue: Catalogue,
 }
 
 impl PagesState {
-    /// Sessions in `sessions` (cookies `Secure` when `secure`), logins throttled by `throttle`.
-    pub(crate) fn new(secure: bool, throttle: LoginThrottle, sessions: Arc<dyn SessionStore>) -> Self {
+    /// Sessions in `sessions` (cookies `Secure` when `secure`), logins throttled by `throttle`,
+    /// the hub named `name` (else each language's default) and speaking `catalogue`'s languages.
+    pub(crate) fn new(
+        secure: bool,
+        throttle: LoginThrottle,
+        sessions: Arc<dyn SessionStore>,
+        name: Option<String>,
+        catalogue: Catalogue,
+    ) -> Self {
         let csp =
             HeaderValue::from_str(&csp(STYLESHEET)).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-        Self { throttle: Throttle::new(throttle), sessions: HubSessions::new(sessions, secure), csp }
+        Self { throttle: Throttle::new(throttle), sessions: HubSessions::new(sessions, secure), csp, name, catalogue }
     }
 }
 
@@ -122,28 +156,25 @@ pub(crate) fn routes() -> Router<Hub> {
         .route(LOGOUT_PATH, post(logout))
 }
 
-async fn home() -> Response {
+async fn home(view: View) -> Response {
+    let language = HeaderValue::from_str(&view.language).unwrap_or_else(|_| HeaderValue::from_static("en"));
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                HeaderValue::from_static(
+                    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                ),
             ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            (header::CONTENT_LANGUAGE, language),
+            (header::VARY, HeaderValue::from_static("accept-language")),
         ],
-        HOME,
+        home_html(&view),
     )
         .into_response()
-}
-
-fn texts() -> Texts {
-    Texts::english()
-}
-
-fn fill(text: &str, name: &str, value: &str) -> String {
-    text.replace(&format!("{{{name}}}"), value)
 }
 
 impl Hub {
@@ -151,18 +182,8 @@ impl Hub {
         &self.inner.pages
     }
 
-    fn render(&self, status: StatusCode, rendered: Result<String, crate::consent::pages::RenderError>) -> Response {
-        html_response(status, "en", rendered, "internal error", &self.pages().csp)
-    }
-
-    fn error_page(&self, status: StatusCode, title: &str, message: &str) -> Response {
-        let t = texts();
-        let page = ErrorPage { context: context(&t), status, title, message };
-        self.render(status, DefaultRenderer.error(&page))
-    }
-
     /// The bank's signed decision, and the URL of its callback carrying it.
-    fn decision_redirect(&self, pending: &Pending, psu: Option<&PsuId>, approve: bool) -> Response {
+    fn decision_redirect(&self, view: &View, pending: &Pending, psu: Option<&PsuId>, approve: bool) -> Response {
         let iat = self.inner.clock.unix_now();
         let claims = DecisionClaims {
             iss: self.inner.base.to_string(),
@@ -177,10 +198,10 @@ impl Hub {
         };
         let Ok(jws) = sign_jws(&self.inner.keys, DECISION_TYP, &claims) else {
             tracing::error!("hub: could not sign a decision");
-            return self.error_page(
+            return view.error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "Please try again later.",
+                &view.texts.server_error_title,
+                &view.texts.hub_try_later,
             );
         };
         let mut url = pending.callback.clone();
@@ -221,19 +242,16 @@ impl Hub {
     }
 }
 
-fn context(t: &Texts) -> PageContext<'_> {
-    PageContext { language: "en", bank_name: HUB_NAME, texts: t, stylesheet: STYLESHEET }
-}
-
 #[derive(Deserialize)]
 struct StartQuery {
     request: Option<String>,
 }
 
-async fn start(State(hub): State<Hub>, jar: CookieJar, Query(query): Query<StartQuery>) -> Response {
+async fn start(State(hub): State<Hub>, view: View, jar: CookieJar, Query(query): Query<StartQuery>) -> Response {
     let refuse = |why: &str| {
         tracing::warn!(cause = why, "hub: an interaction request was refused");
-        hub.error_page(StatusCode::BAD_REQUEST, "This link does not work", "Go back to your app and start again.")
+        let t = &view.texts;
+        view.error_page(StatusCode::BAD_REQUEST, &t.hub_link_broken_title, &t.hub_start_again)
     };
     let Some(token) = query.request else { return refuse("no request") };
     let Ok(jws) = openbanking_core::jose::UnverifiedJws::parse(&token) else { return refuse("not a JWS") };
@@ -283,26 +301,25 @@ async fn start(State(hub): State<Hub>, jar: CookieJar, Query(query): Query<Start
         return refuse("the consent is not this bank's and TPP's, or no longer awaits authorisation");
     }
     let old = Hub::session_id(&jar);
-    match hub.open_session(jar, old.as_deref(), hub.new_session(Some(pending))).await {
+    match hub.open_session(&view, jar, old.as_deref(), hub.new_session(Some(pending))).await {
         Ok(jar) => (jar, Redirect::to(LOGIN_PATH)).into_response(),
         Err(page) => page,
     }
 }
 
-fn login_view(hub: &Hub, status: StatusCode, csrf: &str, username: &str, error: Option<String>) -> Response {
-    let t = texts();
-    let page = LoginPage { context: context(&t), action: LOGIN_PATH.to_owned(), csrf, username, error };
-    hub.render(status, DefaultRenderer.login(&page))
+fn login_view(view: &View, status: StatusCode, csrf: &str, username: &str, error: Option<String>) -> Response {
+    let page = LoginPage { context: view.context(), action: LOGIN_PATH.to_owned(), csrf, username, error };
+    view.render(status, DefaultRenderer.login(&page))
 }
 
-async fn login_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
+async fn login_page(State(hub): State<Hub>, view: View, jar: CookieJar) -> Response {
     match hub.session(&jar).await {
-        Some((_, session)) => login_view(&hub, StatusCode::OK, &session.csrf, "", None),
+        Some((_, session)) => login_view(&view, StatusCode::OK, &session.csrf, "", None),
         None => {
             let session = hub.new_session(None);
             let csrf = session.csrf.clone();
-            match hub.open_session(jar, None, session).await {
-                Ok(jar) => (jar, login_view(&hub, StatusCode::OK, &csrf, "", None)).into_response(),
+            match hub.open_session(&view, jar, None, session).await {
+                Ok(jar) => (jar, login_view(&view, StatusCode::OK, &csrf, "", None)).into_response(),
                 Err(page) => page,
             }
         }
@@ -322,20 +339,23 @@ fn csrf_ok(session: &Session, form: &[(String, String)]) -> bool {
     field(form, "csrf").is_some_and(|c| bool::from(c.as_bytes().ct_eq(session.csrf.as_bytes())))
 }
 
-async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::Extensions, body: Bytes) -> Response {
+async fn login(
+    State(hub): State<Hub>,
+    view: View,
+    jar: CookieJar,
+    extensions: axum::http::Extensions,
+    body: Bytes,
+) -> Response {
     let form = form(&body);
+    let t = view.texts.clone();
     let Some((id, mut session)) = hub.session(&jar).await else {
-        return hub.error_page(
-            StatusCode::FORBIDDEN,
-            "Your session has ended",
-            "Start again from your app or the dashboard.",
-        );
+        return view.error_page(StatusCode::FORBIDDEN, &t.hub_session_ended_title, &t.hub_session_ended);
     };
     if !csrf_ok(&session, &form) {
-        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
+        return view.error_page(StatusCode::FORBIDDEN, &t.hub_form_expired_title, &t.hub_form_expired);
     }
     let Some(psus) = hub.inner.psus.clone() else {
-        return hub.error_page(StatusCode::SERVICE_UNAVAILABLE, "Login is not available", "Please try again later.");
+        return view.error_page(StatusCode::SERVICE_UNAVAILABLE, &t.hub_login_unavailable_title, &t.hub_try_later);
     };
     let (username, password) = (field(&form, "username").unwrap_or(""), field(&form, "password").unwrap_or(""));
     // Across sessions: a username (or source address) guessed at too often waits, and the PSU
@@ -347,8 +367,8 @@ async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::E
         Err(wait) => {
             tracing::warn!(wait_seconds = wait.whole_seconds(), "hub: PSU login throttled");
             let minutes = ((wait.whole_seconds() + 59) / 60).max(1);
-            let message = fill(&texts().login_throttled, "minutes", &minutes.to_string());
-            let page = login_view(&hub, StatusCode::TOO_MANY_REQUESTS, &session.csrf, username, Some(message));
+            let message = fill(&t.login_throttled, &[("minutes", &minutes.to_string())]);
+            let page = login_view(&view, StatusCode::TOO_MANY_REQUESTS, &session.csrf, username, Some(message));
             let retry_after = HeaderValue::from(wait.whole_seconds().max(1));
             return ([(header::RETRY_AFTER, retry_after)], page).into_response();
         }
@@ -366,7 +386,7 @@ async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::E
             session.attempts = 0;
             session.csrf = random_token(32);
             let next = if session.interaction.is_some() { CONSENT_PATH } else { DASHBOARD_PATH };
-            match hub.open_session(jar, Some(&id), session).await {
+            match hub.open_session(&view, jar, Some(&id), session).await {
                 Ok(jar) => (jar, Redirect::to(next)).into_response(),
                 Err(page) => page,
             }
@@ -377,53 +397,46 @@ async fn login(State(hub): State<Hub>, jar: CookieJar, extensions: axum::http::E
                 hub.drop_session(&id).await;
                 if let Some(pending) = &session.interaction {
                     tracing::warn!(bank = %pending.bank, "hub: too many failed logins; the interaction ends denied");
-                    return hub.decision_redirect(pending, None, false);
+                    return hub.decision_redirect(&view, pending, None, false);
                 }
-                return hub.error_page(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", "Please try again later.");
+                return view.error_page(StatusCode::TOO_MANY_REQUESTS, &t.too_many_attempts_title, &t.hub_try_later);
             }
             let csrf = session.csrf.clone();
             let session_attempts = session.attempts;
             hub.save(&id, &session).await;
-            login_view(
-                &hub,
-                StatusCode::UNAUTHORIZED,
-                &csrf,
-                username,
-                Some(fill(&texts().login_failed_left, "left", &(MAX_LOGIN_ATTEMPTS - session_attempts).to_string())),
-            )
+            let left = (MAX_LOGIN_ATTEMPTS - session_attempts).to_string();
+            let message = fill(&t.login_failed_left, &[("left", &left)]);
+            login_view(&view, StatusCode::UNAUTHORIZED, &csrf, username, Some(message))
         }
         Err(error) => {
             tracing::error!(%error, "hub: the PSU directory failed");
-            hub.error_page(StatusCode::SERVICE_UNAVAILABLE, "Login is not available", "Please try again later.")
+            view.error_page(StatusCode::SERVICE_UNAVAILABLE, &t.hub_login_unavailable_title, &t.hub_try_later)
         }
     }
 }
 
-async fn consent_view(hub: &Hub, session: &Session, status: StatusCode, error: Option<&str>) -> Response {
+async fn consent_view(hub: &Hub, view: &View, session: &Session, status: StatusCode, error: Option<&str>) -> Response {
     let (Some(psu), Some(pending)) = (&session.psu, &session.interaction) else {
         return Redirect::to(LOGIN_PATH).into_response();
     };
     let Some(consent) = hub.pending_consent(pending).await else {
-        return hub.decision_redirect(pending, None, false);
+        return hub.decision_redirect(view, pending, None, false);
     };
     let Some(bank) = hub.inner.directory.bank(&pending.bank) else {
-        return hub.decision_redirect(pending, None, false);
+        return hub.decision_redirect(view, pending, None, false);
     };
     let accounts = match hub.bank_accounts(&bank, psu).await {
         Ok(accounts) => accounts,
         Err(cause) => {
             tracing::warn!(bank = %bank.bank_id, %cause, "hub: the bank did not give the PSU's accounts");
-            return hub.error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Your bank is not answering",
-                "Please try again later.",
-            );
+            let t = &view.texts;
+            return view.error_page(StatusCode::SERVICE_UNAVAILABLE, &t.hub_bank_not_answering_title, &t.hub_try_later);
         }
     };
-    let t = texts();
-    let client = format!("{} (at {})", pending.tpp, bank.display_name());
+    let t = &view.texts;
+    let client = view.client_at(pending.tpp.as_str(), bank.display_name());
     let details = ConsentDetails {
-        permissions_heading: fill(&t.consent_permissions_heading, "client", &client),
+        permissions_heading: fill(&t.consent_permissions_heading, &[("client", &client)]),
         permissions: consent.permissions().iter().map(|p| t.permission(*p).to_owned()).collect(),
         until: consent.expiration_date_time().map(|at| t.date(at)),
         transactions: None,
@@ -438,62 +451,64 @@ async fn consent_view(hub: &Hub, session: &Session, status: StatusCode, error: O
             .collect(),
     };
     let page = ConsentPage {
-        context: context(&t),
+        context: view.context(),
         action: CONSENT_PATH.to_owned(),
         csrf: &session.csrf,
         client_name: &client,
-        heading: fill(&t.consent_heading, "client", &client),
+        heading: fill(&t.consent_heading, &[("client", &client)]),
         error,
         request: AccessRequest::Consent(details),
         approvable: !accounts.is_empty(),
     };
-    hub.render(status, DefaultRenderer.consent(&page))
+    view.render(status, DefaultRenderer.consent(&page))
 }
 
-async fn consent_page(State(hub): State<Hub>, jar: CookieJar) -> Response {
+async fn consent_page(State(hub): State<Hub>, view: View, jar: CookieJar) -> Response {
     match hub.session(&jar).await {
-        Some((_, session)) => consent_view(&hub, &session, StatusCode::OK, None).await,
-        None => hub.error_page(StatusCode::FORBIDDEN, "Your session has ended", "Go back to your app and start again."),
+        Some((_, session)) => consent_view(&hub, &view, &session, StatusCode::OK, None).await,
+        None => {
+            view.error_page(StatusCode::FORBIDDEN, &view.texts.hub_session_ended_title, &view.texts.hub_start_again)
+        }
     }
 }
 
-async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response {
+async fn decide(State(hub): State<Hub>, view: View, jar: CookieJar, body: Bytes) -> Response {
     let form = form(&body);
+    let t = view.texts.clone();
     let Some((id, session)) = hub.session(&jar).await else {
-        return hub.error_page(StatusCode::FORBIDDEN, "Your session has ended", "Go back to your app and start again.");
+        return view.error_page(StatusCode::FORBIDDEN, &t.hub_session_ended_title, &t.hub_start_again);
     };
     if !csrf_ok(&session, &form) {
-        return hub.error_page(StatusCode::FORBIDDEN, "This form has expired", "Reload the page and try again.");
+        return view.error_page(StatusCode::FORBIDDEN, &t.hub_form_expired_title, &t.hub_form_expired);
     }
     let (Some(psu), Some(pending)) = (session.psu.clone(), session.interaction.clone()) else {
         return Redirect::to(LOGIN_PATH).into_response();
     };
     let Some(consent) = hub.pending_consent(&pending).await else {
         hub.drop_session(&id).await;
-        return hub.decision_redirect(&pending, None, false);
+        return hub.decision_redirect(&view, &pending, None, false);
     };
     match field(&form, "decision") {
         Some("approve") => {
             let chosen: Vec<&str> = form.iter().filter(|(k, _)| k == "account").map(|(_, v)| v.as_str()).collect();
             let Some(bank) = hub.inner.directory.bank(&pending.bank) else {
-                return hub.decision_redirect(&pending, None, false);
+                return hub.decision_redirect(&view, &pending, None, false);
             };
             let held = match hub.bank_accounts(&bank, &psu).await {
                 Ok(held) => held,
                 Err(cause) => {
                     tracing::warn!(bank = %bank.bank_id, %cause, "hub: the bank did not give the PSU's accounts");
-                    return hub.error_page(
+                    return view.error_page(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        "Your bank is not answering",
-                        "Please try again later.",
+                        &t.hub_bank_not_answering_title,
+                        &t.hub_try_later,
                     );
                 }
             };
             let accounts: Vec<AccountId> =
                 held.iter().filter(|a| chosen.contains(&a.account_id.as_str())).map(|a| a.account_id.clone()).collect();
             if accounts.is_empty() || accounts.len() != chosen.len() {
-                let t = texts();
-                return consent_view(&hub, &session, StatusCode::BAD_REQUEST, Some(&t.select_an_account)).await;
+                return consent_view(&hub, &view, &session, StatusCode::BAD_REQUEST, Some(&t.select_an_account)).await;
             }
             match hub
                 .inner
@@ -504,12 +519,12 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
                 Ok(_) => {
                     hub.drop_session(&id).await;
                     tracing::info!(bank = %pending.bank, consent_id = %pending.consent_id, "hub: the PSU approved");
-                    hub.decision_redirect(&pending, Some(&psu), true)
+                    hub.decision_redirect(&view, &pending, Some(&psu), true)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "hub: the approval was refused");
                     hub.drop_session(&id).await;
-                    hub.decision_redirect(&pending, None, false)
+                    hub.decision_redirect(&view, &pending, None, false)
                 }
             }
         }
@@ -520,9 +535,9 @@ async fn decide(State(hub): State<Hub>, jar: CookieJar, body: Bytes) -> Response
                 tracing::warn!(%error, "hub: the denial could not be recorded");
             }
             hub.drop_session(&id).await;
-            hub.decision_redirect(&pending, None, false)
+            hub.decision_redirect(&view, &pending, None, false)
         }
-        _ => consent_view(&hub, &session, StatusCode::BAD_REQUEST, None).await,
+        _ => consent_view(&hub, &view, &session, StatusCode::BAD_REQUEST, None).await,
     }
 }
 

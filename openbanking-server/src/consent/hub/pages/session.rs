@@ -20,6 +20,7 @@ use url::Url;
 
 use super::super::Hub;
 use super::super::directory::BankId;
+use super::view::View;
 
 /// The session cookie.
 const COOKIE: &str = "hub_session";
@@ -116,6 +117,7 @@ impl Hub {
     /// cookie jar holding it; a 503 page if the store can't take it.
     pub(super) async fn open_session(
         &self,
+        view: &View,
         jar: CookieJar,
         old: Option<&str>,
         session: Session,
@@ -126,7 +128,7 @@ impl Hub {
         let id = random_token(32);
         let stored = session.to_stored().map_err(|error| {
             tracing::error!(%error, "hub: could not write a PSU session");
-            self.sessions_unavailable()
+            sessions_unavailable(view)
         })?;
         match self.sessions().store.insert(&TokenHash::of(&id), &stored, self.inner.clock.now()).await {
             Ok(()) => {}
@@ -136,7 +138,7 @@ impl Hub {
                 } else {
                     tracing::error!(%error, "hub: the PSU session store failed");
                 }
-                return Err(self.sessions_unavailable());
+                return Err(sessions_unavailable(view));
             }
         }
         let cookie = Cookie::build((COOKIE, id))
@@ -181,10 +183,11 @@ impl Hub {
     pub(super) fn session_id(jar: &CookieJar) -> Option<String> {
         jar.get(COOKIE).map(|c| c.value().to_owned())
     }
+}
 
-    fn sessions_unavailable(&self) -> Response {
-        self.error_page(StatusCode::SERVICE_UNAVAILABLE, "Login is not available", "Please try again later.")
-    }
+/// The page for a session the store can't take (503).
+fn sessions_unavailable(view: &View) -> Response {
+    view.error_page(StatusCode::SERVICE_UNAVAILABLE, &view.texts.hub_login_unavailable_title, &view.texts.hub_try_later)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use openbanking_core::ConsentError;
 use openbanking_core::provider::ConsentEvent;
 use reqwest::Method;
 
+use super::super::error::refusal;
 use super::super::paths;
 use super::super::wire::{EVENT_TYP, ErrorBody, EventClaims, HubEvent};
 use super::{CALL_TIMEOUT, HubConsentProvider};
@@ -128,8 +129,8 @@ async fn receive_webhook(State(provider): State<HubConsentProvider>, body: Bytes
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err((status, why)) => {
             tracing::warn!(cause = why, %status, "hub webhook refused");
-            let body = ErrorBody::new(if status == StatusCode::CONFLICT { "replayed" } else { "invalid_request" }, why);
-            (status, axum::Json(body)).into_response()
+            let code = if status == StatusCode::CONFLICT { "replayed" } else { "invalid_request" };
+            refusal(status.as_u16(), ErrorBody::new(code, why))
         }
     }
 }
