@@ -22,6 +22,8 @@ use crate::sandbox::{Database, KEY_VERIFY_WINDOW, SIGNING_ALGORITHM, SandboxStor
 
 /// The binary's default address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8090";
+/// The sandbox hub's name, on its pages.
+pub const DEFAULT_NAME: &str = "Hub Sandbox del Plata";
 /// The binary's default database.
 pub const DEFAULT_DATABASE: &str = "sqlite://hub.db";
 
@@ -35,12 +37,14 @@ pub struct HubConfig {
     pub clock: Arc<dyn Clock>,
     /// Where consents and the signing key live.
     pub database: Database,
+    /// The hub's name, as its pages show it to the PSU.
+    pub name: String,
 }
 
 impl HubConfig {
     /// A hub at `base`, in memory, on the system clock.
     pub fn new(base: Url) -> Self {
-        Self { base, clock: Arc::new(SystemClock), database: Database::Memory }
+        Self { base, clock: Arc::new(SystemClock), database: Database::Memory, name: DEFAULT_NAME.to_owned() }
     }
 
     /// The same, on `database`.
@@ -78,8 +82,8 @@ pub async fn build(config: HubConfig) -> Result<SandboxHub, Box<dyn Error>> {
         }
     };
     let hub = Hub::builder(config.base, keys)
-        .consents(stores.consents)
-        .replay_cache(stores.replay)
+        .stores(stores)
+        .name(config.name)
         .clock(config.clock)
         .psus(Arc::new(MemoryPsuDirectory::seeded()?))
         .dangerous_self_enrolment()

@@ -74,16 +74,11 @@ use view::{View, fill};
 
 /// Where a bank sends the PSU to start an interaction (`?request=<JWS>`).
 pub const START_PATH: &str = "/psu/start";
-/// The hub's login form.
-pub const LOGIN_PATH: &str = "/psu/login";
-/// The hub's consent page.
-pub const CONSENT_PATH: &str = "/psu/consent";
-/// Log out.
-pub const LOGOUT_PATH: &str = "/psu/logout";
-/// The PSU's consents at every bank.
-pub const DASHBOARD_PATH: &str = "/consents";
-/// Revoke one of them (POST, `consent_id`).
-pub const REVOKE_PATH: &str = "/consents/revoke";
+// The PSU pages' paths: the same as a bank's (defined once, in core's `wire::paths`).
+pub use crate::paths::{
+    PSU_CONSENT as CONSENT_PATH, PSU_DASHBOARD as DASHBOARD_PATH, PSU_LOGIN as LOGIN_PATH, PSU_LOGOUT as LOGOUT_PATH,
+    PSU_REVOKE as REVOKE_PATH,
+};
 
 const MAX_LOGIN_ATTEMPTS: u32 = 5;
 /// Longest life of a bank's interaction request.
