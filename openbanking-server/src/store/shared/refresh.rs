@@ -196,35 +196,23 @@ impl RefreshTokenStore for SqlRefreshTokenStore {
         let Some(id) = id else { return Ok(RefreshRotation::Invalid) };
         let mut tx = self.pool.begin_with(BEGIN).await.map_err(on("begin a transaction"))?;
         // The current token: it becomes the previous one, usable until `next` is used.
-        let rotated = sqlx::query(
+        let rotated = rotate_where(
+            &mut tx,
             "UPDATE refresh_families SET previous_hash = current_hash, previous_at = $3, current_hash = $4 \
              WHERE id = $1 AND current_hash = $2 AND NOT revoked AND expires_at > $3",
+            (&id, token, now, next),
         )
-        .bind(&id)
-        .bind(token.as_str())
-        .bind(now)
-        .bind(next.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(on("rotate a refresh token"))?
-        .rows_affected()
-            == 1;
+        .await?;
         // Else the previous token, its successor unused (a retry after a lost response, at any
         // time before the family expires): the successor is replaced by `next`.
         let rotated = rotated
-            || sqlx::query(
+            || rotate_where(
+                &mut tx,
                 "UPDATE refresh_families SET current_hash = $4 \
                  WHERE id = $1 AND previous_hash = $2 AND NOT revoked AND expires_at > $3",
+                (&id, token, now, next),
             )
-            .bind(&id)
-            .bind(token.as_str())
-            .bind(now)
-            .bind(next.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(on("rotate a refresh token"))?
-            .rows_affected()
-                == 1;
+            .await?;
         if rotated {
             self.issue(&mut tx, &id, next).await?;
             let family = family_by_id(&mut tx, &id).await?;
@@ -314,4 +302,22 @@ impl RefreshTokenStore for SqlRefreshTokenStore {
         tx.commit().await.map_err(on("revoke a consent's refresh families"))?;
         Ok(families)
     }
+}
+
+/// Runs one conditional rotation `statement` of a family (`$1` its id, `$2` the token presented,
+/// `$3` now, `$4` the next token's hash); whether it matched.
+async fn rotate_where(
+    conn: &mut Conn,
+    statement: &'static str,
+    (id, token, now, next): (&str, &TokenHash, i64, &TokenHash),
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(statement)
+        .bind(id)
+        .bind(token.as_str())
+        .bind(now)
+        .bind(next.as_str())
+        .execute(conn)
+        .await
+        .map_err(on("rotate a refresh token"))?;
+    Ok(done.rows_affected() == 1)
 }
