@@ -40,7 +40,11 @@
 //! is a [`StoreError::Conflict`].
 //!
 //! Replay keys that requests in flight ask for at the same time are written together, in one
-//! statement and one commit (group commit; each caller is answered once its key is committed).
+//! statement and one commit (group commit; each caller is answered once its key is committed),
+//! and the reads every request makes (its client, its token's revocation, its consent) are
+//! batched the same way, one `SELECT … IN (…)` for the questions waiting together. Neither is a
+//! cache: a question is asked after it was queued, so it sees every commit made before it.
+//! See `store/batch.rs`.
 //!
 //! Expired rows are purged in the background, at most once a second per table, in bounded
 //! batches, so that no request waits on a purge; and all at once by the backend's
