@@ -39,6 +39,8 @@ mod dialect {
     /// How a write transaction begins (READ COMMITTED; the row locks of its updates serialize
     /// the writers that race).
     pub(super) const BEGIN: &str = "BEGIN";
+    /// No checkpoint of ours: the server runs its own.
+    pub(super) const CHECKPOINT: Option<&str> = None;
     /// What a purge's row selection adds: instances purging at once skip the rows another one
     /// holds instead of waiting for them.
     macro_rules! skip_locked {

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 
 use std::sync::Arc;
 
-use super::dialect::{Db, Pool, skip_locked};
+use super::dialect::{CHECKPOINT, Db, Pool, skip_locked};
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Jti};
 use serde::Serialize;
@@ -245,6 +245,8 @@ impl AuthorizationCodeStore for SqlCodeStore {
 pub(super) struct SqlReplayCache {
     pool: Pool,
     pacer: Arc<PurgePacer>,
+    /// Paces the background checkpoints ([`CHECKPOINT`]; SQLite only).
+    checkpoints: Arc<PurgePacer>,
     batches: Arc<Batcher<ReplayKey, bool>>,
 }
 
@@ -258,7 +260,7 @@ struct ReplayKey {
 impl SqlReplayCache {
     pub(super) fn new(pool: Pool) -> Self {
         let batches = Batcher::new("remember replay keys", remember_replay_keys(pool.clone()));
-        Self { pool, pacer: Arc::default(), batches }
+        Self { pool, pacer: Arc::default(), checkpoints: Arc::default(), batches }
     }
 
     async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
@@ -275,7 +277,18 @@ impl SqlReplayCache {
                 ")"
             ),
         );
-        self.batches.ask(ReplayKey { key: key.to_owned(), expires_at: micros(expires_at)?, now }).await
+        let fresh = self.batches.ask(ReplayKey { key: key.to_owned(), expires_at: micros(expires_at)?, now }).await;
+        if let Some(checkpoint) = CHECKPOINT {
+            let pool = self.pool.clone();
+            self.checkpoints.purge(move || {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query(checkpoint).execute(&pool).await.map_err(on("checkpoint the WAL"))?;
+                    Ok(0)
+                }
+            });
+        }
+        fresh
     }
 }
 
