@@ -31,22 +31,33 @@ impl Drop for DemoBank {
 
 /// Starts the sandbox bank (memory stores, a manual clock starting now) on a free loopback port.
 pub async fn start_bank() -> Result<DemoBank, DemoError> {
-    let setup = |reason: String| DemoError { step: "start the bank".into(), reason };
+    serve_bank(None, |reason| DemoError { step: "start the bank".into(), reason }).await
+}
+
+/// Builds a sandbox bank (memory stores, a manual clock starting now), in hub mode when `hub` is
+/// given, and serves it on a free loopback port.
+async fn serve_bank(hub: Option<Url>, setup: impl Fn(String) -> DemoError) -> Result<DemoBank, DemoError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| setup(e.to_string()))?;
-    let address = listener.local_addr().map_err(|e| setup(e.to_string()))?;
-    let base = format!("http://{address}");
+    let base = format!("http://{}", listener.local_addr().map_err(|e| setup(e.to_string()))?);
     let clock = Arc::new(ManualClock::starting_now());
     let mut config = SandboxConfig::new(Issuer::parse(base.clone()).map_err(|e| setup(e.to_string()))?);
+    if let Some(hub) = hub {
+        config = config.with_hub(hub, Some("banco-del-sur".into()));
+    }
     config.clock = clock.clone();
     let bank = sandbox::build(config).await.map_err(|e| setup(e.to_string()))?;
     let log = ExchangeLog::default();
-    let router = log.layer(bank.router);
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::error!(%error, "demo bank stopped");
-        }
-    });
+    let task = serve(listener, log.layer(bank.router), "demo bank");
     Ok(DemoBank { base, clock, log, task })
+}
+
+/// Serves `router` on `listener` in a task of its own; `what` names it in the log if it stops.
+fn serve(listener: tokio::net::TcpListener, router: axum::Router, what: &'static str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "{what} stopped");
+        }
+    })
 }
 
 /// The sandbox consent hub serving on a loopback port for the demo.
@@ -73,27 +84,8 @@ pub async fn start_hub_and_bank() -> Result<(DemoHub, DemoBank), DemoError> {
     let hub_url: Url = base.parse().map_err(|e: url::ParseError| setup(e.to_string()))?;
     let built =
         crate::hub::build(crate::hub::HubConfig::new(hub_url.clone())).await.map_err(|e| setup(e.to_string()))?;
-    let router = built.router;
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::error!(%error, "demo hub stopped");
-        }
-    });
+    let task = serve(listener, built.router, "demo hub");
     let hub = DemoHub { base, task };
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| setup(e.to_string()))?;
-    let bank_base = format!("http://{}", listener.local_addr().map_err(|e| setup(e.to_string()))?);
-    let clock = Arc::new(ManualClock::starting_now());
-    let mut config = SandboxConfig::new(Issuer::parse(bank_base.clone()).map_err(|e| setup(e.to_string()))?)
-        .with_hub(hub_url, Some("banco-del-sur".into()));
-    config.clock = clock.clone();
-    let bank = sandbox::build(config).await.map_err(|e| setup(e.to_string()))?;
-    let log = ExchangeLog::default();
-    let router = log.layer(bank.router);
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::error!(%error, "demo hub bank stopped");
-        }
-    });
-    Ok((hub, DemoBank { base: bank_base, clock, log, task }))
+    let bank = serve_bank(Some(hub_url), setup).await?;
+    Ok((hub, bank))
 }

@@ -243,10 +243,6 @@ impl AuthorizationCodeStore for SqlCodeStore {
 /// proofs, at most 5 minutes for client assertions) and by the request rate.
 #[derive(Debug)]
 pub(super) struct SqlReplayCache {
-    pool: Pool,
-    pacer: Arc<PurgePacer>,
-    /// Paces the background checkpoints ([`CHECKPOINT`]; SQLite only).
-    checkpoints: Arc<PurgePacer>,
     batches: Arc<Batcher<ReplayKey, bool>>,
 }
 
@@ -259,36 +255,11 @@ struct ReplayKey {
 
 impl SqlReplayCache {
     pub(super) fn new(pool: Pool) -> Self {
-        let batches = Batcher::new("remember replay keys", remember_replay_keys(pool.clone()));
-        Self { pool, pacer: Arc::default(), checkpoints: Arc::default(), batches }
+        Self { batches: Batcher::new("remember replay keys", remember_replay_keys(pool)) }
     }
 
     async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let now = micros(now)?;
-        super::support::purge_later(
-            &self.pacer,
-            &self.pool,
-            "purge replay keys",
-            None,
-            now,
-            concat!(
-                "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2",
-                skip_locked!(),
-                ")"
-            ),
-        );
-        let fresh = self.batches.ask(ReplayKey { key: key.to_owned(), expires_at: micros(expires_at)?, now }).await;
-        if let Some(checkpoint) = CHECKPOINT {
-            let pool = self.pool.clone();
-            self.checkpoints.purge(move || {
-                let pool = pool.clone();
-                async move {
-                    sqlx::query(checkpoint).execute(&pool).await.map_err(on("checkpoint the WAL"))?;
-                    Ok(0)
-                }
-            });
-        }
-        fresh
+        self.batches.ask(ReplayKey { key: key.to_owned(), expires_at: micros(expires_at)?, now: micros(now)? }).await
     }
 }
 
@@ -303,11 +274,37 @@ impl SqlReplayCache {
 /// the keys' locks in the same order and can't deadlock (PostgreSQL would abort one batch, failing
 /// the honest keys in it too). An expired row is taken over only if it expired before the earliest
 /// `now` of the batch (the strictest).
+///
+/// Each batch also starts, in the background and paced (see [`PurgePacer`]), the purge of the
+/// expired keys and, on SQLite, the WAL checkpoint ([`CHECKPOINT`]): once per batch, not per key.
 fn remember_replay_keys(pool: Pool) -> Box<Ask<ReplayKey, bool>> {
+    let (purges, checkpoints) = (Arc::new(PurgePacer::default()), Arc::new(PurgePacer::default()));
     Box::new(move |keys: Vec<ReplayKey>| {
         let pool = pool.clone();
+        let now = keys.iter().map(|k| k.now).min().unwrap_or(i64::MIN);
+        super::support::purge_later(
+            &purges,
+            &pool,
+            "purge replay keys",
+            None,
+            now,
+            concat!(
+                "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2",
+                skip_locked!(),
+                ")"
+            ),
+        );
+        if let Some(checkpoint) = CHECKPOINT {
+            let pool = pool.clone();
+            checkpoints.purge(move || {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query(checkpoint).execute(&pool).await.map_err(on("checkpoint the WAL"))?;
+                    Ok(0)
+                }
+            });
+        }
         Box::pin(async move {
-            let now = keys.iter().map(|k| k.now).min().unwrap_or(i64::MIN);
             let mut seen = HashSet::with_capacity(keys.len());
             let first: Vec<bool> = keys.iter().map(|k| seen.insert(k.key.as_str())).collect();
             let mut distinct: Vec<&ReplayKey> = keys.iter().zip(&first).filter(|(_, f)| **f).map(|(k, _)| k).collect();
