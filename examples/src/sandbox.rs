@@ -254,7 +254,7 @@ impl SandboxStore {
     pub async fn open(database: &Database) -> Result<Self, openbanking_core::StoreError> {
         Ok(match database {
             Database::Memory => Self::Memory,
-            Database::Sqlite { url } => Self::Sqlite(SqliteStores::open(url).await?),
+            Database::Sqlite { url } => Self::Sqlite(SqliteStores::open_exclusive(url).await?),
             Database::Postgres { url, schema } => {
                 Self::Postgres(PostgresStores::connect(url, schema.as_deref()).await?)
             }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use openbanking_core::testing::{
     artifact_store_conformance, client_store_conformance, code_store_conformance, consent_store_conformance,
-    refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance,
+    refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance, sample_consent,
     sample_pending_authorization, sample_pushed_request, session_store_conformance,
 };
 use openbanking_core::{ClientId, ConsentId, random_token};
@@ -208,7 +208,10 @@ async fn data_survives_a_reconnect_and_migrations_run_twice_are_a_no_op() {
         second.migrate().await.unwrap();
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
-        assert_eq!(applied, 3, "each migration (0001 stores, 0002 code clients, 0003 signing keys) applied once");
+        assert_eq!(
+            applied, 4,
+            "each migration (0001 stores, 0002 code clients, 0003 signing keys, 0004 change notices) applied once"
+        );
         assert!(second.stores().clients.delete(&client_id).await.unwrap(), "the row written before is there");
         second.close().await;
     })
@@ -267,6 +270,95 @@ async fn a_bad_schema_name_is_refused() {
     let Some(url) = url() else { return };
     let err = PostgresStores::connect(&url, Some("x\"; DROP TABLE y; --")).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+/// Polls `read` until it returns `want`, for at most `within`; returns how long it took.
+async fn seen_within<F, Fut, T>(within: std::time::Duration, want: T, mut read: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+    T: PartialEq + std::fmt::Debug,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let got = read().await;
+        if got == want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "still {got:?} after {within:?}, expected {want:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_at_one_instance_is_heard_at_the_other_within_a_second() {
+    in_fresh_schema(|url, schema| async move {
+        let (a, b) = (connect(&url, &schema).await, connect(&url, &schema).await);
+        let (at_a, at_b) = (a.stores(), b.stores());
+        let consent = sample_consent();
+        let id = consent.consent_id().clone();
+        assert_eq!(at_b.consents.get(&id).await.unwrap(), None, "B reads the absence (an absence is not kept)");
+        at_a.consents.insert(&consent).await.unwrap();
+        let second = std::time::Duration::from_secs(1);
+        seen_within(second, Some(consent.clone()), || async { at_b.consents.get(&id).await.unwrap() }).await;
+        assert_eq!(at_b.consents.get(&id).await.unwrap(), Some(consent.clone()), "B keeps it");
+        let mut rejected = consent.clone();
+        rejected.reject(OffsetDateTime::now_utc()).unwrap();
+        let rejected = at_a.consents.update(&rejected, consent.version()).await.unwrap();
+        seen_within(second, Some(rejected), || async { at_b.consents.get(&id).await.unwrap() }).await;
+
+        let jti = openbanking_core::Jti::parse(random_token(16)).unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert!(!at_b.revocations.is_revoked(&jti).await.unwrap());
+        at_a.revocations.revoke(&jti, now + Duration::minutes(5), now).await.unwrap();
+        seen_within(second, true, || async { at_b.revocations.is_revoked(&jti).await.unwrap() }).await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_hot_reads_are_kept_while_listening_and_forgotten_when_the_listener_is_lost() {
+    in_fresh_schema(|url, schema| async move {
+        // Named, so that this test finds its own listening connection among other tests'.
+        let named = format!("{url}{}application_name={schema}", if url.contains('?') { '&' } else { '?' });
+        let postgres = connect(&named, &schema).await;
+        let stores = postgres.stores();
+        let jti = openbanking_core::Jti::parse(random_token(16)).unwrap();
+        assert!(!stores.revocations.is_revoked(&jti).await.unwrap());
+        // A row written with the trigger off (so that no notice is sent), to show where the
+        // answer comes from: the kept one, while the listener hears nothing of the change.
+        let pool = postgres.pool();
+        let silently = |sql: &'static str| async move { sqlx::raw_sql(sql).execute(pool).await.unwrap() };
+        silently("ALTER TABLE revocations DISABLE TRIGGER revocations_announce_change").await;
+        sqlx::query("INSERT INTO revocations (jti, purge_at) VALUES ($1, $2)")
+            .bind(jti.as_str())
+            .bind(i64::MAX)
+            .execute(pool)
+            .await
+            .unwrap();
+        silently("ALTER TABLE revocations ENABLE TRIGGER revocations_announce_change").await;
+        assert!(!stores.revocations.is_revoked(&jti).await.unwrap(), "the read was answered from memory");
+
+        // The listening connection is killed: notices may have been lost, so nothing kept is
+        // trusted any more, and the row is read from the database.
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND query LIKE 'LISTEN %'",
+        )
+        .bind(&schema)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(killed >= 1, "no listening connection found");
+        seen_within(std::time::Duration::from_secs(3), true, || async {
+            stores.revocations.is_revoked(&jti).await.unwrap_or(false)
+        })
+        .await;
+        postgres.close().await;
+    })
+    .await;
 }
 
 fn sample_grant() -> CodeGrant {

@@ -73,6 +73,31 @@ struct Kit {
     base: OffsetDateTime,
 }
 
+/// A random consent awaiting authorisation, created now (to the microsecond, as the durable
+/// stores keep it), with only the mandatory fields: for store tests of one's own.
+pub fn sample_consent() -> Consent {
+    awaiting_at(&client_id(), micros_now())
+}
+
+/// A consent awaiting authorisation, created at `at`, with only the mandatory fields.
+fn awaiting_at(client: &ClientId, at: OffsetDateTime) -> Consent {
+    let parts = ConsentParts {
+        consent_id: consent_id(),
+        client_id: client.clone(),
+        psu_id: None,
+        account_ids: Vec::new(),
+        status: ConsentStatus::AwaitingAuthorisation,
+        creation_date_time: at,
+        status_update_date_time: at,
+        permissions: vec![Permission::ReadAccountsBasic],
+        expiration_date_time: None,
+        transaction_from_date_time: None,
+        transaction_to_date_time: None,
+        version: 1,
+    };
+    Consent::from_parts(parts).unwrap_or_else(|e| contract("setup").fail(e))
+}
+
 fn consent_id() -> ConsentId {
     ConsentId::parse(fresh("consent")).unwrap_or_else(|e| contract("setup").fail(e))
 }
@@ -97,22 +122,7 @@ impl Kit {
     /// A consent awaiting authorisation, created at `base + created_after`, with only the
     /// mandatory fields.
     fn awaiting(&self, client: &ClientId, created_after: Duration) -> Consent {
-        let at = self.base + created_after;
-        let parts = ConsentParts {
-            consent_id: consent_id(),
-            client_id: client.clone(),
-            psu_id: None,
-            account_ids: Vec::new(),
-            status: ConsentStatus::AwaitingAuthorisation,
-            creation_date_time: at,
-            status_update_date_time: at,
-            permissions: vec![Permission::ReadAccountsBasic],
-            expiration_date_time: None,
-            transaction_from_date_time: None,
-            transaction_to_date_time: None,
-            version: 1,
-        };
-        Consent::from_parts(parts).unwrap_or_else(|e| contract("setup").fail(e))
+        awaiting_at(client, self.base + created_after)
     }
 
     /// An authorised consent with every field set.

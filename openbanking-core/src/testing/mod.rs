@@ -62,7 +62,7 @@ use tokio::sync::{Barrier, Mutex, MutexGuard};
 pub use artifact::{artifact_store_conformance, sample_pending_authorization, sample_pushed_request};
 pub use client::client_store_conformance;
 pub use code::code_store_conformance;
-pub use consent::consent_store_conformance;
+pub use consent::{consent_store_conformance, sample_consent};
 pub use provider::consent_provider_conformance;
 pub use refresh::refresh_token_store_conformance;
 pub use replay::replay_cache_conformance;

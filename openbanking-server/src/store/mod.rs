@@ -44,7 +44,9 @@
 //! and the reads every request makes (its client, its token's revocation, its consent) are
 //! batched the same way, one `SELECT … IN (…)` for the questions waiting together. Neither is a
 //! cache: a question is asked after it was queued, so it sees every commit made before it.
-//! See `store/batch.rs`.
+//! See `store/batch.rs`. A SQLite file opened by `SqliteStores::open_exclusive` (this process
+//! alone may write it) also keeps those three answers in memory, dropped by every write of them,
+//! so that cache is exactly as fresh as the file (`store/cache.rs`).
 //!
 //! Expired rows are purged in the background, at most once a second per table, in bounded
 //! batches, so that no request waits on a purge; and all at once by the backend's
@@ -62,6 +64,8 @@ pub use openbanking_core::store::*;
 
 #[cfg(feature = "_sql")]
 mod batch;
+#[cfg(feature = "_sql")]
+mod cache;
 #[cfg(feature = "_sql")]
 mod sql;
 

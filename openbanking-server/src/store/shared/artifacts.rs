@@ -22,6 +22,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::support::{on, read_by_key};
 use crate::store::batch::{Ask, Batcher};
+use crate::store::cache::{HotReads, read_through};
 use crate::store::sql::{PurgePacer, from_json, micros, to_json};
 use crate::store::{
     ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayError,
@@ -83,6 +84,7 @@ where
                 skip_locked!(),
                 ")"
             ),
+            None,
         );
         // An expired entry under the same key (not purged yet) is overwritten; a live one stays.
         let done = sqlx::query(
@@ -164,6 +166,7 @@ impl AuthorizationCodeStore for SqlCodeStore {
                 skip_locked!(),
                 ")"
             ),
+            None,
         );
         sqlx::query(
             "INSERT INTO codes (hash, grant_body, expires_at, used, purge_at, client_id) \
@@ -293,6 +296,7 @@ fn remember_replay_keys(pool: Pool) -> Box<Ask<ReplayKey, bool>> {
                 skip_locked!(),
                 ")"
             ),
+            None,
         );
         if let Some(checkpoint) = CHECKPOINT {
             let pool = pool.clone();
@@ -344,10 +348,12 @@ pub(super) struct SqlRevocationStore {
     pacer: Arc<PurgePacer>,
     /// `is_revoked`, asked on every data call, batched (see [`Batcher`]).
     reads: Arc<Batcher<String, Option<()>>>,
+    /// The answers read, when this process alone writes the database (see `store/cache.rs`).
+    hot: Option<Arc<HotReads>>,
 }
 
 impl SqlRevocationStore {
-    pub(super) fn new(pool: Pool) -> Self {
+    pub(super) fn new(pool: Pool, hot: Option<Arc<HotReads>>) -> Self {
         let reads = Batcher::new(
             "read revocations",
             read_by_key(
@@ -357,7 +363,7 @@ impl SqlRevocationStore {
                 |(jti,): (String,)| (jti, ()),
             ),
         );
-        Self { pool, pacer: Arc::default(), reads }
+        Self { pool, pacer: Arc::default(), reads, hot }
     }
 }
 
@@ -375,21 +381,29 @@ impl RevocationStore for SqlRevocationStore {
                 skip_locked!(),
                 ")"
             ),
+            self.hot.as_ref().map(|hot| {
+                let hot = Arc::clone(hot);
+                Arc::new(move || hot.revocations_purged()) as super::support::AfterPurge
+            }),
         );
         // Revoked again: remembered until the later of the two.
-        sqlx::query(
+        let revoked = sqlx::query(
             "INSERT INTO revocations (jti, purge_at) VALUES ($1, $2) \
              ON CONFLICT (jti) DO UPDATE SET purge_at = excluded.purge_at WHERE revocations.purge_at < excluded.purge_at",
         )
         .bind(jti.as_str())
         .bind(micros(exp.saturating_add(REVOCATION_LEEWAY))?)
         .execute(&self.pool)
-        .await
-        .map_err(on("revoke an access token"))?;
+        .await;
+        if let Some(hot) = &self.hot {
+            hot.changed("revocations", jti.as_str());
+        }
+        revoked.map_err(on("revoke an access token"))?;
         Ok(())
     }
 
     async fn is_revoked(&self, jti: &Jti) -> Result<bool, StoreError> {
-        Ok(self.reads.ask(jti.as_str().to_owned()).await?.is_some())
+        let read = async { Ok(self.reads.ask(jti.as_str().to_owned()).await?.is_some()) };
+        read_through(self.hot.as_deref().and_then(HotReads::revocations), jti.as_str(), read, |_| true).await
     }
 }

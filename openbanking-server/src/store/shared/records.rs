@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use super::support::{on, read_by_key};
 use crate::store::batch::Batcher;
+use crate::store::cache::{HotReads, read_through};
 use crate::store::sql::{PurgePacer, from_json, micros, to_json, version_from_sql, version_to_sql};
 use crate::store::{
     ClientStore, ConsentPage, ConsentQuery, ConsentStore, PsuSession, RegisteredClient, SessionStore, StoreError,
@@ -28,10 +29,12 @@ pub(super) struct SqlConsentStore {
     pool: Pool,
     /// `get`, asked on every data call (the consent check), batched (see [`Batcher`]).
     reads: Arc<Batcher<String, Option<(String, i64)>>>,
+    /// The consents read, when this process alone writes the database (see `store/cache.rs`).
+    hot: Option<Arc<HotReads>>,
 }
 
 impl SqlConsentStore {
-    pub(super) fn new(pool: Pool) -> Self {
+    pub(super) fn new(pool: Pool, hot: Option<Arc<HotReads>>) -> Self {
         let reads = Batcher::new(
             "read consents",
             read_by_key(
@@ -41,7 +44,14 @@ impl SqlConsentStore {
                 |(id, body, version): (String, String, i64)| (id, (body, version)),
             ),
         );
-        Self { pool, reads }
+        Self { pool, reads, hot }
+    }
+
+    /// Drops `consent_id` from the cache, after a write of it (committed or not).
+    fn written(&self, consent_id: &ConsentId) {
+        if let Some(hot) = &self.hot {
+            hot.changed("consents", consent_id.as_str());
+        }
     }
 }
 
@@ -55,7 +65,7 @@ fn consent_from_row((body, version): (String, i64)) -> Result<Consent, StoreErro
 #[async_trait]
 impl ConsentStore for SqlConsentStore {
     async fn insert(&self, consent: &Consent) -> Result<(), StoreError> {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO consents (consent_id, client_id, psu_id, status, created_at, version, body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -67,13 +77,15 @@ impl ConsentStore for SqlConsentStore {
         .bind(version_to_sql(consent.version())?)
         .bind(to_json("a consent", consent)?)
         .execute(&self.pool)
-        .await
-        .map_err(on("insert a consent"))?;
+        .await;
+        self.written(consent.consent_id());
+        inserted.map_err(on("insert a consent"))?;
         Ok(())
     }
 
     async fn get(&self, consent_id: &ConsentId) -> Result<Option<Consent>, StoreError> {
-        self.reads.ask(consent_id.as_str().to_owned()).await?.map(consent_from_row).transpose()
+        let read = async { self.reads.ask(consent_id.as_str().to_owned()).await?.map(consent_from_row).transpose() };
+        read_through(self.hot.as_deref().and_then(HotReads::consents), consent_id.as_str(), read, Option::is_some).await
     }
 
     async fn update(&self, consent: &Consent, expected_version: u64) -> Result<Consent, StoreError> {
@@ -94,8 +106,9 @@ impl ConsentStore for SqlConsentStore {
         .bind(updated.consent_id().as_str())
         .bind(version_to_sql(expected_version)?)
         .execute(&self.pool)
-        .await
-        .map_err(on("update a consent"))?;
+        .await;
+        self.written(consent.consent_id());
+        let done = done.map_err(on("update a consent"))?;
         if done.rows_affected() == 1 {
             return Ok(updated);
         }
@@ -139,10 +152,12 @@ pub(super) struct SqlClientStore {
     pool: Pool,
     /// `get`, asked on every authenticated request, batched (see [`Batcher`]).
     reads: Arc<Batcher<String, Option<String>>>,
+    /// The clients read, when this process alone writes the database (see `store/cache.rs`).
+    hot: Option<Arc<HotReads>>,
 }
 
 impl SqlClientStore {
-    pub(super) fn new(pool: Pool) -> Self {
+    pub(super) fn new(pool: Pool, hot: Option<Arc<HotReads>>) -> Self {
         let reads = Batcher::new(
             "read clients",
             read_by_key(
@@ -152,24 +167,39 @@ impl SqlClientStore {
                 |(id, body): (String, String)| (id, body),
             ),
         );
-        Self { pool, reads }
+        Self { pool, reads, hot }
+    }
+
+    /// Drops `client_id` from the cache, after a write of it (committed or not).
+    fn written(&self, client_id: &ClientId) {
+        if let Some(hot) = &self.hot {
+            hot.changed("clients", client_id.as_str());
+        }
     }
 }
 
 #[async_trait]
 impl ClientStore for SqlClientStore {
     async fn insert(&self, client: RegisteredClient) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO clients (client_id, body) VALUES ($1, $2)")
+        let inserted = sqlx::query("INSERT INTO clients (client_id, body) VALUES ($1, $2)")
             .bind(client.client_id.as_str())
             .bind(to_json("a client", &client)?)
             .execute(&self.pool)
-            .await
-            .map_err(on("insert a client"))?;
+            .await;
+        self.written(&client.client_id);
+        inserted.map_err(on("insert a client"))?;
         Ok(())
     }
 
     async fn get(&self, client_id: &ClientId) -> Result<Option<RegisteredClient>, StoreError> {
-        self.reads.ask(client_id.as_str().to_owned()).await?.map(|body| from_json("clients", "body", &body)).transpose()
+        let read = async {
+            self.reads
+                .ask(client_id.as_str().to_owned())
+                .await?
+                .map(|body| from_json("clients", "body", &body))
+                .transpose()
+        };
+        read_through(self.hot.as_deref().and_then(HotReads::clients), client_id.as_str(), read, Option::is_some).await
     }
 
     async fn replace(&self, client: RegisteredClient) -> Result<(), StoreError> {
@@ -177,17 +207,17 @@ impl ClientStore for SqlClientStore {
             .bind(to_json("a client", &client)?)
             .bind(client.client_id.as_str())
             .execute(&self.pool)
-            .await
-            .map_err(on("replace a client"))?;
+            .await;
+        self.written(&client.client_id);
+        let done = done.map_err(on("replace a client"))?;
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn delete(&self, client_id: &ClientId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(client_id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(on("delete a client"))?;
+        let done =
+            sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id.as_str()).execute(&self.pool).await;
+        self.written(client_id);
+        let done = done.map_err(on("delete a client"))?;
         Ok(done.rows_affected() > 0)
     }
 }
@@ -221,6 +251,7 @@ impl SessionStore for SqlSessionStore {
                 skip_locked!(),
                 ")"
             ),
+            None,
         );
         // An expired session under the same id (not purged yet) is overwritten; a live one stays.
         let done = sqlx::query(

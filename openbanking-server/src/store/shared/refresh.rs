@@ -156,6 +156,7 @@ impl RefreshTokenStore for SqlRefreshTokenStore {
                 skip_locked!(),
                 ")"
             ),
+            None,
         );
         let body = RefreshFamily { revoked: false, access_tokens: Vec::new(), ..family.clone() };
         let expires_at = micros(family.expires_at)?;

@@ -17,26 +17,37 @@ use super::err;
 use super::records::{SqlClientStore, SqlConsentStore, SqlSessionStore};
 use super::refresh::SqlRefreshTokenStore;
 use crate::store::batch::Ask;
+use crate::store::cache::HotReads;
 use crate::store::sql::{self, PurgePacer, micros};
 use crate::store::{StoreError, Stores};
 
-/// One store of each kind over `pool`.
-pub(super) fn stores(pool: &Pool) -> Stores {
+/// One store of each kind over `pool`; with `hot`, the hot reads go through its caches (only
+/// for a database this process alone writes: see `store/cache.rs`).
+pub(super) fn stores(pool: &Pool, hot: Option<&Arc<HotReads>>) -> Stores {
     Stores {
-        consents: Arc::new(SqlConsentStore::new(pool.clone())),
-        clients: Arc::new(SqlClientStore::new(pool.clone())),
+        consents: Arc::new(SqlConsentStore::new(pool.clone(), hot.cloned())),
+        clients: Arc::new(SqlClientStore::new(pool.clone(), hot.cloned())),
         pushed_requests: Arc::new(SqlArtifactStore::new(pool.clone(), artifacts::PUSHED_REQUEST)),
         interactions: Arc::new(SqlArtifactStore::new(pool.clone(), artifacts::INTERACTION)),
         codes: Arc::new(SqlCodeStore::new(pool.clone())),
         refresh_tokens: Arc::new(SqlRefreshTokenStore::new(pool.clone())),
-        revocations: Arc::new(SqlRevocationStore::new(pool.clone())),
+        revocations: Arc::new(SqlRevocationStore::new(pool.clone(), hot.cloned())),
         replay: Arc::new(SqlReplayCache::new(pool.clone())),
         sessions: Arc::new(SqlSessionStore::new(pool.clone())),
     }
 }
 
 /// Deletes every row that has expired at `now`, in every table. Returns how many rows went.
-pub(super) async fn purge_expired(pool: &Pool, now: OffsetDateTime) -> Result<u64, StoreError> {
+/// The revocations cached in `hot` are dropped after (a purged revocation is no longer read).
+pub(super) async fn purge_expired(pool: &Pool, hot: Option<&HotReads>, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let purged = purge_every_table(pool, now).await;
+    if let Some(hot) = hot {
+        hot.revocations_purged();
+    }
+    purged
+}
+
+async fn purge_every_table(pool: &Pool, now: OffsetDateTime) -> Result<u64, StoreError> {
     let now = micros(now)?;
     let mut purged = 0;
     for statement in [
@@ -58,9 +69,13 @@ pub(super) fn on(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreErro
     move |e| err(context, e)
 }
 
+/// What runs after each round of a purge (whether it deleted anything or failed).
+pub(super) type AfterPurge = Arc<dyn Fn() + Send + Sync>;
+
 /// Purges, in the background and paced by `pacer` (see [`PurgePacer`]), the expired rows that
 /// `statement` deletes; `statement` binds `$1` to `now` (µs), `$2` to the batch size and, when
-/// `kind` is given, `$3` to it. Returns at once.
+/// `kind` is given, `$3` to it; `after` runs after each round (to drop what a cache holds of the
+/// rows the round may have deleted). Returns at once.
 pub(super) fn purge_later(
     pacer: &Arc<PurgePacer>,
     pool: &Pool,
@@ -68,17 +83,21 @@ pub(super) fn purge_later(
     kind: Option<&'static str>,
     now: i64,
     statement: &'static str,
+    after: Option<AfterPurge>,
 ) {
     let pool = pool.clone();
     pacer.purge(move || {
-        let pool = pool.clone();
+        let (pool, after) = (pool.clone(), after.clone());
         async move {
             let mut query = sqlx::query(statement).bind(now).bind(sql::PURGE_BATCH);
             if let Some(kind) = kind {
                 query = query.bind(kind);
             }
-            let done = query.execute(&pool).await.map_err(on(context))?;
-            Ok(done.rows_affected())
+            let done = query.execute(&pool).await;
+            if let Some(after) = after {
+                after();
+            }
+            Ok(done.map_err(on(context))?.rows_affected())
         }
     });
 }
