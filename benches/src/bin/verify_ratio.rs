@@ -20,6 +20,18 @@
 //!   target/release/verify_ratio guard-floor ES256 1000 2>&1 | grep refs
 //! ```
 //!
+//! The token endpoint's whole handling of a FAPI client_credentials request in process (the
+//! router, the form, the client assertion with its replay check, the DPoP proof with its, the
+//! access token signed, the JSON response; memory stores), against its floor: two bare
+//! verifications and one signature (`token-floor`):
+//!
+//! ```sh
+//! valgrind --tool=callgrind --toggle-collect='*run_token*' --callgrind-out-file=/dev/null \
+//!   target/release/verify_ratio token ES256 1000 2>&1 | grep refs
+//! valgrind --tool=callgrind --toggle-collect='*run_token_floor*' --callgrind-out-file=/dev/null \
+//!   target/release/verify_ratio token-floor ES256 1000 2>&1 | grep refs
+//! ```
+//!
 //! Only the instructions inside the loops are counted (key generation and signing, which vary
 //! from run to run, are not); divide by N for the cost of one operation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -81,6 +93,7 @@ fn main() {
     match mode {
         "validate" => run_validate(&validator, &token, &jkt, n),
         "guard" | "guard-floor" => guard(mode, &issuer, validator, keys, n),
+        "token" | "token-floor" => token_endpoint(mode, n),
         _ => run_floor(&floor, message.as_bytes(), &signature, n),
     }
 }
@@ -158,6 +171,135 @@ fn guard(mode: &str, issuer: &TokenIssuer, validator: TokenValidator, keys: Arc<
         })
         .collect();
     run_guard(&guard, &requests);
+}
+
+/// The token endpoint on a FAPI client_credentials request (private_key_jwt and DPoP, memory
+/// stores, through the router), or its floor: the client assertion's and the proof's bare
+/// verifications and the access token's bare signature.
+fn token_endpoint(mode: &str, n: usize) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use openbanking_core::client::{ClientAssertion, ClientMetadata, GrantType};
+    use openbanking_core::clock::{Clock, SystemClock};
+    use openbanking_core::dpop::DpopSigner;
+    use openbanking_core::{PsuId, random_token};
+    use openbanking_server::authorization::{AuthorizationServer, AutoApprove, JWT_BEARER_ASSERTION_TYPE};
+    use openbanking_server::store::{RegisteredClient, TokenHash};
+
+    const ISS: &str = "https://bank.example";
+    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
+    let server = AuthorizationServer::builder(Issuer::parse(ISS).unwrap(), keys.clone())
+        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())))
+        .build()
+        .unwrap();
+    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let metadata = ClientMetadata {
+        grant_types: vec![GrantType::ClientCredentials],
+        response_types: vec![],
+        jwks: Some(serde_json::json!({ "keys": [key.public_jwk().to_json()] })),
+        ..ClientMetadata::default()
+    };
+    let client_id = ClientId::parse("bench-tpp").unwrap();
+    ready(server.clients().insert(RegisteredClient {
+        client_id: client_id.clone(),
+        metadata: metadata.validate().unwrap(),
+        secret_hash: None,
+        registration_token_hash: TokenHash::of(&random_token(32)),
+        issued_at: SystemClock.now(),
+        verified_organisation: None,
+    }))
+    .unwrap();
+    let dpop = DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
+    let now = SystemClock.unix_now();
+    let pairs: Vec<(String, String)> = (0..n)
+        .map(|_| {
+            let assertion = ClientAssertion::new(&key, &client_id, ISS).issued_at(now).sign().unwrap();
+            (assertion, dpop.proof("POST", &format!("{ISS}/token"), None, None, now).unwrap())
+        })
+        .collect();
+    if mode == "token-floor" {
+        let point = |jwk: &serde_json::Value| {
+            let mut point = vec![4u8];
+            point.extend(b64d(jwk["x"].as_str().unwrap()));
+            point.extend(b64d(jwk["y"].as_str().unwrap()));
+            point
+        };
+        let split = |jws: &str| {
+            let (message, signature) = jws.rsplit_once('.').unwrap();
+            (message.as_bytes().to_vec(), b64d(signature))
+        };
+        let signed: Vec<_> = pairs.iter().map(|(a, p)| (split(a), split(p))).collect();
+        let pkcs8 =
+            aws_lc_rs::signature::EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                .unwrap()
+                .to_pkcs8v1()
+                .unwrap();
+        let signer = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8.as_ref(),
+        )
+        .unwrap();
+        let claims = pairs[0].0.as_bytes(); // about an access token's size
+        run_token_floor(
+            &point(&key.public_jwk().to_json()),
+            &point(&dpop.public_jwk().to_json()),
+            &signed,
+            &signer,
+            claims,
+        );
+        return;
+    }
+    let requests: Vec<Request<Body>> = pairs
+        .into_iter()
+        .map(|(assertion, proof)| {
+            let body = format!(
+                "grant_type=client_credentials&scope=accounts&client_id={}&client_assertion_type={}&client_assertion={}",
+                client_id.as_str(),
+                JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A"),
+                assertion
+            );
+            Request::post(format!("{ISS}/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("dpop", proof)
+                .body(Body::from(body))
+                .unwrap()
+        })
+        .collect();
+    run_token(server.router(), requests);
+}
+
+#[inline(never)]
+fn run_token(router: axum::Router, requests: Vec<axum::http::Request<axum::body::Body>>) {
+    use tower::ServiceExt;
+    for request in requests {
+        let response = ready(router.clone().oneshot(black_box(request))).unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+    }
+}
+
+/// A JWS's signed bytes and its signature.
+type Signed = (Vec<u8>, Vec<u8>);
+
+#[inline(never)]
+fn run_token_floor(
+    assertion_key: &[u8],
+    proof_key: &[u8],
+    signed: &[(Signed, Signed)],
+    signer: &aws_lc_rs::signature::EcdsaKeyPair,
+    claims: &[u8],
+) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    for ((assertion, assertion_signature), (proof, proof_signature)) in signed {
+        let ok = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, black_box(assertion_key))
+            .verify(assertion, assertion_signature)
+            .is_ok()
+            && UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, black_box(proof_key))
+                .verify(proof, proof_signature)
+                .is_ok();
+        assert!(ok);
+        black_box(signer.sign(&rng, black_box(claims)).unwrap());
+    }
 }
 
 /// Polls a future that never waits (memory stores, local keys) to completion.

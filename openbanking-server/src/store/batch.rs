@@ -43,6 +43,9 @@ pub(crate) type Ask<Q, A> =
 pub(crate) struct Batcher<Q, A> {
     /// What the batches are for, in errors ("read a consent", ...).
     what: &'static str,
+    /// How many times the runner lets the other tasks run before it takes each batch (see
+    /// [`lingering`](Self::lingering)).
+    linger: usize,
     state: Mutex<State<Q, A>>,
     ask: Box<Ask<Q, A>>,
 }
@@ -66,7 +69,17 @@ struct Waiting<Q, A> {
 impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
     /// A queue whose batches `ask` answers; `what` names them in errors.
     pub(crate) fn new(what: &'static str, ask: Box<Ask<Q, A>>) -> Arc<Self> {
-        Arc::new(Self { what, state: Mutex::new(State { queue: Vec::new(), running: false }), ask })
+        Self::lingering(what, ask, 0)
+    }
+
+    /// A queue whose runner yields `linger` times to the other tasks before it takes each
+    /// batch, so that the requests already running reach their question and share the batch.
+    /// Worth it where a statement costs more CPU than a turn of the scheduler and little time:
+    /// SQLite's replay writes, where one yield took batches from about 4 keys to about 10 and the
+    /// SQLite thread's CPU down by a fifth. Not on PostgreSQL, whose round trip is long enough for
+    /// batches to fill by themselves (a yield there lowered the token rate).
+    pub(crate) fn lingering(what: &'static str, ask: Box<Ask<Q, A>>, linger: usize) -> Arc<Self> {
+        Arc::new(Self { what, linger, state: Mutex::new(State { queue: Vec::new(), running: false }), ask })
     }
 
     /// Queues `question` for the next batch, and waits for its answer.
@@ -94,6 +107,9 @@ impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
     /// Runs batches until the queue is empty.
     async fn run_while_queued(&self) {
         loop {
+            for _ in 0..self.linger {
+                tokio::task::yield_now().await;
+            }
             let batch: Vec<Waiting<Q, A>> = {
                 let mut state = self.lock();
                 if state.queue.is_empty() {

@@ -62,11 +62,13 @@ pub(crate) struct HotReads {
 
 impl HotReads {
     /// Caches in use from the start (this process alone writes the database).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn live() -> Self {
         Self::new(true)
     }
 
     /// Caches not used until [`set_live`](Self::set_live) (a listener must subscribe first).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn dormant() -> Self {
         Self::new(false)
     }
@@ -83,6 +85,7 @@ impl HotReads {
     /// Starts or stops using the caches. Both forget every answer kept and make the reads in
     /// flight skip their fill: when stopping, because changes will go unheard; when starting,
     /// because changes before the subscription went unheard.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn set_live(&self, live: bool) {
         if !live {
             self.live.store(false, Ordering::SeqCst);

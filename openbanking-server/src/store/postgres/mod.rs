@@ -54,6 +54,9 @@ mod dialect {
     pub(super) const BEGIN: &str = "BEGIN";
     /// No checkpoint of ours: the server runs its own.
     pub(super) const CHECKPOINT: Option<&str> = None;
+    /// How many times the replay writes' batch runner yields before each batch: never, as the
+    /// server's round trip lets batches fill by themselves (see `Batcher::lingering`).
+    pub(super) const REPLAY_BATCH_YIELDS: usize = 0;
     /// What a purge's row selection adds: instances purging at once skip the rows another one
     /// holds instead of waiting for them.
     macro_rules! skip_locked {

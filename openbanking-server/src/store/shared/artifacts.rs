@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 
 use std::sync::Arc;
 
-use super::dialect::{CHECKPOINT, Db, Pool, skip_locked};
+use super::dialect::{CHECKPOINT, Db, Pool, REPLAY_BATCH_YIELDS, skip_locked};
 use async_trait::async_trait;
 use openbanking_core::{ClientId, Jti};
 use serde::Serialize;
@@ -258,7 +258,7 @@ struct ReplayKey {
 
 impl SqlReplayCache {
     pub(super) fn new(pool: Pool) -> Self {
-        Self { batches: Batcher::new("remember replay keys", remember_replay_keys(pool)) }
+        Self { batches: Batcher::lingering("remember replay keys", remember_replay_keys(pool), REPLAY_BATCH_YIELDS) }
     }
 
     async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {

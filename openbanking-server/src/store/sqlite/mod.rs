@@ -52,6 +52,9 @@ mod dialect {
     /// `WAL_AUTOCHECKPOINT`): `PASSIVE` copies what it can without waiting for, or blocking, any
     /// reader or writer.
     pub(super) const CHECKPOINT: Option<&str> = Some("PRAGMA wal_checkpoint(PASSIVE)");
+    /// How many times the replay writes' batch runner yields before each batch (see
+    /// `Batcher::lingering`): once, as a SQLite statement is short and its CPU is the cost.
+    pub(super) const REPLAY_BATCH_YIELDS: usize = 1;
     /// What a purge's row selection adds: nothing (SQLite has one writer; there are no row locks
     /// to skip).
     macro_rules! skip_locked {
