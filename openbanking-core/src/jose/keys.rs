@@ -222,10 +222,60 @@ fn family_of(alg: SigningAlgorithm) -> KeyFamily {
 pub struct SigningKey {
     alg: SigningAlgorithm,
     kid: Kid,
-    encoding: EncodingKey,
+    /// The private key, parsed once by aws-lc-rs (see [`Signer`]).
+    signer: Signer,
     public: PublicJwk,
     /// The private key as PKCS#8 v1 DER (RFC 5208), wiped on drop.
     pkcs8: Zeroizing<Vec<u8>>,
+}
+
+/// The private key, parsed once, that signs: the aws-lc-rs key pair `jsonwebtoken`'s aws-lc
+/// signer would build from the same PKCS#8 bytes, making the same call to sign.
+///
+/// `jsonwebtoken` 11 parses the key again for every signature (`encode` and `crypto::sign` build
+/// a signer from the DER bytes each time: `EcdsaKeyPair::from_pkcs8`, which recomputes the public
+/// point), and its signer can't be kept (its factory returns a box that is neither `Send` nor
+/// `Sync`). For ES256 that parse cost two thirds of the signature itself (120 000 of 300 000
+/// instructions), on every access token issued. Verification stays with `jsonwebtoken`, and each
+/// key proves at load that what it signs `jsonwebtoken` verifies with its public JWK.
+enum Signer {
+    /// ES256: P-256 with SHA-256, the signature as the fixed-size `r || s` JWS wants (RFC 7518 §3.4).
+    Ecdsa(aws_lc_rs::signature::EcdsaKeyPair),
+    /// EdDSA (Ed25519, RFC 8037).
+    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
+    /// PS256: RSASSA-PSS with SHA-256 and MGF1 (RFC 7518 §3.5).
+    Rsa(aws_lc_rs::rsa::KeyPair),
+}
+
+impl Signer {
+    fn from_pkcs8(alg: SigningAlgorithm, der: &[u8]) -> Result<Self, String> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        Ok(match alg {
+            SigningAlgorithm::ES256 => {
+                Self::Ecdsa(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|e| e.to_string())?)
+            }
+            SigningAlgorithm::EdDSA => {
+                Self::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| e.to_string())?)
+            }
+            SigningAlgorithm::PS256 => Self::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| e.to_string())?),
+        })
+    }
+
+    /// The signature of `message`, base64url-encoded.
+    fn sign(&self, message: &[u8]) -> Result<String, KeyError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let signature = match self {
+            Self::Ecdsa(pair) => pair.sign(&rng, message).map_err(|_| KeyError::Signing)?.as_ref().to_vec(),
+            Self::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
+            Self::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&aws_lc_rs::signature::RSA_PSS_SHA256, &rng, message, &mut signature)
+                    .map_err(|_| KeyError::Signing)?;
+                signature
+            }
+        };
+        Ok(b64url(signature))
+    }
 }
 
 impl SigningKey {
@@ -337,13 +387,14 @@ impl SigningKey {
         };
         jwk.common.key_id = Some(kid.as_str().to_owned());
         let public = PublicJwk::from_jwk(jwk)?;
-        // Prove the pair works before anyone relies on it.
-        let probe = jsonwebtoken::crypto::sign(b"probe", &encoding, alg.to_jwt())
-            .map_err(|e| KeyError::InvalidPrivateKey { alg, reason: e.to_string() })?;
+        let signer = Signer::from_pkcs8(alg, &pkcs8).map_err(|reason| KeyError::InvalidPrivateKey { alg, reason })?;
+        // Prove the pair works before anyone relies on it: what it signs, `jsonwebtoken` verifies
+        // with the public JWK.
+        let probe = signer.sign(b"probe").map_err(|e| KeyError::InvalidPrivateKey { alg, reason: e.to_string() })?;
         if !jsonwebtoken::crypto::verify(&probe, b"probe", public.decoding_key(), alg.to_jwt()).unwrap_or(false) {
             return Err(KeyError::InvalidPrivateKey { alg, reason: "public key does not match".into() });
         }
-        Ok(Self { alg, kid, encoding, public, pkcs8 })
+        Ok(Self { alg, kid, signer, public, pkcs8 })
     }
 
     /// The private key as PKCS#8 v1 DER (RFC 5208), for a key store to keep (and
@@ -393,10 +444,7 @@ impl SigningKey {
         header.insert("alg".into(), self.alg.as_str().into());
         let header = serde_json::to_vec(&header).map_err(|_| KeyError::Signing)?;
         let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Signing)?;
-        let signing_input = format!("{}.{}", b64url(header), b64url(claims));
-        let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &self.encoding, self.alg.to_jwt())
-            .map_err(|_| KeyError::Signing)?;
-        Ok(format!("{signing_input}.{signature}"))
+        self.sign_parts(&header, &claims)
     }
 
     /// Signs `header` and `claims` into a compact JWS. The header's `alg` is forced to this key's.
@@ -409,7 +457,20 @@ impl SigningKey {
         claims: &T,
     ) -> Result<String, KeyError> {
         header.alg = self.alg.to_jwt();
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|_| KeyError::Signing)
+        let header = serde_json::to_vec(&header).map_err(|_| KeyError::Signing)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Signing)?;
+        self.sign_parts(&header, &claims)
+    }
+
+    /// The compact JWS of a serialized header and payload (RFC 7515 §7.1).
+    fn sign_parts(&self, header: &[u8], claims: &[u8]) -> Result<String, KeyError> {
+        let mut jws = b64url(header);
+        jws.push('.');
+        jws.push_str(&b64url(claims));
+        let signature = self.signer.sign(jws.as_bytes())?;
+        jws.push('.');
+        jws.push_str(&signature);
+        Ok(jws)
     }
 }
 
