@@ -106,7 +106,8 @@ pub const DPOP_NONCE_SECRET: &str = "dpop_nonce";
 pub enum Database {
     /// Everything in memory, the signing key generated at start: lost on exit.
     Memory,
-    /// One SQLite file (`sqlite://PATH`, created if missing): one instance, durable.
+    /// One SQLite file (`sqlite://PATH`, created if missing): one instance, durable. Opened with
+    /// `SqliteStores::open_exclusive`: held by this process alone, the hot reads kept in memory.
     Sqlite {
         /// The `sqlite://` URL.
         url: String,

@@ -293,8 +293,10 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_at_one_instance_is_heard_at_the_other_within_a_second() {
     in_fresh_schema(|url, schema| async move {
-        let (a, b) = (connect(&url, &schema).await, connect(&url, &schema).await);
-        let (at_a, at_b) = (a.stores(), b.stores());
+        // B keeps only its stores, as a bank that writes `connect(…).await?.stores()`: its
+        // listener runs as long as they do.
+        let a = connect(&url, &schema).await;
+        let (at_a, at_b) = (a.stores(), connect(&url, &schema).await.stores());
         let consent = sample_consent();
         let id = consent.consent_id().clone();
         assert_eq!(at_b.consents.get(&id).await.unwrap(), None, "B reads the absence (an absence is not kept)");
@@ -313,7 +315,6 @@ async fn a_change_at_one_instance_is_heard_at_the_other_within_a_second() {
         at_a.revocations.revoke(&jti, now + Duration::minutes(5), now).await.unwrap();
         seen_within(second, true, || async { at_b.revocations.is_revoked(&jti).await.unwrap() }).await;
         a.close().await;
-        b.close().await;
     })
     .await;
 }
@@ -359,6 +360,33 @@ async fn the_hot_reads_are_kept_while_listening_and_forgotten_when_the_listener_
         postgres.close().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_listening_connection_goes_back_when_the_last_store_is_dropped() {
+    in_fresh_schema(|url, schema| async move {
+        let named = format!("{url}{}application_name={schema}", if url.contains('?') { '&' } else { '?' });
+        let mut watcher = sqlx::PgConnection::connect(&url).await.unwrap();
+        let stores = connect(&named, &schema).await.stores();
+        assert_eq!(listening(&mut watcher, &schema).await, 1, "one connection listens while the stores live");
+        drop(stores);
+        let started = std::time::Instant::now();
+        while listening(&mut watcher, &schema).await > 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(3), "the listener outlived its stores");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        watcher.close().await.unwrap();
+    })
+    .await;
+}
+
+/// How many connections named `name` are listening.
+async fn listening(conn: &mut sqlx::PgConnection, name: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .unwrap()
 }
 
 fn sample_grant() -> CodeGrant {

@@ -32,7 +32,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use tokio::task::AbortHandle;
 
 use openbanking_core::Consent;
 
@@ -58,6 +60,16 @@ pub(crate) struct HotReads {
     revocations: ReadCache<bool>,
     /// Whether the caches may be used: every change is heard of.
     live: AtomicBool,
+    /// The task that keeps them live (PostgreSQL's listener), stopped when they are dropped.
+    task: OnceLock<AbortHandle>,
+}
+
+impl Drop for HotReads {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
 }
 
 impl HotReads {
@@ -79,6 +91,15 @@ impl HotReads {
             clients: ReadCache::default(),
             revocations: ReadCache::default(),
             live: AtomicBool::new(live),
+            task: OnceLock::new(),
+        }
+    }
+
+    /// Stops `task` when these caches are dropped (with the last store that holds them).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn stop_with(&self, task: AbortHandle) {
+        if let Err(task) = self.task.set(task) {
+            task.abort(); // one task per caches: a second one is not kept running
         }
     }
 

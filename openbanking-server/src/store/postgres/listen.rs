@@ -11,12 +11,16 @@
 //! A notice can only be missed while the listening connection is down, so from the moment it is
 //! lost until it listens again the caches are not used at all ([`HotReads::set_live`]), and
 //! everything they held is forgotten.
+//!
+//! The listener lives as long as the caches it serves: the stores handed out hold them, so a
+//! bank may drop its `PostgresStores` once it has taken its stores (as in
+//! `PostgresStores::connect(…).await?.stores()`). When the last store is dropped, the caches
+//! stop the listener, and its connection goes back.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool};
-use tokio::task::JoinHandle;
 
 use super::err;
 use crate::store::StoreError;
@@ -28,23 +32,15 @@ pub(super) const CHANNEL: &str = "openbanking_changes";
 /// How long to wait before listening again after a failure.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The listening task of one pool; aborted when the last handle of the stores is dropped.
-#[derive(Debug)]
-pub(super) struct Listening(JoinHandle<()>);
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Subscribes a connection of `pool` to [`CHANNEL`], makes `hot` live, and spawns the task that
-/// applies the notices of `schema` to it (and resubscribes after a lost connection).
-pub(super) async fn listen(pool: &PgPool, schema: String, hot: &Arc<HotReads>) -> Result<Listening, StoreError> {
+/// applies the notices of `schema` to it (and resubscribes after a lost connection) for as long
+/// as `hot` is in use.
+pub(super) async fn listen(pool: &PgPool, schema: String, hot: &Arc<HotReads>) -> Result<(), StoreError> {
     let listener = subscribe(pool).await?;
     hot.set_live(true);
     let task = tokio::spawn(run(pool.clone(), schema, Arc::downgrade(hot), listener));
-    Ok(Listening(task))
+    hot.stop_with(task.abort_handle());
+    Ok(())
 }
 
 async fn subscribe(pool: &PgPool) -> Result<PgListener, StoreError> {

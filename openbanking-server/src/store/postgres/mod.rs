@@ -114,10 +114,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct PostgresStores {
     pool: PgPool,
-    /// The hot reads kept in memory, while the listener hears every change of them.
+    /// The hot reads kept in memory, while the listener hears every change of them (it runs as
+    /// long as a store holds them).
     hot: Arc<HotReads>,
-    /// The listener's task, stopped with the last clone.
-    _listening: Arc<listen::Listening>,
 }
 
 /// A schema name the stores accept: a plain lower-case identifier, the same quoted or not.
@@ -171,8 +170,8 @@ impl PostgresStores {
             .await
             .map_err(on("read the current schema"))?;
         let hot = Arc::new(HotReads::dormant());
-        let listening = Arc::new(listen::listen(&pool, schema, &hot).await?);
-        Ok(Self { pool, hot, _listening: listening })
+        listen::listen(&pool, schema, &hot).await?;
+        Ok(Self { pool, hot })
     }
 
     /// Applies the migrations not yet applied (a no-op when the schema is current; instances
