@@ -35,8 +35,8 @@
 //! refused at every other once the notice arrives (milliseconds; the contract is one second).
 //! While the listening connection is down, nothing is kept (every read goes to the database)
 //! until it listens again. Measured with the load tool on a 2-core machine, this took the data
-//! calls from about 40 % of the in-memory store's rate to about 62 % (see the README's
-//! performance section). The price is on the writes that notify (a consent's status change, a
+//! calls from about 39 % of the in-memory store's rate to about 60-67 %, and the FAPI token
+//! requests from about 41 % to about 52-55 % (see the README's performance section). The price is on the writes that notify (a consent's status change, a
 //! client's update, a revocation): their commits take turns on the server's notification queue.
 
 /// What the store code shared with SQLite (`store/shared/`) needs to know of PostgreSQL.

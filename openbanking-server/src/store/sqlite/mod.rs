@@ -31,9 +31,10 @@
 //! [`StoreError::Unavailable`]), its one connection keeps its page cache (no other writer
 //! invalidates it), and the reads every request makes (its client, its token's revocation, its
 //! consent) are answered from memory, each answer dropped by the write that changes it
-//! (`store/cache.rs`). Measured with the load tool on a 2-core machine, this took the data calls
-//! from about 57 % of the in-memory store's rate to about 76 %, and the FAPI token requests from
-//! about 54 % to about 66 % (see the README's performance section).
+//! (`store/cache.rs`). Measured with the load tool on a 2-core machine, this (with the replay
+//! writes' batching) took the data calls from about 57 % of the in-memory store's rate to about
+//! 80 %, and the FAPI token requests from about 54 % to about 71 % (see the README's performance
+//! section).
 
 /// What the store code shared with PostgreSQL (`store/shared/`) needs to know of SQLite.
 mod dialect {
