@@ -380,6 +380,38 @@ async fn the_listening_connection_goes_back_when_the_last_store_is_dropped() {
     .await;
 }
 
+#[tokio::test]
+async fn a_pool_of_one_connection_keeps_it_for_queries_and_still_hears_changes() {
+    in_fresh_schema(|url, schema| async move {
+        // An integrator's pool of one connection: the listener must not take it.
+        PostgresStores::connect(&url, Some(&schema)).await.unwrap().close().await; // creates the schema
+        let options =
+            url.parse::<sqlx::postgres::PgConnectOptions>().unwrap().options([("search_path", schema.as_str())]);
+        let one = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .connect_with(options)
+            .await
+            .unwrap();
+        let small = PostgresStores::from_pool(one).await.unwrap();
+        let other = connect(&url, &schema).await;
+        let (at_small, at_other) = (small.stores(), other.stores());
+        let consent = sample_consent();
+        at_small.consents.insert(&consent).await.unwrap();
+        assert_eq!(at_small.consents.get(consent.consent_id()).await.unwrap(), Some(consent.clone()));
+        let mut rejected = consent.clone();
+        rejected.reject(OffsetDateTime::now_utc()).unwrap();
+        let rejected = at_other.consents.update(&rejected, consent.version()).await.unwrap();
+        seen_within(std::time::Duration::from_secs(1), Some(rejected), || async {
+            at_small.consents.get(consent.consent_id()).await.unwrap()
+        })
+        .await;
+        small.close().await;
+        other.close().await;
+    })
+    .await;
+}
+
 /// How many connections named `name` are listening.
 async fn listening(conn: &mut sqlx::PgConnection, name: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'")

@@ -95,6 +95,16 @@ impl HotReads {
         }
     }
 
+    /// Stops using the caches for good, and the task that kept them live (the database was
+    /// closed).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn stop(&self) {
+        self.set_live(false);
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+
     /// Stops `task` when these caches are dropped (with the last store that holds them).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn stop_with(&self, task: AbortHandle) {

@@ -20,7 +20,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 
 use super::err;
 use crate::store::StoreError;
@@ -32,13 +32,23 @@ pub(super) const CHANNEL: &str = "openbanking_changes";
 /// How long to wait before listening again after a failure.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Subscribes a connection of `pool` to [`CHANNEL`], makes `hot` live, and spawns the task that
-/// applies the notices of `schema` to it (and resubscribes after a lost connection) for as long
-/// as `hot` is in use.
+/// Subscribes a connection to [`CHANNEL`], makes `hot` live, and spawns the task that applies
+/// the notices of `schema` to it (and resubscribes after a lost connection) for as long as `hot`
+/// is in use.
+///
+/// The connection is opened with `pool`'s options but is not one of its connections: a pool of
+/// any size (an integrator's, of one connection) keeps all its connections for queries. The task
+/// is stopped with [`HotReads::stop`] when the stores are closed.
 pub(super) async fn listen(pool: &PgPool, schema: String, hot: &Arc<HotReads>) -> Result<(), StoreError> {
-    let listener = subscribe(pool).await?;
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let listener = subscribe(&own).await?;
     hot.set_live(true);
-    let task = tokio::spawn(run(pool.clone(), schema, Arc::downgrade(hot), listener));
+    let task = tokio::spawn(run(own, schema, Arc::downgrade(hot), listener));
     hot.stop_with(task.abort_handle());
     Ok(())
 }
@@ -49,9 +59,25 @@ async fn subscribe(pool: &PgPool) -> Result<PgListener, StoreError> {
     Ok(listener)
 }
 
-async fn run(pool: PgPool, schema: String, hot: Weak<HotReads>, mut listener: PgListener) {
+/// Applies the notices `listener` hears to `hot` until `hot` is dropped (or the task aborted);
+/// after a failure, listens again on `pool` (the listener's own).
+async fn run(pool: PgPool, schema: String, hot: Weak<HotReads>, listener: PgListener) {
+    let mut listener = Some(listener);
     loop {
-        match listener.try_recv().await {
+        let Some(current) = listener.as_mut() else {
+            // Listening failed: the old listener (and its connection) is gone; subscribe again.
+            tokio::time::sleep(RETRY).await;
+            match subscribe(&pool).await {
+                Ok(fresh) => {
+                    let Some(hot) = hot.upgrade() else { return };
+                    hot.set_live(true);
+                    listener = Some(fresh);
+                }
+                Err(e) => tracing::warn!(error = %e, "listening for changes failed again"),
+            }
+            continue;
+        };
+        match current.try_recv().await {
             Ok(Some(notice)) => {
                 let Some(hot) = hot.upgrade() else { return };
                 apply(&hot, &schema, notice.payload());
@@ -65,25 +91,10 @@ async fn run(pool: PgPool, schema: String, hot: Weak<HotReads>, mut listener: Pg
                 hot.set_live(true);
             }
             Err(e) => {
-                let Some(live) = hot.upgrade() else { return };
-                live.set_live(false);
-                drop(live);
-                if pool.is_closed() {
-                    return;
-                }
-                tracing::warn!(error = %e, "the change listener failed; the hot reads go to the database until it listens again");
-                listener = loop {
-                    tokio::time::sleep(RETRY).await;
-                    if pool.is_closed() {
-                        return;
-                    }
-                    match subscribe(&pool).await {
-                        Ok(listener) => break listener,
-                        Err(e) => tracing::warn!(error = %e, "listening for changes failed again"),
-                    }
-                };
                 let Some(hot) = hot.upgrade() else { return };
-                hot.set_live(true);
+                hot.set_live(false);
+                tracing::warn!(error = %e, "the change listener failed; the hot reads go to the database until it listens again");
+                listener = None;
             }
         }
     }

@@ -128,8 +128,8 @@ fn valid_schema(schema: &str) -> bool {
 }
 
 impl PostgresStores {
-    /// Connects a pool (up to 10 connections for queries and one that listens for changes, 5 s
-    /// to get one) to `url`
+    /// Connects a pool (up to 10 connections, 5 s to get one; one more connection of its own
+    /// listens for changes) to `url`
     /// (`postgres://user:password@host:port/database`), in `schema` if given (created if missing;
     /// lower-case letters, digits and `_`, at most 63), and applies the migrations there.
     ///
@@ -147,7 +147,7 @@ impl PostgresStores {
             options = options.options([("search_path", schema)]);
         }
         let pool = PgPoolOptions::new()
-            .max_connections(11)
+            .max_connections(10)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // No ping before each use: it was one more round trip to the server per query (a
             // third of them on the token endpoint). A connection the server dropped fails its
@@ -200,7 +200,7 @@ impl PostgresStores {
     /// Closes the pool: waits for the connections in use to come back, then closes them all.
     /// Every store handed out answers [`StoreError::Unavailable`] from then on.
     pub async fn close(&self) {
-        self.hot.set_live(false);
+        self.hot.stop();
         self.pool.close().await;
     }
 }
