@@ -129,7 +129,10 @@ async fn data_survives_a_restart_and_migrations_run_twice_are_a_no_op() {
     second.migrate().await.unwrap();
     let applied: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(second.pool()).await.unwrap();
-    assert_eq!(applied, 3, "each migration (0001 stores, 0002 code clients, 0003 signing keys) applied once");
+    assert_eq!(
+        applied, 4,
+        "each migration (0001 stores, 0002 code clients, 0003 signing keys, 0004 replay log) applied once"
+    );
     assert_eq!(second.stores().consents.get(&consent_id).await.unwrap(), Some(consent));
     second.close().await;
 }
@@ -304,6 +307,42 @@ async fn an_exclusive_file_keeps_its_hot_reads_in_memory_and_forgets_them_when_c
     sqlite.close().await;
     let err = stores.consents.get(&id).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_used_key_is_refused_after_a_restart_whichever_way_the_file_is_opened() {
+    let db = TempDb::new();
+    let now = OffsetDateTime::now_utc();
+    let live = now + Duration::minutes(5);
+    // Used while the file was held by one process (decided in memory, logged).
+    let held = db.open_exclusive().await;
+    assert!(held.stores().replay.first_use("held-key", live, now).await.unwrap());
+    assert!(!held.stores().replay.first_use("held-key", live, now).await.unwrap(), "a second bundle, the same memory");
+    held.close().await;
+    // Read back by the next exclusive opening.
+    let again = db.open_exclusive().await;
+    assert!(!again.stores().replay.first_use("held-key", live, now).await.unwrap(), "read back from the log");
+    assert!(again.stores().replay.first_use("another-key", live, now).await.unwrap());
+    again.close().await;
+    // Opened shared: the log is folded into the table every process checks.
+    let shared = db.open().await;
+    let replay = shared.stores().replay;
+    assert!(!replay.first_use("held-key", live, now).await.unwrap(), "folded into the replay table");
+    assert!(!replay.first_use("another-key", live, now).await.unwrap());
+    assert!(replay.first_use("shared-key", live, now).await.unwrap());
+    shared.close().await;
+    // And a key used while shared is read back when held again.
+    let held = db.open_exclusive().await;
+    assert!(!held.stores().replay.first_use("shared-key", live, now).await.unwrap(), "read back from the table");
+    // An expired key is taken over, as everywhere.
+    assert!(
+        held.stores()
+            .replay
+            .first_use("held-key", live + Duration::minutes(5), live + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    held.close().await;
 }
 
 #[tokio::test]

@@ -281,33 +281,15 @@ impl SqlReplayCache {
 /// Each batch also starts, in the background and paced (see [`PurgePacer`]), the purge of the
 /// expired keys and, on SQLite, the WAL checkpoint ([`CHECKPOINT`]): once per batch, not per key.
 fn remember_replay_keys(pool: Pool) -> Box<Ask<ReplayKey, bool>> {
-    let (purges, checkpoints) = (Arc::new(PurgePacer::default()), Arc::new(PurgePacer::default()));
+    let upkeep = ReplayUpkeep::new(concat!(
+        "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2",
+        skip_locked!(),
+        ")"
+    ));
     Box::new(move |keys: Vec<ReplayKey>| {
         let pool = pool.clone();
         let now = keys.iter().map(|k| k.now).min().unwrap_or(i64::MIN);
-        super::support::purge_later(
-            &purges,
-            &pool,
-            "purge replay keys",
-            None,
-            now,
-            concat!(
-                "DELETE FROM replay WHERE key IN (SELECT key FROM replay WHERE expires_at < $1 LIMIT $2",
-                skip_locked!(),
-                ")"
-            ),
-            None,
-        );
-        if let Some(checkpoint) = CHECKPOINT {
-            let pool = pool.clone();
-            checkpoints.purge(move || {
-                let pool = pool.clone();
-                async move {
-                    sqlx::query(checkpoint).execute(&pool).await.map_err(on("checkpoint the WAL"))?;
-                    Ok(0)
-                }
-            });
-        }
+        upkeep.start(&pool, now);
         Box::pin(async move {
             let mut seen = HashSet::with_capacity(keys.len());
             let first: Vec<bool> = keys.iter().map(|k| seen.insert(k.key.as_str())).collect();
@@ -330,6 +312,37 @@ fn remember_replay_keys(pool: Pool) -> Box<Ask<ReplayKey, bool>> {
             Ok(keys.iter().zip(first).map(|(k, first)| first && accepted.contains(&k.key)).collect())
         })
     })
+}
+
+/// What each batch of replay keys starts in the background, paced (see [`PurgePacer`]): the purge
+/// of the expired keys, and on SQLite the WAL checkpoint ([`CHECKPOINT`]). Once per batch, not
+/// per key.
+pub(super) struct ReplayUpkeep {
+    purges: Arc<PurgePacer>,
+    checkpoints: Arc<PurgePacer>,
+    /// Deletes a bounded batch of expired keys: `$1` is `now` (µs), `$2` the batch size.
+    purge: &'static str,
+}
+
+impl ReplayUpkeep {
+    pub(super) fn new(purge: &'static str) -> Self {
+        Self { purges: Arc::default(), checkpoints: Arc::default(), purge }
+    }
+
+    /// Starts what is due, at `now` (µs); returns at once.
+    pub(super) fn start(&self, pool: &Pool, now: i64) {
+        super::support::purge_later(&self.purges, pool, "purge replay keys", None, now, self.purge, None);
+        if let Some(checkpoint) = CHECKPOINT {
+            let pool = pool.clone();
+            self.checkpoints.purge(move || {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query(checkpoint).execute(&pool).await.map_err(on("checkpoint the WAL"))?;
+                    Ok(0)
+                }
+            });
+        }
+    }
 }
 
 #[async_trait]

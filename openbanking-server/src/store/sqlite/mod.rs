@@ -83,6 +83,8 @@ mod refresh;
 #[path = "../shared/support.rs"]
 mod support;
 
+mod logged_replay;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
@@ -122,6 +124,9 @@ pub struct SqliteStores {
     /// The hot reads kept in memory: only when this process alone can write the file
     /// ([`open_exclusive`](Self::open_exclusive)).
     hot: Option<Arc<HotReads>>,
+    /// The replay cache decided in memory and logged to the file: also only then (see
+    /// `logged_replay.rs`).
+    replay: Option<Arc<logged_replay::LoggedReplayCache>>,
 }
 
 impl SqliteStores {
@@ -163,9 +168,9 @@ impl SqliteStores {
             .connect_with(options)
             .await
             .map_err(|e| err("open the SQLite database", e))?;
-        let mut stores = Self::from_pool(pool).await?;
-        stores.hot = Some(Arc::new(HotReads::live()));
-        Ok(stores)
+        run_migrations(&pool).await?;
+        let replay = Arc::new(logged_replay::LoggedReplayCache::load(&pool).await?);
+        Ok(Self { pool, hot: Some(Arc::new(HotReads::live())), replay: Some(replay) })
     }
 
     /// The connection options both openings share.
@@ -184,27 +189,24 @@ impl SqliteStores {
     /// [`open`](Self::open) sets), and applies the migrations. Other processes may share the
     /// file, so nothing is cached.
     pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
-        let stores = Self { pool, hot: None };
-        stores.migrate().await?;
-        Ok(stores)
+        run_migrations(&pool).await?;
+        fold_replay_log(&pool).await?;
+        Ok(Self { pool, hot: None, replay: None })
     }
 
     /// Applies the migrations not yet applied (a no-op when the schema is current). Called by
     /// [`open`](Self::open) and [`from_pool`](Self::from_pool).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        // Boxed here, where its lifetimes are concrete, so that callers' futures stay `Send` (the
-        // compiler can't prove it through sqlx's higher-ranked executor bounds otherwise).
-        let run: Pin<Box<dyn Future<Output = Result<(), MigrateError>> + Send + '_>> =
-            Box::pin(MIGRATOR.run(&self.pool));
-        run.await.map_err(|e| match e {
-            MigrateError::Execute(e) => err("apply the SQLite migrations", e),
-            other => StoreError::backend(other),
-        })
+        run_migrations(&self.pool).await
     }
 
     /// One store of each kind over this database.
     pub fn stores(&self) -> Stores {
-        support::stores(&self.pool, self.hot.as_ref())
+        let mut stores = support::stores(&self.pool, self.hot.as_ref());
+        if let Some(replay) = &self.replay {
+            stores.replay = Arc::clone(replay) as Arc<dyn openbanking_core::store::ReplayCache>;
+        }
+        stores
     }
 
     /// The connection pool, for an integrator's own queries (and tests).
@@ -215,18 +217,67 @@ impl SqliteStores {
     /// Deletes every row that has expired at `now`, in every table (writes only purge a bounded
     /// batch each): for a periodic task. Returns how many rows went.
     pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        support::purge_expired(&self.pool, self.hot.as_deref(), now).await
+        let purged = support::purge_expired(&self.pool, self.hot.as_deref(), now).await?;
+        let logged = sqlx::query("DELETE FROM replay_log WHERE expires_at < $1")
+            .bind(sql::micros(now)?)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| err("purge", e))?;
+        Ok(purged + logged.rows_affected())
     }
 
     /// Closes the pool: waits for the connections in use to come back, then closes them all.
     /// Every store handed out answers [`StoreError::Unavailable`] from then on (nothing is
     /// answered from memory any more either).
+    ///
+    /// On a file held for one process ([`open_exclusive`](Self::open_exclusive)), the file's lock
+    /// is let go before this returns, so the next process (or opening) can have it at once: the
+    /// one connection is taken back from whatever background purge holds it and closed here,
+    /// rather than on its way back to a closed pool, which could leave the file locked.
     pub async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.clear();
+            if let Ok(conn) = self.pool.acquire().await {
+                let conn = conn.detach();
+                self.pool.close().await;
+                let _ = sqlx::Connection::close(conn).await;
+            }
+        }
         self.pool.close().await;
         if let Some(hot) = &self.hot {
             hot.clear();
         }
     }
+}
+
+/// Applies the migrations not yet applied (see [`SqliteStores::migrate`]).
+async fn run_migrations(pool: &SqlitePool) -> Result<(), StoreError> {
+    // Boxed here, where its lifetimes are concrete, so that callers' futures stay `Send` (the
+    // compiler can't prove it through sqlx's higher-ranked executor bounds otherwise).
+    let run: Pin<Box<dyn Future<Output = Result<(), MigrateError>> + Send + '_>> = Box::pin(MIGRATOR.run(pool));
+    run.await.map_err(|e| match e {
+        MigrateError::Execute(e) => err("apply the SQLite migrations", e),
+        other => StoreError::backend(other),
+    })
+}
+
+/// Moves the keys a process that held the file alone logged (`replay_log`, see
+/// `logged_replay.rs`) into the `replay` table that processes sharing the file use, in one
+/// transaction, so that a key used before is still refused whichever way the file is opened.
+async fn fold_replay_log(pool: &SqlitePool) -> Result<(), StoreError> {
+    let fold = async {
+        let mut tx = pool.begin_with(dialect::BEGIN).await?;
+        sqlx::query(
+            "INSERT INTO replay (key, expires_at) SELECT key, MAX(expires_at) FROM replay_log WHERE true GROUP BY key \
+             ON CONFLICT (key) DO UPDATE SET expires_at = MAX(replay.expires_at, excluded.expires_at)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM replay_log").execute(&mut *tx).await?;
+        tx.commit().await
+    };
+    let fold: Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> = Box::pin(fold);
+    fold.await.map_err(|e| err("fold the replay log into the replay table", e))
 }
 
 /// Whether a SQLite result code (primary or extended) means "busy now", not a fault:
