@@ -3,7 +3,8 @@
 //!
 //! In one run it prints:
 //!
-//! - **the floor**: bare aws-lc-rs ES256 verifications and signatures per second on one core;
+//! - **the floor**: bare aws-lc-rs ES256 verifications and signatures per second on one core (the
+//!   best of three rounds of a second);
 //!   from it, the data calls per second no server can beat (cores × verify rate / 2: the access
 //!   token and the DPoP proof) and the FAPI token requests per second (cores / (2 verify times +
 //!   1 sign time): the client assertion, the proof, and the access token it signs);
@@ -358,7 +359,7 @@ fn main() -> Fallible<()> {
             args.stores.push(Store::Postgres);
         }
     }
-    let floor = Floor::measure(Duration::from_secs(1))?;
+    let floor = Floor::measure(Duration::from_secs(1), 3)?;
     println!(
         "floor (aws-lc-rs ES256, one core): {:.0} verifications/s, {:.0} signatures/s; {} cores -> \
          data calls {:.0}/s, FAPI token requests {:.0}/s",
