@@ -30,7 +30,9 @@
 //! Every once-only operation is one conditional statement, so instances racing can't both win:
 //! a code is redeemed by `UPDATE … SET used = TRUE WHERE … AND NOT used … RETURNING`, a pushed
 //! request or interaction taken by `DELETE … RETURNING`, a replay key accepted by an
-//! `INSERT … ON CONFLICT DO UPDATE … WHERE` the old row has expired, a consent updated by
+//! `INSERT … ON CONFLICT DO UPDATE … WHERE` the old row has expired (on a SQLite file held by one
+//! process, where no other instance can race, decided in memory and appended to a log before
+//! the answer), a consent updated by
 //! `UPDATE … WHERE version = $expected`; a refresh-token rotation is a transaction of conditional
 //! updates on the family row (`BEGIN IMMEDIATE` on SQLite, a row lock on PostgreSQL).
 //!
