@@ -19,8 +19,13 @@ pub struct Params(HashMap<String, String>);
 impl Params {
     /// Parses urlencoded pairs, refusing repeated names (RFC 6749 §3.1) and more than 64 pairs.
     pub fn parse(input: &[u8]) -> Result<Self, OAuthError> {
+        Self::from_pairs(form_urlencoded_pairs(input))
+    }
+
+    /// The parameters of pairs already decoded, refusing repeated names and more than 64 pairs.
+    fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Result<Self, OAuthError> {
         let mut map = HashMap::new();
-        for (count, (k, v)) in form_urlencoded_pairs(input).enumerate() {
+        for (count, (k, v)) in pairs.enumerate() {
             if count >= MAX_PARAMS {
                 return Err(OAuthError::invalid_request("too many parameters"));
             }
@@ -66,10 +71,10 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             let e = OAuthError::invalid_request("the request body could not be read");
             if status == StatusCode::PAYLOAD_TOO_LARGE { e.with_status(status) } else { e }
         })?;
-        if serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).is_err() {
-            return Err(OAuthError::invalid_request("the body is not valid form encoding"));
-        }
-        Self::parse(&body)
+        // Decoded once: the pairs that prove the body is form encoding are the parameters.
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .map_err(|_| OAuthError::invalid_request("the body is not valid form encoding"))?;
+        Self::from_pairs(pairs.into_iter())
     }
 }
 
