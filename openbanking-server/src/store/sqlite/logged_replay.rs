@@ -36,6 +36,9 @@ use crate::store::StoreError;
 use crate::store::batch::{Ask, Batcher};
 use crate::store::sql::{from_micros, micros};
 
+/// How long after its expiry a logged key is still read back at start.
+const READ_BACK_MARGIN: time::Duration = time::Duration::days(1);
+
 /// See the [module docs](self).
 pub(super) struct LoggedReplayCache {
     seen: MemoryReplayCache,
@@ -58,12 +61,20 @@ impl std::fmt::Debug for LoggedReplayCache {
 impl LoggedReplayCache {
     /// Reads back every key the log holds (and any the `replay` table holds, from a time the file
     /// was shared), and appends to the log from now on.
+    ///
+    /// Keys that expired more than [`READ_BACK_MARGIN`] before this machine's clock are left for
+    /// the purge (they are refused by their own expiry anyway); the margin covers a caller whose
+    /// clock runs behind this one.
     pub(super) async fn load(pool: &Pool) -> Result<Self, StoreError> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT key, expires_at FROM replay_log UNION ALL SELECT key, expires_at FROM replay")
-                .fetch_all(pool)
-                .await
-                .map_err(|e| err("read back the replay keys", e))?;
+        let since = micros(OffsetDateTime::now_utc() - READ_BACK_MARGIN)?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT key, expires_at FROM replay_log WHERE expires_at >= $1 \
+             UNION ALL SELECT key, expires_at FROM replay WHERE expires_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| err("read back the replay keys", e))?;
         let seen = MemoryReplayCache::new();
         // Judged at the earliest time, so that every key read back is live: the expired ones go
         // at the first real use, by the memory cache's own purge.
