@@ -16,6 +16,7 @@ mod jwks;
 mod jws;
 mod keyring;
 mod keys;
+mod signer;
 
 pub use alg::SigningAlgorithm;
 pub use jwks::Jwks;
