@@ -5,23 +5,19 @@
 //! Run: `cargo bench -p openbanking-benches --bench server`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use openbanking_core::client::{ClientAssertion, ClientMetadata, GrantType};
+use openbanking_core::client::ClientAssertion;
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::dpop::DpopSigner;
-use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::jose::{SigningAlgorithm, SigningKey};
 use openbanking_core::token::{TokenIssuer, TokenRequest};
-use openbanking_core::{ClientId, Issuer, PsuId, Scope, random_token};
-use openbanking_server::authorization::{AuthorizationServer, AutoApprove, JWT_BEARER_ASSERTION_TYPE};
+use openbanking_core::{ClientId, Scope};
+use openbanking_server::authorization::{AuthorizationServer, JWT_BEARER_ASSERTION_TYPE};
 use openbanking_server::guard::{GuardLayer, TokenGuard};
-use openbanking_server::store::{RegisteredClient, TokenHash};
-use serde_json::json;
 use tower::ServiceExt;
 
 const ISS: &str = "https://bank.example";
@@ -32,29 +28,7 @@ async fn ok() -> &'static str {
 }
 
 fn server(rt: &tokio::runtime::Runtime) -> (AuthorizationServer, ClientId, SigningKey) {
-    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
-    let server = AuthorizationServer::builder(Issuer::parse(ISS).unwrap(), keys)
-        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())))
-        .build()
-        .unwrap();
-    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
-    let metadata = ClientMetadata {
-        grant_types: vec![GrantType::ClientCredentials],
-        response_types: vec![],
-        jwks: Some(json!({ "keys": [key.public_jwk().to_json()] })),
-        ..ClientMetadata::default()
-    };
-    let client_id = ClientId::parse("bench-tpp").unwrap();
-    rt.block_on(server.clients().insert(RegisteredClient {
-        client_id: client_id.clone(),
-        metadata: metadata.validate().unwrap(),
-        secret_hash: None,
-        registration_token_hash: TokenHash::of(&random_token(32)),
-        issued_at: SystemClock.now(),
-        verified_organisation: None,
-    }))
-    .unwrap();
-    (server, client_id, key)
+    rt.block_on(openbanking_benches::token_server(ISS))
 }
 
 fn guard(c: &mut Criterion) {

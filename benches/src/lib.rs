@@ -1,1 +1,43 @@
-//! Benchmarks live in `benches/`.
+//! Benchmarks live in `benches/`; what both they and `verify_ratio` set up lives here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use openbanking_core::client::{ClientMetadata, GrantType};
+use openbanking_core::clock::{Clock, SystemClock};
+use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
+use openbanking_core::{ClientId, Issuer, PsuId, random_token};
+use openbanking_server::authorization::{AuthorizationServer, AutoApprove};
+use openbanking_server::store::{RegisteredClient, TokenHash};
+
+/// An authorization server at `issuer` (memory stores, ES256) with one registered client that
+/// may use client_credentials with `private_key_jwt`: the server, the client's id, and the key
+/// its assertions are signed with.
+pub async fn token_server(issuer: &str) -> (AuthorizationServer, ClientId, SigningKey) {
+    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
+    let server = AuthorizationServer::builder(Issuer::parse(issuer).unwrap(), keys)
+        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())))
+        .build()
+        .unwrap();
+    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
+    let metadata = ClientMetadata {
+        grant_types: vec![GrantType::ClientCredentials],
+        response_types: vec![],
+        jwks: Some(serde_json::json!({ "keys": [key.public_jwk().to_json()] })),
+        ..ClientMetadata::default()
+    };
+    let client_id = ClientId::parse("bench-tpp").unwrap();
+    server
+        .clients()
+        .insert(RegisteredClient {
+            client_id: client_id.clone(),
+            metadata: metadata.validate().unwrap(),
+            secret_hash: None,
+            registration_token_hash: TokenHash::of(&random_token(32)),
+            issued_at: SystemClock.now(),
+            verified_organisation: None,
+        })
+        .await
+        .unwrap();
+    (server, client_id, key)
+}

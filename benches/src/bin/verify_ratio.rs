@@ -179,36 +179,13 @@ fn guard(mode: &str, issuer: &TokenIssuer, validator: TokenValidator, keys: Arc<
 fn token_endpoint(mode: &str, n: usize) {
     use axum::body::Body;
     use axum::http::Request;
-    use openbanking_core::client::{ClientAssertion, ClientMetadata, GrantType};
+    use openbanking_core::client::ClientAssertion;
     use openbanking_core::clock::{Clock, SystemClock};
     use openbanking_core::dpop::DpopSigner;
-    use openbanking_core::{PsuId, random_token};
-    use openbanking_server::authorization::{AuthorizationServer, AutoApprove, JWT_BEARER_ASSERTION_TYPE};
-    use openbanking_server::store::{RegisteredClient, TokenHash};
+    use openbanking_server::authorization::JWT_BEARER_ASSERTION_TYPE;
 
     const ISS: &str = "https://bank.example";
-    let keys = Arc::new(KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap()));
-    let server = AuthorizationServer::builder(Issuer::parse(ISS).unwrap(), keys.clone())
-        .interaction(Arc::new(AutoApprove::new(PsuId::parse("alice").unwrap())))
-        .build()
-        .unwrap();
-    let key = SigningKey::generate(SigningAlgorithm::ES256).unwrap();
-    let metadata = ClientMetadata {
-        grant_types: vec![GrantType::ClientCredentials],
-        response_types: vec![],
-        jwks: Some(serde_json::json!({ "keys": [key.public_jwk().to_json()] })),
-        ..ClientMetadata::default()
-    };
-    let client_id = ClientId::parse("bench-tpp").unwrap();
-    ready(server.clients().insert(RegisteredClient {
-        client_id: client_id.clone(),
-        metadata: metadata.validate().unwrap(),
-        secret_hash: None,
-        registration_token_hash: TokenHash::of(&random_token(32)),
-        issued_at: SystemClock.now(),
-        verified_organisation: None,
-    }))
-    .unwrap();
+    let (server, client_id, key) = ready(openbanking_benches::token_server(ISS));
     let dpop = DpopSigner::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
     let now = SystemClock.unix_now();
     let pairs: Vec<(String, String)> = (0..n)
