@@ -16,7 +16,7 @@ use openbanking_core::dpop::DpopSigner;
 use openbanking_core::jose::{SigningAlgorithm, SigningKey};
 use openbanking_core::token::{TokenIssuer, TokenRequest};
 use openbanking_core::{ClientId, Scope};
-use openbanking_server::authorization::{AuthorizationServer, JWT_BEARER_ASSERTION_TYPE};
+use openbanking_server::authorization::AuthorizationServer;
 use openbanking_server::guard::{GuardLayer, TokenGuard};
 use tower::ServiceExt;
 
@@ -96,17 +96,8 @@ fn token_endpoint(c: &mut Criterion) {
     let make_request = || {
         let now = SystemClock.unix_now();
         let assertion = ClientAssertion::new(&key, &client_id, ISS).issued_at(now).sign().unwrap();
-        let body = format!(
-            "grant_type=client_credentials&scope=accounts&client_id={}&client_assertion_type={}&client_assertion={}",
-            client_id.as_str(),
-            JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A"),
-            assertion
-        );
-        Request::post(format!("{ISS}/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("dpop", dpop.proof("POST", &format!("{ISS}/token"), None, None, now).unwrap())
-            .body(Body::from(body))
-            .unwrap()
+        let proof = dpop.proof("POST", &format!("{ISS}/token"), None, None, now).unwrap();
+        openbanking_benches::token_request(ISS, &client_id, &assertion, &proof)
     };
     c.bench_function("token_endpoint/client_credentials", |b| {
         b.to_async(&rt).iter_batched(

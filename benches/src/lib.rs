@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::Request;
 use openbanking_core::client::{ClientMetadata, GrantType};
 use openbanking_core::clock::{Clock, SystemClock};
 use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey};
 use openbanking_core::{ClientId, Issuer, PsuId, random_token};
-use openbanking_server::authorization::{AuthorizationServer, AutoApprove};
+use openbanking_server::authorization::{AuthorizationServer, AutoApprove, JWT_BEARER_ASSERTION_TYPE};
 use openbanking_server::store::{RegisteredClient, TokenHash};
 
 /// An authorization server at `issuer` (memory stores, ES256) with one registered client that
@@ -40,4 +42,20 @@ pub async fn token_server(issuer: &str) -> (AuthorizationServer, ClientId, Signi
         .await
         .unwrap();
     (server, client_id, key)
+}
+
+/// A FAPI client_credentials request to `issuer`'s token endpoint: `client_id`'s `assertion`
+/// (private_key_jwt) and a DPoP `proof`.
+pub fn token_request(issuer: &str, client_id: &ClientId, assertion: &str, proof: &str) -> Request<Body> {
+    let body = format!(
+        "grant_type=client_credentials&scope=accounts&client_id={}&client_assertion_type={}&client_assertion={}",
+        client_id.as_str(),
+        JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A"),
+        assertion
+    );
+    Request::post(format!("{issuer}/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", proof)
+        .body(Body::from(body))
+        .unwrap()
 }

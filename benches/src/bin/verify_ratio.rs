@@ -182,7 +182,6 @@ fn token_endpoint(mode: &str, n: usize) {
     use openbanking_core::client::ClientAssertion;
     use openbanking_core::clock::{Clock, SystemClock};
     use openbanking_core::dpop::DpopSigner;
-    use openbanking_server::authorization::JWT_BEARER_ASSERTION_TYPE;
 
     const ISS: &str = "https://bank.example";
     let (server, client_id, key) = ready(openbanking_benches::token_server(ISS));
@@ -228,19 +227,7 @@ fn token_endpoint(mode: &str, n: usize) {
     }
     let requests: Vec<Request<Body>> = pairs
         .into_iter()
-        .map(|(assertion, proof)| {
-            let body = format!(
-                "grant_type=client_credentials&scope=accounts&client_id={}&client_assertion_type={}&client_assertion={}",
-                client_id.as_str(),
-                JWT_BEARER_ASSERTION_TYPE.replace(':', "%3A"),
-                assertion
-            );
-            Request::post(format!("{ISS}/token"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("dpop", proof)
-                .body(Body::from(body))
-                .unwrap()
-        })
+        .map(|(assertion, proof)| openbanking_benches::token_request(ISS, &client_id, &assertion, &proof))
         .collect();
     run_token(server.router(), requests);
 }
