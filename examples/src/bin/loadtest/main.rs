@@ -15,6 +15,9 @@
 //!   each rate as a ratio to its floor and to the memory store's;
 //! - per store, the **consent authority**: create and approve throughput, and the latency of a
 //!   consent check;
+//! - for SQLite and PostgreSQL, whether each rate meets the **target** set for it against the
+//!   floor (SQLite, the default store: 0.55x for token requests, 0.6x for data calls, p99 under
+//!   5 ms; PostgreSQL: 0.4x for both; no errors);
 //! - **CPU by party** during each load: the server's threads, the load generator's, SQLite's
 //!   workers, the PostgreSQL processes (they share the cores).
 //!
@@ -62,6 +65,34 @@ enum Store {
     Memory,
     Sqlite,
     Postgres,
+}
+
+impl Store {
+    /// How this store's loads compare with the targets set for it against the floor (the
+    /// durable stores a bank runs: SQLite, the default, and PostgreSQL), or `None` for memory.
+    fn targets(self, token: &Load, data: &Load, floor: &Floor) -> Option<String> {
+        let (token_target, data_target, p99) = match self {
+            Store::Memory => return None,
+            Store::Sqlite => (0.55, 0.6, Some(Duration::from_millis(5))),
+            Store::Postgres => (0.4, 0.4, None),
+        };
+        let check = |what: &str, load: &Load, target: f64, rate_floor: f64| {
+            let ratio = load.rate() / rate_floor;
+            let mut met = ratio >= target && load.errors == 0;
+            let mut line = format!("{what} {ratio:.2}x (target {target}x");
+            if let Some(p99) = p99 {
+                met &= load.percentile(99.0) < p99;
+                line.push_str(&format!(", p99 under {} ms", p99.as_millis()));
+            }
+            line.push_str(if met { ", no errors): met" } else { ", no errors): not met" });
+            line
+        };
+        Some(format!(
+            "{}; {}",
+            check("FAPI token", token, token_target, floor.token_requests()),
+            check("data call", data, data_target, floor.data_calls())
+        ))
+    }
 }
 
 /// Load test of the sandbox bank.
@@ -389,6 +420,9 @@ fn main() -> Fallible<()> {
                 println!("  FAPI token: {}", m.token.line(floor.token_requests(), memory.map(|m| m.0)));
                 println!("  data call:  {}", m.data.line(floor.data_calls(), memory.map(|m| m.1)));
                 println!("  consents:   {}", m.consents);
+                if let Some(targets) = m.store.targets(&m.token, &m.data, &floor) {
+                    println!("  targets:    {targets}");
+                }
                 if m.store == Store::Memory {
                     memory = Some((m.token.rate(), m.data.rate()));
                 }
