@@ -11,7 +11,7 @@ mod flow;
 use std::sync::Arc;
 
 use common::{TestBank, TestClient, start_bank_with};
-use flow::{Code, exchange, jwt_claims, push, query_param};
+use flow::{Code, csrf, exchange, jwt_claims, push, query_param};
 use openbanking_core::client::{GrantType, TokenEndpointAuthMethod};
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::pkce::PkceChallenge;
@@ -223,14 +223,6 @@ impl Browser {
         form.extend(accounts.iter().map(|a| ("account", *a)));
         self.post("/psu/consent", &form).await
     }
-}
-
-/// The CSRF token of the first form in `html`.
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    let end = html[start..].find('"').unwrap();
-    html[start..start + end].to_owned()
 }
 
 fn location(response: &reqwest::Response) -> String {

@@ -11,7 +11,7 @@ mod hub_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flow::{Code, exchange, location, push, query_param};
+use flow::{Code, csrf, exchange, location, push, query_param, redirect};
 use hub_support::{HubBank, RunningHub, start_hub, start_hub_bank};
 use openbanking_core::clock::{Clock, ManualClock};
 use openbanking_core::consent::ConsentStatus;
@@ -26,18 +26,6 @@ use url::Url;
 /// A PSU's browser: keeps cookies, follows no redirect by itself.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn redirect(response: &reqwest::Response, base: &str) -> String {
-    assert!(response.status().is_redirection(), "expected a redirect, got {}", response.status());
-    let location = response.headers()["location"].to_str().unwrap();
-    if location.starts_with('/') { format!("{base}{location}") } else { location.to_owned() }
 }
 
 struct Flow {

@@ -10,7 +10,7 @@ mod hub_support;
 
 use std::sync::Arc;
 
-use flow::{location, push, query_param};
+use flow::{csrf, location, push, query_param, redirect};
 use hub_support::{HubBank, RunningHub, start_hub, start_hub_bank, start_hub_bank_with, start_hub_with};
 use openbanking_core::clock::ManualClock;
 use openbanking_core::pkce::PkceChallenge;
@@ -44,18 +44,6 @@ fn browser(accept_language: Option<&str>) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap()
-}
-
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn redirect(response: &reqwest::Response, base: &str) -> String {
-    assert!(response.status().is_redirection(), "expected a redirect, got {}", response.status());
-    let location = response.headers()["location"].to_str().unwrap();
-    if location.starts_with('/') { format!("{base}{location}") } else { location.to_owned() }
 }
 
 async fn page(browser: &reqwest::Client, url: String) -> (reqwest::header::HeaderMap, String) {

@@ -322,8 +322,7 @@ async fn a_change_at_one_instance_is_heard_at_the_other_within_a_second() {
 #[tokio::test]
 async fn the_hot_reads_are_kept_while_listening_and_forgotten_when_the_listener_is_lost() {
     in_fresh_schema(|url, schema| async move {
-        // Named, so that this test finds its own listening connection among other tests'.
-        let named = format!("{url}{}application_name={schema}", if url.contains('?') { '&' } else { '?' });
+        let named = named(&url, &schema);
         let postgres = connect(&named, &schema).await;
         let stores = postgres.stores();
         let jti = openbanking_core::Jti::parse(random_token(16)).unwrap();
@@ -365,7 +364,7 @@ async fn the_hot_reads_are_kept_while_listening_and_forgotten_when_the_listener_
 #[tokio::test]
 async fn the_listening_connection_goes_back_when_the_last_store_is_dropped() {
     in_fresh_schema(|url, schema| async move {
-        let named = format!("{url}{}application_name={schema}", if url.contains('?') { '&' } else { '?' });
+        let named = named(&url, &schema);
         let mut watcher = sqlx::PgConnection::connect(&url).await.unwrap();
         let stores = connect(&named, &schema).await.stores();
         assert_eq!(listening(&mut watcher, &schema).await, 1, "one connection listens while the stores live");
@@ -410,6 +409,12 @@ async fn a_pool_of_one_connection_keeps_it_for_queries_and_still_hears_changes()
         other.close().await;
     })
     .await;
+}
+
+/// `url` with its connections named `name` (`application_name`), so that a test finds its own
+/// listening connection among other tests'.
+fn named(url: &str, name: &str) -> String {
+    format!("{url}{}application_name={name}", if url.contains('?') { '&' } else { '?' })
 }
 
 /// How many connections named `name` are listening.

@@ -48,6 +48,23 @@ fn b64d(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
+/// A P-256 public JWK as the uncompressed point aws-lc-rs verifies with.
+fn p256_point(jwk: &serde_json::Value) -> Vec<u8> {
+    let mut point = vec![4u8];
+    point.extend(b64d(jwk["x"].as_str().unwrap()));
+    point.extend(b64d(jwk["y"].as_str().unwrap()));
+    point
+}
+
+/// A JWS's signed bytes and its signature.
+type Signed = (Vec<u8>, Vec<u8>);
+
+/// A compact JWS split into what its signature covers and the signature.
+fn signed_parts(jws: &str) -> Signed {
+    let (message, signature) = jws.rsplit_once('.').unwrap();
+    (message.as_bytes().to_vec(), b64d(signature))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (mode, alg, n) =
@@ -71,16 +88,12 @@ fn main() {
         .unwrap()
         .token()
         .to_owned();
-    let (message, signature) = token.rsplit_once('.').unwrap();
-    let signature = b64d(signature);
+    let (message, signature) = signed_parts(&token);
     let jwk = keys.active().public_jwk().to_json();
     use aws_lc_rs::signature::{self as sig, UnparsedPublicKey};
     let floor = |msg: &[u8], s: &[u8]| match alg {
         SigningAlgorithm::ES256 => {
-            let mut point = vec![4u8];
-            point.extend(b64d(jwk["x"].as_str().unwrap()));
-            point.extend(b64d(jwk["y"].as_str().unwrap()));
-            UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).verify(msg, s).is_ok()
+            UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, p256_point(&jwk)).verify(msg, s).is_ok()
         }
         SigningAlgorithm::EdDSA => {
             UnparsedPublicKey::new(&sig::ED25519, b64d(jwk["x"].as_str().unwrap())).verify(msg, s).is_ok()
@@ -94,7 +107,7 @@ fn main() {
         "validate" => run_validate(&validator, &token, &jkt, n),
         "guard" | "guard-floor" => guard(mode, &issuer, validator, keys, n),
         "token" | "token-floor" => token_endpoint(mode, n),
-        _ => run_floor(&floor, message.as_bytes(), &signature, n),
+        _ => run_floor(&floor, &message, &signature, n),
     }
 }
 
@@ -139,20 +152,10 @@ fn guard(mode: &str, issuer: &TokenIssuer, validator: TokenValidator, keys: Arc<
     let now = SystemClock.unix_now();
     let proofs: Vec<String> = (0..n).map(|_| signer.proof("GET", url, Some(&token), None, now).unwrap()).collect();
     if mode == "guard-floor" {
-        let key = |jwk: &serde_json::Value| {
-            let mut point = vec![4u8];
-            point.extend(b64d(jwk["x"].as_str().unwrap()));
-            point.extend(b64d(jwk["y"].as_str().unwrap()));
-            point
-        };
-        let token_key = key(&keys.active().public_jwk().to_json());
-        let proof_key = key(&signer.public_jwk().to_json());
-        let split = |jws: &str| {
-            let (message, signature) = jws.rsplit_once('.').unwrap();
-            (message.as_bytes().to_vec(), b64d(signature))
-        };
-        let pairs: Vec<_> = proofs.iter().map(|p| split(p)).collect();
-        run_guard_floor(&token_key, &split(&token), &proof_key, &pairs);
+        let token_key = p256_point(&keys.active().public_jwk().to_json());
+        let proof_key = p256_point(&signer.public_jwk().to_json());
+        let pairs: Vec<_> = proofs.iter().map(|p| signed_parts(p)).collect();
+        run_guard_floor(&token_key, &signed_parts(&token), &proof_key, &pairs);
         return;
     }
     let dpop = Arc::new(DpopVerifier::builder().replay_cache(Arc::new(MemoryReplayCache::new())).build().unwrap());
@@ -194,17 +197,7 @@ fn token_endpoint(mode: &str, n: usize) {
         })
         .collect();
     if mode == "token-floor" {
-        let point = |jwk: &serde_json::Value| {
-            let mut point = vec![4u8];
-            point.extend(b64d(jwk["x"].as_str().unwrap()));
-            point.extend(b64d(jwk["y"].as_str().unwrap()));
-            point
-        };
-        let split = |jws: &str| {
-            let (message, signature) = jws.rsplit_once('.').unwrap();
-            (message.as_bytes().to_vec(), b64d(signature))
-        };
-        let signed: Vec<_> = pairs.iter().map(|(a, p)| (split(a), split(p))).collect();
+        let signed: Vec<_> = pairs.iter().map(|(a, p)| (signed_parts(a), signed_parts(p))).collect();
         let pkcs8 =
             aws_lc_rs::signature::EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING)
                 .unwrap()
@@ -217,8 +210,8 @@ fn token_endpoint(mode: &str, n: usize) {
         .unwrap();
         let claims = pairs[0].0.as_bytes(); // about an access token's size
         run_token_floor(
-            &point(&key.public_jwk().to_json()),
-            &point(&dpop.public_jwk().to_json()),
+            &p256_point(&key.public_jwk().to_json()),
+            &p256_point(&dpop.public_jwk().to_json()),
             &signed,
             &signer,
             claims,
@@ -240,9 +233,6 @@ fn run_token(router: axum::Router, requests: Vec<axum::http::Request<axum::body:
         assert_eq!(response.status(), axum::http::StatusCode::OK);
     }
 }
-
-/// A JWS's signed bytes and its signature.
-type Signed = (Vec<u8>, Vec<u8>);
 
 #[inline(never)]
 fn run_token_floor(

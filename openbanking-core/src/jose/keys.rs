@@ -274,25 +274,19 @@ impl SigningKey {
     /// # Ok::<(), openbanking_core::jose::KeyError>(())
     /// ```
     pub fn from_pkcs8(alg: SigningAlgorithm, der: &[u8], kid: Option<Kid>) -> Result<Self, KeyError> {
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
         let invalid = |reason: String| KeyError::InvalidPrivateKey { alg, reason };
-        // Parse with the crypto backend first: a clear error for bytes of the wrong kind.
+        // Parsed by the crypto backend first (the key pair that signs): a clear error for bytes of
+        // the wrong kind.
+        let signer = Signer::from_pkcs8(alg, der).map_err(invalid)?;
         let encoding = match alg {
-            SigningAlgorithm::ES256 => {
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|e| invalid(e.to_string()))?;
-                EncodingKey::from_ec_der(der)
-            }
-            SigningAlgorithm::EdDSA => {
-                Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| invalid(e.to_string()))?;
-                EncodingKey::from_ed_der(der)
-            }
+            SigningAlgorithm::ES256 => EncodingKey::from_ec_der(der),
+            SigningAlgorithm::EdDSA => EncodingKey::from_ed_der(der),
             SigningAlgorithm::PS256 => {
-                aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|e| invalid(e.to_string()))?;
                 let pem = Zeroizing::new(pkcs8_pem(der));
                 EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| invalid(e.to_string()))?
             }
         };
-        Self::from_encoding_key(alg, encoding, Zeroizing::new(der.to_vec()), kid)
+        Self::from_encoding_key(alg, signer, encoding, Zeroizing::new(der.to_vec()), kid)
     }
 
     /// Loads a PEM private key (PKCS#8 for every algorithm; also SEC1 `EC PRIVATE KEY` for ES256
@@ -320,8 +314,10 @@ impl SigningKey {
         Self::from_pkcs8(alg, &pkcs8, kid)
     }
 
+    /// The key of `signer`, whose public JWK `jsonwebtoken` derives from `encoding` (the same key).
     fn from_encoding_key(
         alg: SigningAlgorithm,
+        signer: Signer,
         encoding: EncodingKey,
         pkcs8: Zeroizing<Vec<u8>>,
         kid: Option<Kid>,
@@ -339,7 +335,6 @@ impl SigningKey {
         };
         jwk.common.key_id = Some(kid.as_str().to_owned());
         let public = PublicJwk::from_jwk(jwk)?;
-        let signer = Signer::from_pkcs8(alg, &pkcs8).map_err(|reason| KeyError::InvalidPrivateKey { alg, reason })?;
         // Prove the pair works before anyone relies on it: what it signs, `jsonwebtoken` verifies
         // with the public JWK.
         let probe = signer.sign(b"probe").map_err(|e| KeyError::InvalidPrivateKey { alg, reason: e.to_string() })?;

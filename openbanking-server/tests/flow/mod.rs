@@ -69,6 +69,20 @@ pub fn location(response: &reqwest::Response) -> Url {
     Url::parse(location).unwrap()
 }
 
+/// The CSRF token of the first form in `html`.
+pub fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Where a redirect points, made absolute against `base` when it is a path.
+pub fn redirect(response: &reqwest::Response, base: &str) -> String {
+    assert!(response.status().is_redirection(), "expected a redirect, got {}", response.status());
+    let location = response.headers()["location"].to_str().unwrap();
+    if location.starts_with('/') { format!("{base}{location}") } else { location.to_owned() }
+}
+
 /// A query parameter of a URL.
 pub fn query_param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())

@@ -183,7 +183,7 @@ impl PostgresStores {
 
     /// One store of each kind over this database.
     pub fn stores(&self) -> Stores {
-        support::stores(&self.pool, Some(&self.hot))
+        support::stores(&self.pool, Some(&self.hot), None)
     }
 
     /// The connection pool, for an integrator's own queries (and tests).

@@ -19,11 +19,12 @@ use super::refresh::SqlRefreshTokenStore;
 use crate::store::batch::Ask;
 use crate::store::cache::HotReads;
 use crate::store::sql::{self, PurgePacer, micros};
-use crate::store::{StoreError, Stores};
+use crate::store::{ReplayCache, StoreError, Stores};
 
 /// One store of each kind over `pool`; with `hot`, the hot reads go through its caches (only
-/// for a database this process alone writes: see `store/cache.rs`).
-pub(super) fn stores(pool: &Pool, hot: Option<&Arc<HotReads>>) -> Stores {
+/// for a database whose every change this process hears of: see `store/cache.rs`); with
+/// `replay`, that replay cache instead of the `replay` table's.
+pub(super) fn stores(pool: &Pool, hot: Option<&Arc<HotReads>>, replay: Option<Arc<dyn ReplayCache>>) -> Stores {
     Stores {
         consents: Arc::new(SqlConsentStore::new(pool.clone(), hot.cloned())),
         clients: Arc::new(SqlClientStore::new(pool.clone(), hot.cloned())),
@@ -32,7 +33,7 @@ pub(super) fn stores(pool: &Pool, hot: Option<&Arc<HotReads>>) -> Stores {
         codes: Arc::new(SqlCodeStore::new(pool.clone())),
         refresh_tokens: Arc::new(SqlRefreshTokenStore::new(pool.clone())),
         revocations: Arc::new(SqlRevocationStore::new(pool.clone(), hot.cloned())),
-        replay: Arc::new(SqlReplayCache::new(pool.clone())),
+        replay: replay.unwrap_or_else(|| Arc::new(SqlReplayCache::new(pool.clone()))),
         sessions: Arc::new(SqlSessionStore::new(pool.clone())),
     }
 }

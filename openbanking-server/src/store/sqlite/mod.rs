@@ -206,11 +206,8 @@ impl SqliteStores {
 
     /// One store of each kind over this database.
     pub fn stores(&self) -> Stores {
-        let mut stores = support::stores(&self.pool, self.hot.as_ref());
-        if let Some(replay) = &self.replay {
-            stores.replay = Arc::clone(replay) as Arc<dyn openbanking_core::store::ReplayCache>;
-        }
-        stores
+        let replay = self.replay.clone().map(|replay| replay as Arc<dyn openbanking_core::store::ReplayCache>);
+        support::stores(&self.pool, self.hot.as_ref(), replay)
     }
 
     /// The connection pool, for an integrator's own queries (and tests).
@@ -239,13 +236,12 @@ impl SqliteStores {
     /// one connection is taken back from whatever background purge holds it and closed here,
     /// rather than on its way back to a closed pool, which could leave the file locked.
     pub async fn close(&self) {
-        if let Some(hot) = &self.hot {
-            hot.clear();
-            if let Ok(conn) = self.pool.acquire().await {
-                let conn = conn.detach();
-                self.pool.close().await;
-                let _ = sqlx::Connection::close(conn).await;
-            }
+        if self.hot.is_some()
+            && let Ok(conn) = self.pool.acquire().await
+        {
+            let conn = conn.detach();
+            self.pool.close().await;
+            let _ = sqlx::Connection::close(conn).await;
         }
         self.pool.close().await;
         if let Some(hot) = &self.hot {
