@@ -345,6 +345,33 @@ async fn a_used_key_is_refused_after_a_restart_whichever_way_the_file_is_opened(
     held.close().await;
 }
 
+/// `close()` returns with no connection left open, however busy the pool was: otherwise the next
+/// process (or an exclusive opening, as above) finds the file still held. In sqlx a connection on
+/// its way back when the pool closes could slip into the idle queue and stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_lets_go_of_every_connection_even_those_on_their_way_back() {
+    let db = TempDb::new();
+    let now = OffsetDateTime::now_utc();
+    let live = now + Duration::minutes(5);
+    for round in 0..20 {
+        let sqlite = db.open().await;
+        let replay = sqlite.stores().replay;
+        let uses: Vec<_> = (0..8)
+            .map(|i| {
+                let replay = Arc::clone(&replay);
+                tokio::spawn(async move { replay.first_use(&format!("key-{round}-{i}"), live, now).await.unwrap() })
+            })
+            .collect();
+        for used in uses {
+            assert!(used.await.unwrap(), "a new key is accepted");
+        }
+        sqlite.close().await;
+        assert_eq!(sqlite.pool().size(), 0, "round {round}: a connection was left open");
+    }
+    // And so the file can be held at once.
+    db.open_exclusive().await.close().await;
+}
+
 #[tokio::test]
 async fn purging_an_exclusive_file_forgets_the_revocations_it_kept() {
     let db = TempDb::new();

@@ -172,6 +172,36 @@ pub(crate) fn version_from_sql(table: &'static str, value: i64) -> Result<u64, S
     u64::try_from(value).map_err(|_| corrupt(table, "version", format_args!("negative version {value}")))
 }
 
+/// How long [`close_pool`] waits for connections still in use before it gives up on them.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Closes `pool` and returns once none of its connections is open any more (or, if some are
+/// still in use after [`CLOSE_WAIT`], logs it and returns).
+///
+/// `Pool::close` alone can't be trusted with this in sqlx 0.8 (0.8.6 read): it documents that it
+/// waits for the checked-out connections, but each idle connection it closes hands the pool's
+/// semaphore one permit more than it took, so its final wait for every permit can end while
+/// connections are still checked out; those close themselves on their way back, after `close`
+/// returned (for SQLite, holding the file meanwhile). And one on its way back when the close began
+/// may slip into the idle queue after the close emptied it. So: close, then until no connection is
+/// left, close again (for such stragglers) and give the ones on their way back a moment. The
+/// pool opens no connection once closed, so this ends.
+pub(crate) async fn close_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) {
+    pool.close().await;
+    let deadline = Instant::now() + CLOSE_WAIT;
+    while pool.size() > 0 {
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                open = pool.size(),
+                "closing the database pool: connections still in use, left to close on return"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        pool.close().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;

@@ -201,7 +201,7 @@ impl PostgresStores {
     /// Every store handed out answers [`StoreError::Unavailable`] from then on.
     pub async fn close(&self) {
         self.hot.stop();
-        self.pool.close().await;
+        sql::close_pool(&self.pool).await;
     }
 }
 

@@ -239,11 +239,14 @@ impl SqliteStores {
         if self.hot.is_some()
             && let Ok(conn) = self.pool.acquire().await
         {
-            let conn = conn.detach();
-            self.pool.close().await;
-            let _ = sqlx::Connection::close(conn).await;
+            // Closed before the connection is detached: from the call on, the pool opens no
+            // connection (sqlx documents this), so the one it keeps (`min_connections` 1) is not
+            // reopened behind our back, to wait on the lock this connection still holds.
+            let closing = self.pool.close();
+            let _ = sqlx::Connection::close(conn.detach()).await;
+            closing.await;
         }
-        self.pool.close().await;
+        sql::close_pool(&self.pool).await;
         if let Some(hot) = &self.hot {
             hot.clear();
         }
