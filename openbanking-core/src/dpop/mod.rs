@@ -43,7 +43,7 @@ pub use crate::store::{DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache, 
 pub use error::DpopError;
 pub use nonce::{DEFAULT_NONCE_WINDOW, DpopNonces, MAX_NONCE_WINDOW};
 pub use signer::DpopSigner;
-pub use verifier::{DpopRequest, DpopVerifier, DpopVerifierBuilder, VerifiedProof};
+pub use verifier::{DpopRequest, DpopVerifier, DpopVerifierBuilder, SpendAfterError, UnspentProof, VerifiedProof};
 
 /// The `typ` header value of a DPoP proof (RFC 9449 §4.2).
 pub const DPOP_JWT_TYPE: &str = "dpop+jwt";

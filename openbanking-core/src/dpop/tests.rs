@@ -359,6 +359,43 @@ async fn a_refused_proof_takes_no_room_in_the_replay_cache() {
 }
 
 #[tokio::test]
+async fn an_unspent_proof_records_nothing_until_spent_after_the_request_s_other_keys() {
+    let cache = Arc::new(MemoryReplayCache::new());
+    let v = DpopVerifier::builder().clock(clock()).replay_cache(cache.clone()).build().unwrap();
+    let s = signer(SigningAlgorithm::ES256);
+    // Checked, not recorded: a refused check is the same error as `verify`'s.
+    let wrong_method = s.proof("POST", URL, None, None, T0).unwrap();
+    assert!(matches!(v.verify_unspent(&wrong_method, &get()), Err(DpopError::HtmMismatch { .. })));
+    let proof = s.proof("GET", URL, None, None, T0).unwrap();
+    let unspent = v.verify_unspent(&proof, &get()).unwrap();
+    assert!(cache.is_empty());
+    // An earlier key of the request that was seen before: refused, and (memory) the proof is not recorded.
+    let now = crate::clock::from_unix(T0);
+    let assertion = crate::store::ReplayEntry::new(
+        "client-assertion:c",
+        "client-assertion:c:j1",
+        now + time::Duration::minutes(1),
+        now,
+    );
+    assert!(cache.first_use(&assertion.key, assertion.expires_at, now).await.unwrap());
+    let err = v.spend_after(std::slice::from_ref(&assertion), unspent).await.unwrap_err();
+    assert!(matches!(err, SpendAfterError::Earlier(0)), "{err:?}");
+    assert_eq!(cache.len(), 1);
+    // A fresh earlier key: both recorded, in one question; the proof is then a replay.
+    let fresh = crate::store::ReplayEntry::new(
+        "client-assertion:c",
+        "client-assertion:c:j2",
+        now + time::Duration::minutes(1),
+        now,
+    );
+    let verified =
+        v.spend_after(std::slice::from_ref(&fresh), v.verify_unspent(&proof, &get()).unwrap()).await.unwrap();
+    assert_eq!(cache.len(), 3);
+    let err = v.spend(v.verify_unspent(&proof, &get()).unwrap()).await.unwrap_err();
+    assert!(matches!(&err, DpopError::Replay { jti } if jti == verified.jti()));
+}
+
+#[tokio::test]
 async fn a_key_that_fills_its_share_is_refused_while_other_keys_are_served() {
     let cache = Arc::new(MemoryReplayCache::with_capacity(100).with_owner_quota(3));
     let v = DpopVerifier::builder().clock(clock()).replay_cache(cache.clone()).build().unwrap();

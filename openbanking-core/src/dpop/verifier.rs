@@ -17,6 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::config::ConfigError;
 use crate::jose::b64::sha256_b64url;
 use crate::jose::{JwsError, KeyError, PublicJwk, SigningAlgorithm, UnverifiedJws};
+use crate::store::{ReplayEntry, ReplayError};
 use crate::types::{Jkt, Jti};
 
 /// The HTTP request a proof came with: what the proof must match.
@@ -151,6 +152,45 @@ impl VerifiedProof {
     /// The proof's `nonce`, if it carried one that the verifier checked.
     pub fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
+    }
+}
+
+/// A DPoP proof that passed checks 1 to 11 of a [`DpopVerifier`] (everything but the replay
+/// check), from [`DpopVerifier::verify_unspent`]. It becomes a [`VerifiedProof`] only through
+/// [`DpopVerifier::spend`], which records its `jti`; it is not `Clone`, so it is spent once.
+///
+/// For a server that has more than one key to record for a request (a client assertion's `jti`
+/// and the proof's, at a token endpoint): it checks both, then records both at once, so that a
+/// durable replay cache is waited for once per request, not once per key.
+#[derive(Debug)]
+pub struct UnspentProof {
+    proof: VerifiedProof,
+    /// The replay cache entry that spending it records.
+    entry: ReplayEntry,
+}
+
+/// Why [`DpopVerifier::spend_after`] refused a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpendAfterError {
+    /// `before[i]` (a key of the same request, such as its client assertion's) was seen before.
+    #[error("single-use key {0} of the request was seen before")]
+    Earlier(usize),
+    /// The proof was refused: replayed ([`DpopError::Replay`]), or the replay cache failed
+    /// ([`DpopError::ReplayCache`]; for any of the keys).
+    #[error(transparent)]
+    Proof(DpopError),
+}
+
+impl UnspentProof {
+    /// The proof's `jti`.
+    pub fn jti(&self) -> &Jti {
+        &self.proof.jti
+    }
+
+    /// The RFC 7638 thumbprint of the proof's key.
+    pub fn jkt(&self) -> &Jkt {
+        self.proof.jkt()
     }
 }
 
@@ -351,14 +391,60 @@ impl DpopVerifier {
     /// Checks `proof` (the `DPoP` header value) against `request`, in the order listed on
     /// [`DpopVerifier`], and remembers its `jti`.
     pub async fn verify(&self, proof: &str, request: &DpopRequest<'_>) -> Result<VerifiedProof, DpopError> {
-        let result = self.check(proof, request).await;
+        let unspent = self.verify_unspent(proof, request)?;
+        self.spend(unspent).await
+    }
+
+    /// Checks `proof` against `request` as [`verify`](Self::verify) does, except the replay
+    /// check (12), and records nothing: the proof is then [`spend`](Self::spend)'s to record.
+    /// The checks need no I/O, so this is not `async`.
+    pub fn verify_unspent(&self, proof: &str, request: &DpopRequest<'_>) -> Result<UnspentProof, DpopError> {
+        let result = self.check(proof, request);
         if let Err(e) = &result {
             tracing::debug!(error = %e, htm = request.htm, "DPoP proof refused");
         }
         result
     }
 
-    async fn check(&self, proof: &str, request: &DpopRequest<'_>) -> Result<VerifiedProof, DpopError> {
+    /// The replay check (12) of a proof [`verify_unspent`](Self::verify_unspent) passed: records
+    /// its key and `jti` in the replay cache, refusing it if they were seen before
+    /// ([`Replay`](DpopError::Replay)) or if the cache fails ([`ReplayCache`](DpopError::ReplayCache)).
+    pub async fn spend(&self, unspent: UnspentProof) -> Result<VerifiedProof, DpopError> {
+        self.spend_after(&[], unspent).await.map_err(|e| match e {
+            SpendAfterError::Proof(e) => e,
+            // Unreachable with nothing before; refused all the same.
+            SpendAfterError::Earlier(_) => DpopError::ReplayCache(ReplayError::Backend("no earlier key".into())),
+        })
+    }
+
+    /// [`spend`](Self::spend), together with the other single-use keys of the same request
+    /// (`before`, such as a client assertion's `jti` at the token endpoint), through one
+    /// [`ReplayCache::first_use_all`]: recorded in that order, and by a durable cache in one
+    /// write. Refused with [`SpendAfterError::Earlier`] if a key of `before` was seen before (the
+    /// proof may then be recorded too, as the cache's `first_use_all` documents), else as
+    /// [`spend`](Self::spend) refuses.
+    pub async fn spend_after(
+        &self,
+        before: &[ReplayEntry],
+        unspent: UnspentProof,
+    ) -> Result<VerifiedProof, SpendAfterError> {
+        let UnspentProof { proof, entry } = unspent;
+        let mut entries = Vec::with_capacity(before.len() + 1);
+        entries.extend_from_slice(before);
+        entries.push(entry);
+        let result = match self.replay.first_use_all(&entries).await {
+            Ok(None) => Ok(proof),
+            Ok(Some(i)) if i < before.len() => Err(SpendAfterError::Earlier(i)),
+            Ok(Some(_)) => Err(SpendAfterError::Proof(DpopError::Replay { jti: proof.jti })),
+            Err(e) => Err(SpendAfterError::Proof(DpopError::ReplayCache(e))),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "DPoP proof refused");
+        }
+        result
+    }
+
+    fn check(&self, proof: &str, request: &DpopRequest<'_>) -> Result<UnspentProof, DpopError> {
         let now = self.clock.unix_now();
 
         // 1. A well-formed JWS with an asymmetric algorithm.
@@ -453,16 +539,12 @@ impl DpopVerifier {
         // The proof's key owns the entry unless the request names another owner (the client, where
         // no token binds the key): an owner that fills its share of the replay cache is refused,
         // not every other one. The key names the proof's key whoever is charged.
+        // (Done by `spend`, with what is worked out here.)
         let key_owner = format!("dpop:{}", jwk.thumbprint());
         let key = format!("{key_owner}:{jti}");
-        let owner = request.replay_owner.unwrap_or(&key_owner);
+        let owner = request.replay_owner.map_or(key_owner, str::to_owned);
         let expires_at = crate::clock::from_unix(iat.saturating_add(self.max_age));
-        match self.replay.first_use_by(owner, &key, expires_at, crate::clock::from_unix(now)).await {
-            Ok(true) => {}
-            Ok(false) => return Err(DpopError::Replay { jti }),
-            Err(e) => return Err(DpopError::ReplayCache(e)),
-        }
-
-        Ok(VerifiedProof { jwk, jti, iat, htm, htu, nonce })
+        let entry = ReplayEntry::new(owner, key, expires_at, crate::clock::from_unix(now));
+        Ok(UnspentProof { proof: VerifiedProof { jwk, jti, iat, htm, htu, nonce }, entry })
     }
 }

@@ -57,7 +57,7 @@ pub use memory::{
     MemorySessionStore,
 };
 pub use refresh::{IssuedAccessToken, RefreshFamily, RefreshRotation, RefreshTokenStore};
-pub use replay::{ReplayCache, ReplayError};
+pub use replay::{ReplayCache, ReplayEntry, ReplayError};
 pub use revocation::RevocationStore;
 pub use session::{PsuSession, SessionStore};
 

@@ -71,6 +71,52 @@ pub trait ReplayCache: Send + Sync + fmt::Debug {
         let _ = owner;
         self.first_use(key, expires_at, now).await
     }
+
+    /// Records the single-use keys of one request (a client assertion's `jti`, then its DPoP
+    /// proof's), in order, each as [`first_use_by`](Self::first_use_by) would: `Ok(None)` if
+    /// every key was new (all are now remembered), `Ok(Some(i))` if `entries[i]` is the first
+    /// that was seen before, `Err` if the cache can't tell (the caller refuses the request).
+    ///
+    /// The keys after a seen one may or may not be remembered: the provided implementation stops
+    /// at the first seen key (nothing after it is recorded, as when the caller asked one key at a
+    /// time), while a cache that waits for I/O may record them all at once, so that one request
+    /// waits for one write, not one per key (the SQL stores do; they bound keys by time only, so
+    /// a key recorded for a refused request takes nobody's share).
+    async fn first_use_all(&self, entries: &[ReplayEntry]) -> Result<Option<usize>, ReplayError> {
+        for (i, entry) in entries.iter().enumerate() {
+            if !self.first_use_by(&entry.owner, &entry.key, entry.expires_at, entry.now).await? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// One key for [`ReplayCache::first_use_all`]: its owner, the key, when it expires, and the time
+/// it is judged at (the arguments of [`ReplayCache::first_use_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplayEntry {
+    /// Who the key belongs to (see [`ReplayCache::first_use_by`]).
+    pub owner: String,
+    /// The key.
+    pub key: String,
+    /// Remembered at least until then.
+    pub expires_at: OffsetDateTime,
+    /// The time the key is judged at.
+    pub now: OffsetDateTime,
+}
+
+impl ReplayEntry {
+    /// An entry of `key`, owned by `owner`, live until `expires_at`, judged at `now`.
+    pub fn new(
+        owner: impl Into<String>,
+        key: impl Into<String>,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self { owner: owner.into(), key: key.into(), expires_at, now }
+    }
 }
 
 /// A [`ReplayCache`] could not answer or could not remember a key. The checked request must be

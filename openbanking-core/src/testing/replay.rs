@@ -5,7 +5,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use super::{Contract, EDGE, LIVE, fresh, micros_now, race, time_travel};
-use crate::store::ReplayCache;
+use crate::store::{ReplayCache, ReplayEntry};
 
 const STORE: &str = "ReplayCache";
 
@@ -26,7 +26,10 @@ fn contract(name: &'static str) -> Contract {
 ///   `true`;
 /// - `first_use_by_then_replay`: [`first_use_by`](ReplayCache::first_use_by) keeps the same
 ///   contract as `first_use` (new key `true`, the same key again `false`, also under another
-///   owner). A per-owner quota is not checked: a cache bounded only by time may have none.
+///   owner). A per-owner quota is not checked: a cache bounded only by time may have none;
+/// - `first_use_all_records_a_request_s_keys`: [`first_use_all`](ReplayCache::first_use_all) of
+///   new keys is `None` and remembers each; with a used key among them it names the first used
+///   one, and the new keys before it are remembered (those after it may or may not be).
 ///
 /// Every run uses fresh random keys (`conformance-key-...`), so the kit can run repeatedly, and
 /// concurrently, against one shared cache; the check that moves time a day ahead holds the kits'
@@ -46,6 +49,7 @@ pub async fn replay_cache_conformance(cache: Arc<dyn ReplayCache>) {
     kit.first_use_then_replay().await;
     kit.concurrent_first_use_has_one_winner().await;
     kit.first_use_by_then_replay().await;
+    kit.first_use_all_records_a_request_s_keys().await;
     let _lock = time_travel().await;
     kit.remembered_until_expiry().await;
 }
@@ -94,6 +98,29 @@ impl Kit {
         });
         c.check(!self.first_use(c, &key, expires_at, self.now).await, || {
             "first_use of a key used with first_use_by returned true".into()
+        });
+    }
+
+    async fn first_use_all_records_a_request_s_keys(&self) {
+        let c = contract("first_use_all_records_a_request_s_keys");
+        let expires_at = self.now + LIVE;
+        let entry =
+            |key: &str| ReplayEntry::new(format!("owner-{}", &key[..key.len().min(24)]), key, expires_at, self.now);
+        let all = async |keys: &[&String]| {
+            let entries: Vec<ReplayEntry> = keys.iter().map(|k| entry(k)).collect();
+            c.ok("first_use_all", self.cache.first_use_all(&entries).await)
+        };
+        let (a, b, fresh_before, after) = (key(), key(), key(), key());
+        c.check(all(&[&a, &b]).await.is_none(), || "first_use_all of two new keys named a used one".into());
+        for k in [&a, &b] {
+            c.check(!self.first_use(c, k, expires_at, self.now).await, || {
+                "a key first_use_all accepted was not remembered".into()
+            });
+        }
+        let seen = all(&[&fresh_before, &a, &after]).await;
+        c.check(seen == Some(1), || format!("first_use_all named {seen:?} for [new, used, new], expected Some(1)"));
+        c.check(!self.first_use(c, &fresh_before, expires_at, self.now).await, || {
+            "the new key before the used one was not remembered".into()
         });
     }
 

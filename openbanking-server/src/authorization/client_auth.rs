@@ -51,12 +51,14 @@ use base64::Engine as _;
 use openbanking_core::client::{GrantType, MAX_CLIENT_KEYS, TokenEndpointAuthMethod};
 use openbanking_core::clock::{Clock, from_unix};
 use openbanking_core::jose::{Jwks, JwsError, JwsVerifyError, SigningAlgorithm, UnverifiedJws, verify_jws};
+use openbanking_core::store::ReplayEntry;
 use openbanking_core::token::RemoteJwks;
 use openbanking_core::{ClientId, OAuthErrorCode};
 use serde_json::{Map, Value};
 
 use super::AuthorizationServer;
 use super::request::ClientCredentials;
+use super::settle::UnspentClient;
 use crate::error::OAuthError;
 use crate::store::RegisteredClient;
 
@@ -255,12 +257,24 @@ impl AuthorizationServer {
         credentials: &ClientCredentials,
         endpoint_path: &str,
     ) -> Result<AuthenticatedClient, OAuthError> {
+        let client = self.check_client(credentials, endpoint_path).await?;
+        self.settle_client(client).await
+    }
+
+    /// [`authenticate_client`](Self::authenticate_client) but for recording the assertion's
+    /// `jti`, which [`settle_client`](Self::settle_client) or
+    /// [`settle_with_dpop`](Self::settle_with_dpop) does (see `settle.rs`).
+    pub(crate) async fn check_client(
+        &self,
+        credentials: &ClientCredentials,
+        endpoint_path: &str,
+    ) -> Result<UnspentClient, OAuthError> {
         match credentials {
             ClientCredentials::Basic { credentials, client_id } => {
-                self.authenticate_basic(credentials, client_id.as_deref()).await
+                self.authenticate_basic(credentials, client_id.as_deref()).await.map(UnspentClient::settled)
             }
             ClientCredentials::Assertion { assertion, assertion_type, client_id } => self
-                .authenticate_assertion(assertion, assertion_type.as_deref(), client_id.as_deref(), endpoint_path)
+                .check_assertion(assertion, assertion_type.as_deref(), client_id.as_deref(), endpoint_path)
                 .await
                 .map_err(|e| self.without_authorization_header(e)),
             ClientCredentials::None => {
@@ -279,7 +293,7 @@ impl AuthorizationServer {
     /// profile allows `client_secret_basic`; otherwise `400`, since there is no HTTP
     /// authentication scheme to challenge with (RFC 9110 §15.5.2 forbids a `401` without one).
     /// Other errors pass unchanged.
-    fn without_authorization_header(&self, error: OAuthError) -> OAuthError {
+    pub(super) fn without_authorization_header(&self, error: OAuthError) -> OAuthError {
         if error.code() != OAuthErrorCode::InvalidClient {
             return error;
         }
@@ -329,13 +343,13 @@ impl AuthorizationServer {
         Ok(AuthenticatedClient { client, method: TokenEndpointAuthMethod::ClientSecretBasic })
     }
 
-    async fn authenticate_assertion(
+    async fn check_assertion(
         &self,
         assertion: &str,
         assertion_type: Option<&str>,
         form_client_id: Option<&str>,
         endpoint_path: &str,
-    ) -> Result<AuthenticatedClient, OAuthError> {
+    ) -> Result<UnspentClient, OAuthError> {
         let fail = OAuthError::invalid_client;
         if assertion_type != Some(JWT_BEARER_ASSERTION_TYPE) {
             return Err(fail("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
@@ -394,15 +408,9 @@ impl AuthorizationServer {
         // client owns the entry: filling its share of the cache refuses only this client.
         let owner = format!("client-assertion:{id}");
         let key = format!("{owner}:{jti}");
-        match self.inner().replay.first_use_by(&owner, &key, from_unix(exp), self.inner().clock.now()).await {
-            Ok(true) => {}
-            Ok(false) => return Err(fail("client assertion jti was already used")),
-            Err(e) => {
-                tracing::error!(error = %e, "replay cache unavailable for client assertions");
-                return Err(OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, "try again later"));
-            }
-        }
-        Ok(AuthenticatedClient { client, method: TokenEndpointAuthMethod::PrivateKeyJwt })
+        let entry = ReplayEntry::new(owner, key, from_unix(exp), self.inner().clock.now());
+        let client = AuthenticatedClient { client, method: TokenEndpointAuthMethod::PrivateKeyJwt };
+        Ok(UnspentClient::with_assertion(client, entry))
     }
 
     /// The checks of a client assertion's claims that need no key: `iss` and `sub` are the

@@ -190,6 +190,7 @@ pub(super) async fn introspect(
     State(server): State<AuthorizationServer>,
     ClientRequest { client, params, .. }: ClientRequest<IntrospectionEndpoint>,
 ) -> Result<Response, OAuthError> {
+    let client = server.settle_client(client).await?;
     let TokenReference { token, hint } = TokenReference::from_params(&params)?;
     let answer = server.introspect_token(&client, &token, hint).await?;
     Ok((no_store(), Json(answer)).into_response())

@@ -21,6 +21,7 @@ mod params;
 mod register;
 mod request;
 mod revoke;
+mod settle;
 mod token;
 
 use std::fmt;

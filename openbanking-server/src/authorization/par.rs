@@ -40,7 +40,7 @@ pub(super) async fn par(
 ) -> Result<Response, OAuthError> {
     let request = PushedAuthorizationRequest::from_params(&params);
     // RFC 9449 §10: a proof at PAR is optional; when present it binds the code to its key.
-    let proof = server.verify_dpop(&client, &dpop, paths::PAR).await?;
+    let (client, proof) = server.settle_with_dpop(client, &dpop, paths::PAR).await?;
     let request_uri = server.push_authorization_request(&client, &request, proof.as_ref()).await?;
     let body = ParResponse { request_uri, expires_in: REQUEST_URI_LIFETIME.whole_seconds() };
     Ok(server.with_dpop_nonce((StatusCode::CREATED, no_store(), Json(body)).into_response()))

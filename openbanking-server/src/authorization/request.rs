@@ -1,7 +1,8 @@
 //! Requests in, typed: every client-authenticated endpoint (PAR, token, introspection,
 //! revocation) reads its request through one extractor, [`ClientRequest`], which parses the form
 //! once ([`Params`]), reads the client's credentials ([`ClientCredentials`]) and the `DPoP`
-//! header ([`DpopHeader`]) from the headers once, and authenticates the client for its endpoint.
+//! header ([`DpopHeader`]) from the headers once, and authenticates the client for its endpoint
+//! (all but recording its assertion's `jti`: see `settle.rs`).
 //! The decision functions then take typed values: an [`AuthenticatedClient`], a
 //! [`TokenRequest`] by grant type, a [`PushedAuthorizationRequest`], a [`TokenReference`], and a
 //! verified DPoP proof; none of them sees a `HeaderMap`.
@@ -15,8 +16,11 @@ use openbanking_core::client::GrantType;
 use openbanking_core::wire::oauth::TokenRequest;
 use openbanking_core::{OAuthErrorCode, Scope};
 
+#[cfg(doc)]
+use super::AuthenticatedClient;
 use super::introspect::TokenTypeHint;
-use super::{AuthenticatedClient, AuthorizationServer, Params};
+use super::settle::UnspentClient;
+use super::{AuthorizationServer, Params};
 use crate::error::OAuthError;
 use crate::paths;
 
@@ -48,7 +52,8 @@ client_endpoint! {
 /// header (not yet verified: verification records the proof's `jti`, so it comes after the
 /// request itself is known to be acceptable).
 pub(crate) struct ClientRequest<E> {
-    pub(crate) client: AuthenticatedClient,
+    /// Authenticated but for its assertion's `jti`: see [`super::settle`].
+    pub(crate) client: UnspentClient,
     pub(crate) params: Params,
     pub(crate) dpop: DpopHeader,
     endpoint: PhantomData<E>,
@@ -63,7 +68,7 @@ impl<E: ClientEndpoint> FromRequest<AuthorizationServer> for ClientRequest<E> {
         let basic = basic_credentials(&parts.headers);
         let params = Params::from_request(Request::from_parts(parts, body), server).await?;
         let credentials = ClientCredentials::read(basic, &params)?;
-        let client = server.authenticate_client(&credentials, E::PATH).await?;
+        let client = server.check_client(&credentials, E::PATH).await?;
         Ok(Self { client, params, dpop: dpop?, endpoint: PhantomData })
     }
 }

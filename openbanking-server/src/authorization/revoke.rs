@@ -66,6 +66,7 @@ pub(super) async fn revoke(
     State(server): State<AuthorizationServer>,
     ClientRequest { client, params, .. }: ClientRequest<RevocationEndpoint>,
 ) -> Result<Response, OAuthError> {
+    let client = server.settle_client(client).await?;
     let TokenReference { token, hint } = TokenReference::from_params(&params)?;
     server.revoke_token(&client, &token, hint).await?;
     Ok((StatusCode::OK, no_store()).into_response())

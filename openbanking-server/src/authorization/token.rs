@@ -17,7 +17,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openbanking_core::client::GrantType;
 use openbanking_core::clock::from_unix;
-use openbanking_core::dpop::{DpopError, DpopRequest};
 use openbanking_core::provider::{CheckConsent, DenialReason};
 use openbanking_core::store::StoreError;
 use openbanking_core::token::{IssuedToken, TokenRequest as IssueRequest};
@@ -28,7 +27,8 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::par::CONSENT_SCOPE_PREFIX;
-use super::request::{ClientRequest, DpopHeader, TokenEndpoint, parse_scope, token_request};
+use super::request::{ClientRequest, TokenEndpoint, parse_scope, token_request};
+use super::settle::UnspentClient;
 use super::{AuthenticatedClient, AuthorizationServer, Params};
 use crate::error::{OAuthError, no_store};
 use crate::paths;
@@ -49,10 +49,16 @@ pub(super) async fn token(
     ClientRequest { client, params, dpop, .. }: ClientRequest<TokenEndpoint>,
 ) -> Result<Response, OAuthError> {
     // The request is read in full before the proof is verified (which records its `jti`):
-    // grant type and parameter errors do not depend on the proof, nor spend it.
-    let grant = requested_grant(&client, &params)?;
-    let request = token_request(grant, &params)?;
-    let proof = server.verify_dpop(&client, &dpop, paths::TOKEN).await?;
+    // grant type and parameter errors do not depend on the proof, nor spend it. A replayed
+    // client assertion is still refused first (`invalid_client`, as client authentication is).
+    let request = match requested_grant(&client, &params).and_then(|grant| token_request(grant, &params)) {
+        Ok(request) => request,
+        Err(e) => {
+            server.settle_client(client).await?;
+            return Err(e);
+        }
+    };
+    let (client, proof) = server.settle_with_dpop(client, &dpop, paths::TOKEN).await?;
     let issued = server.exchange(&client, request, proof).await?;
     let response = (StatusCode::OK, no_store(), Json(issued)).into_response();
     Ok(server.with_dpop_nonce(response))
@@ -132,31 +138,25 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
-/// The grant the request asks for: known, and one the client registered for.
-fn requested_grant(client: &AuthenticatedClient, params: &Params) -> Result<GrantType, OAuthError> {
-    registered_grant(client, params.require("grant_type")?)
+/// The grant the request asks for: known, and one the client registered for (as
+/// [`registered_grant`] checks, before the client's assertion `jti` is recorded).
+fn requested_grant(client: &UnspentClient, params: &Params) -> Result<GrantType, OAuthError> {
+    let grant = known_grant(params.require("grant_type")?)?;
+    client.require_grant(grant)?;
+    Ok(grant)
 }
 
 /// The grant named `name`: known (else `unsupported_grant_type`), and one the client registered
 /// for (else `unauthorized_client`). The one grant check of the token endpoint.
 fn registered_grant(client: &AuthenticatedClient, name: &str) -> Result<GrantType, OAuthError> {
-    let grant = GrantType::parse(name)
-        .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+    let grant = known_grant(name)?;
     client.require_grant(grant)?;
     Ok(grant)
 }
 
-/// A DPoP refusal at the token or PAR endpoint: 400 (RFC 9449 §5, §7.1 is for resources), with
-/// a `DPoP-Nonce` header for `use_dpop_nonce`.
-fn dpop_refusal(e: &DpopError) -> OAuthError {
-    match e.oauth_error() {
-        OAuthErrorCode::ServerError => OAuthError::server_error(e),
-        OAuthErrorCode::TemporarilyUnavailable => {
-            tracing::error!(error = %e, "DPoP replay cache unavailable");
-            OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, "try again later")
-        }
-        code => OAuthError::new(code, e.to_string()).with_status(StatusCode::BAD_REQUEST).with_dpop_nonce(e.nonce()),
-    }
+fn known_grant(name: &str) -> Result<GrantType, OAuthError> {
+    GrantType::parse(name)
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "unsupported grant_type"))
 }
 
 fn dpop_required() -> OAuthError {
@@ -176,25 +176,6 @@ impl AuthorizationServer {
             response.headers_mut().insert(HeaderName::from_static("dpop-nonce"), nonce);
         }
         response
-    }
-
-    /// Verifies the `DPoP` header of a POST by `client` to `path` (one of [`crate::paths`]), if
-    /// there is one.
-    ///
-    /// The proof's `jti` is charged to the client's share of the replay cache
-    /// (`dpop-client:<client_id>`), not to the proof's key: no token binds a key here (RFC 9449
-    /// §5, §10), so a client could make a fresh key, and get a fresh share, for every request.
-    pub(crate) async fn verify_dpop(
-        &self,
-        client: &AuthenticatedClient,
-        header: &DpopHeader,
-        path: &str,
-    ) -> Result<Option<VerifiedProof>, OAuthError> {
-        let Some(proof) = header.proof() else { return Ok(None) };
-        let htu = self.endpoint(path);
-        let owner = format!("dpop-client:{}", client.client_id().as_str());
-        let request = DpopRequest::new("POST", &htu).with_replay_owner(&owner);
-        self.inner().dpop.verify(proof, &request).await.map(Some).map_err(|e| dpop_refusal(&e))
     }
 
     /// The server scopes `client` may use: its registered `scope` (restricted to server scopes)

@@ -85,9 +85,34 @@ impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
     /// Queues `question` for the next batch, and waits for its answer.
     pub(crate) async fn ask(self: &Arc<Self>, question: Q) -> Result<A, StoreError> {
         let (answer, answered) = oneshot::channel();
+        self.enqueue([Waiting { question, answer }]);
+        answered.await.map_err(|_| self.dropped())?
+    }
+
+    /// Queues `questions` at once (so they share a batch: one statement, one commit, unless they
+    /// are more than [`MAX_BATCH`]), and waits for their answers, in order. The first failed
+    /// answer is the error.
+    pub(crate) async fn ask_all(self: &Arc<Self>, questions: Vec<Q>) -> Result<Vec<A>, StoreError> {
+        let (waiting, answered): (Vec<_>, Vec<_>) = questions
+            .into_iter()
+            .map(|question| {
+                let (answer, answered) = oneshot::channel();
+                (Waiting { question, answer }, answered)
+            })
+            .unzip();
+        self.enqueue(waiting);
+        let mut answers = Vec::with_capacity(answered.len());
+        for answered in answered {
+            answers.push(answered.await.map_err(|_| self.dropped())??);
+        }
+        Ok(answers)
+    }
+
+    /// Queues `waiting` under one lock, and starts the runner if none runs.
+    fn enqueue(self: &Arc<Self>, waiting: impl IntoIterator<Item = Waiting<Q, A>>) {
         let start = {
             let mut state = self.lock();
-            state.queue.push(Waiting { question, answer });
+            state.queue.extend(waiting);
             !std::mem::replace(&mut state.running, true)
         };
         if start {
@@ -97,7 +122,10 @@ impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
                 runner.finish();
             });
         }
-        answered.await.map_err(|_| StoreError::unavailable(format!("the batch to {} was dropped", self.what)))?
+    }
+
+    fn dropped(&self) -> StoreError {
+        StoreError::unavailable(format!("the batch to {} was dropped", self.what))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<Q, A>> {

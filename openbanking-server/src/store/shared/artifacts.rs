@@ -25,7 +25,7 @@ use crate::store::batch::{Ask, Batcher};
 use crate::store::cache::{HotReads, read_through};
 use crate::store::sql::{PurgePacer, from_json, micros, to_json};
 use crate::store::{
-    ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayError,
+    ArtifactStore, AuthorizationCodeStore, CodeGrant, CodeRedemption, CodeState, ReplayCache, ReplayEntry, ReplayError,
     RevocationStore, StoreError, TokenHash,
 };
 
@@ -351,6 +351,19 @@ impl ReplayCache for SqlReplayCache {
         // (A key already expired at `now` is stored too, as a dead row the next purge drops: it
         // is refused if live, and whatever carries it is refused by its own expiry check.)
         self.insert(key, expires_at, now).await.map_err(|e| ReplayError::Backend(Box::new(e)))
+    }
+
+    /// Every key in one batch question: one statement and one commit for the request. Keys after
+    /// a seen one are recorded too (harmless here: the table has no per-owner share to take).
+    async fn first_use_all(&self, entries: &[ReplayEntry]) -> Result<Option<usize>, ReplayError> {
+        let backend = |e: StoreError| ReplayError::Backend(Box::new(e));
+        let keys = entries
+            .iter()
+            .map(|e| Ok(ReplayKey { key: e.key.clone(), expires_at: micros(e.expires_at)?, now: micros(e.now)? }))
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map_err(backend)?;
+        let answers = self.batches.ask_all(keys).await.map_err(backend)?;
+        Ok(answers.iter().position(|first| !first))
     }
 }
 

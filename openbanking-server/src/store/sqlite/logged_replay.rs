@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use openbanking_core::store::{MemoryReplayCache, ReplayCache, ReplayError};
+use openbanking_core::store::{MemoryReplayCache, ReplayCache, ReplayEntry, ReplayError};
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
@@ -88,15 +88,23 @@ impl LoggedReplayCache {
 
     /// Appends an accepted key to the log, and waits for its commit.
     async fn logged(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError> {
-        let backend = |e: StoreError| ReplayError::Backend(Box::new(e));
-        let key = LogKey {
+        self.log.ask(LogKey::new(key, expires_at, now)?).await.map_err(backend)?;
+        Ok(true)
+    }
+}
+
+impl LogKey {
+    fn new(key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<Self, ReplayError> {
+        Ok(Self {
             key: key.to_owned(),
             expires_at: micros(expires_at).map_err(backend)?,
             now: micros(now).map_err(backend)?,
-        };
-        self.log.ask(key).await.map_err(backend)?;
-        Ok(true)
+        })
     }
+}
+
+fn backend(e: StoreError) -> ReplayError {
+    ReplayError::Backend(Box::new(e))
 }
 
 /// Appends a batch of keys to the log in one statement and one commit, and starts the log's
@@ -139,5 +147,31 @@ impl ReplayCache for LoggedReplayCache {
             return Ok(false);
         }
         self.logged(key, expires_at, now).await
+    }
+
+    /// Decided in memory one key after the other, as the provided implementation does (nothing
+    /// after a seen key is recorded); the keys accepted are then logged together, and the answer
+    /// waits for that one commit. If the memory cache fails on a later key, the earlier ones are
+    /// still logged before the error is returned: whatever memory holds, the log holds.
+    async fn first_use_all(&self, entries: &[ReplayEntry]) -> Result<Option<usize>, ReplayError> {
+        let mut accepted = Vec::with_capacity(entries.len());
+        let mut decided = Ok(None);
+        for (i, e) in entries.iter().enumerate() {
+            match self.seen.first_use_by(&e.owner, &e.key, e.expires_at, e.now).await {
+                Ok(true) => accepted.push(LogKey::new(&e.key, e.expires_at, e.now)?),
+                Ok(false) => {
+                    decided = Ok(Some(i));
+                    break;
+                }
+                Err(error) => {
+                    decided = Err(error);
+                    break;
+                }
+            }
+        }
+        if !accepted.is_empty() {
+            self.log.ask_all(accepted).await.map_err(backend)?;
+        }
+        decided
     }
 }
