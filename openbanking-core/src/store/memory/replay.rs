@@ -1,6 +1,6 @@
 //! [`MemoryReplayCache`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -58,8 +58,13 @@ pub struct MemoryReplayCache {
 struct State {
     /// Key -> expiry (inclusive) and owner.
     live: HashMap<Arc<str>, (OffsetDateTime, Option<Arc<str>>)>,
-    /// The same entries ordered by expiry, for purging without a scan.
-    by_expiry: BTreeSet<(OffsetDateTime, Arc<str>)>,
+    /// The same entries ordered by expiry (Unix nanoseconds), then by arrival: for purging
+    /// without a scan. The arrival number breaks ties, not the key: many keys share an expiry
+    /// (whole seconds), and keys of one owner share a long prefix (`dpop:<jkt>:`), so ordering
+    /// by key cost a string comparison of that prefix at every step of every insertion.
+    by_expiry: BTreeMap<(i128, u64), Arc<str>>,
+    /// The arrival number of the next entry.
+    next: u64,
     /// Live entries per owner (owners with none are removed).
     per_owner: HashMap<Arc<str>, usize>,
 }
@@ -67,12 +72,13 @@ struct State {
 impl State {
     /// Removes every entry whose expiry is before `now`.
     fn purge(&mut self, now: OffsetDateTime) {
-        while let Some(first) = self.by_expiry.first() {
-            if first.0 >= now {
+        let now = now.unix_timestamp_nanos();
+        while let Some(first) = self.by_expiry.first_entry() {
+            if first.key().0 >= now {
                 break;
             }
-            if let Some((_, key)) = self.by_expiry.pop_first()
-                && let Some((_, Some(owner))) = self.live.remove(&key)
+            let key = first.remove();
+            if let Some((_, Some(owner))) = self.live.remove(&key)
                 && let Some(count) = self.per_owner.get_mut(&owner)
             {
                 *count = count.saturating_sub(1);
@@ -205,7 +211,9 @@ impl MemoryReplayCache {
         }
         let key: Arc<str> = Arc::from(key);
         state.live.insert(key.clone(), (expires_at, owner));
-        state.by_expiry.insert((expires_at, key));
+        let arrival = state.next;
+        state.next = arrival.wrapping_add(1);
+        state.by_expiry.insert((expires_at.unix_timestamp_nanos(), arrival), key);
         Ok(true)
     }
 }
