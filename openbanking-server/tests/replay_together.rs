@@ -160,3 +160,32 @@ async fn a_request_with_a_bad_grant_records_the_assertion_and_spends_no_proof() 
     let response = token(&bank, &client, &bank.assertion(&client), "client_credentials", &proof).await;
     assert_eq!(response.status(), 200);
 }
+
+/// A token request with two `DPoP` headers and `assertion`.
+async fn token_with_two_proofs(bank: &TestBank, client: &TestClient, assertion: &str) -> reqwest::Response {
+    let form = pairs(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", client.client_id.as_str()),
+        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
+        ("client_assertion", assertion),
+    ]);
+    let proof = || bank.proof(client, "POST", "/token", None);
+    bank.http.post(bank.url("/token")).header("DPoP", proof()).header("DPoP", proof()).form(&form).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_malformed_dpop_header_is_refused_after_the_assertion_is_recorded() {
+    let (bank, client, _) = setup().await;
+    // A fresh assertion: the header's error, and the assertion is spent all the same.
+    let assertion = bank.assertion(&client);
+    let body = assert_error(token_with_two_proofs(&bank, &client, &assertion).await, 400, "invalid_dpop_proof").await;
+    assert!(body["error_description"].as_str().unwrap().contains("exactly one"), "{body}");
+    let proof = bank.proof(&client, "POST", "/token", None);
+    let body =
+        assert_error(token(&bank, &client, &assertion, "client_credentials", &proof).await, 400, "invalid_client")
+            .await;
+    assert!(body["error_description"].as_str().unwrap().contains("already used"), "{body}");
+    // A replayed assertion: invalid_client first, whatever the header.
+    let body = assert_error(token_with_two_proofs(&bank, &client, &assertion).await, 400, "invalid_client").await;
+    assert!(body["error_description"].as_str().unwrap().contains("already used"), "{body}");
+}

@@ -69,7 +69,16 @@ impl<E: ClientEndpoint> FromRequest<AuthorizationServer> for ClientRequest<E> {
         let params = Params::from_request(Request::from_parts(parts, body), server).await?;
         let credentials = ClientCredentials::read(basic, &params)?;
         let client = server.check_client(&credentials, E::PATH).await?;
-        Ok(Self { client, params, dpop: dpop?, endpoint: PhantomData })
+        match dpop {
+            Ok(dpop) => Ok(Self { client, params, dpop, endpoint: PhantomData }),
+            Err(e) => {
+                // Refused after the client's authentication, as before it was split from its
+                // assertion's replay check: the assertion is recorded (a replayed one is
+                // `invalid_client`, and a fresh one is spent) before the header's error is sent.
+                server.settle_client(client).await?;
+                Err(e)
+            }
+        }
     }
 }
 

@@ -10,12 +10,21 @@
 //! request spent two commits' round trips waiting; measured with the load tool, asking both at
 //! once took its rate from 0.31x to 0.37x of the signature floor).
 //!
+//! Both go to the one replay cache of the server's stores: the DPoP verifier is built on it
+//! (`AuthorizationServerBuilder::build`), so an assertion recorded by [`settle_client`] and one
+//! recorded with a proof by [`settle_with_dpop`] are the same entries.
+//!
+//! [`settle_client`]: AuthorizationServer::settle_client
+//! [`settle_with_dpop`]: AuthorizationServer::settle_with_dpop
+//!
 //! The answers do not change, nor their order: a replayed assertion is `invalid_client` whatever
 //! else is wrong with the request (the grant, the proof); a proof refused by its own checks is
 //! refused only once the assertion is known to be fresh, and then its `jti` is not recorded;
 //! a replayed proof with a fresh assertion is `invalid_dpop_proof`. What may differ: with a
 //! replayed assertion and a good proof, a durable store records the proof's `jti` as well (see
-//! `first_use_all`), which refuses nothing but that proof.
+//! `first_use_all`), which refuses nothing but that proof; so whoever holds a captured,
+//! unexpired assertion can make the SQL stores write one row per request (each a fresh proof of
+//! theirs, kept for the proof's lifetime) until the assertion expires (60 s under FAPI 2.0).
 
 use axum::http::StatusCode;
 use openbanking_core::ClientId;
@@ -101,6 +110,12 @@ impl AuthorizationServer {
         match self.inner().dpop.spend_after(&before, unspent).await {
             Ok(proof) => Ok((client, Some(proof))),
             Err(SpendAfterError::Earlier(_)) => Err(self.assertion_replayed()),
+            // The failure may be the assertion's key's (its owner's share full, the backend down):
+            // logged as the request's, with the same answer either way.
+            Err(SpendAfterError::Proof(DpopError::ReplayCache(e))) => {
+                tracing::error!(error = %e, "replay cache unavailable for a client assertion and DPoP proof");
+                Err(OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, "try again later"))
+            }
             Err(SpendAfterError::Proof(e)) => Err(dpop_refusal(&e)),
             Err(other) => Err(OAuthError::server_error(other)),
         }

@@ -158,7 +158,13 @@ impl ReplayCache for LoggedReplayCache {
         let mut decided = Ok(None);
         for (i, e) in entries.iter().enumerate() {
             match self.seen.first_use_by(&e.owner, &e.key, e.expires_at, e.now).await {
-                Ok(true) => accepted.push(LogKey::new(&e.key, e.expires_at, e.now)?),
+                Ok(true) => match LogKey::new(&e.key, e.expires_at, e.now) {
+                    Ok(key) => accepted.push(key),
+                    Err(error) => {
+                        decided = Err(error);
+                        break;
+                    }
+                },
                 Ok(false) => {
                     decided = Ok(Some(i));
                     break;
