@@ -68,15 +68,19 @@ async fn setup() -> (TestBank, TestClient, Arc<Recording>) {
     (bank, client, recording)
 }
 
-/// A token request by `client` with `assertion`, `grant_type` and the DPoP proof `proof`.
-async fn token(bank: &TestBank, client: &TestClient, assertion: &str, grant: &str, proof: &str) -> reqwest::Response {
-    let form = pairs(&[
+/// The form of a token request by `client` with `assertion` and `grant_type`.
+fn form(client: &TestClient, assertion: &str, grant: &str) -> Vec<(String, String)> {
+    pairs(&[
         ("grant_type", grant),
         ("client_id", client.client_id.as_str()),
         ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
         ("client_assertion", assertion),
-    ]);
-    bank.post_form("/token", &form, Some(proof)).await
+    ])
+}
+
+/// A token request by `client` with `assertion`, `grant_type` and the DPoP proof `proof`.
+async fn token(bank: &TestBank, client: &TestClient, assertion: &str, grant: &str, proof: &str) -> reqwest::Response {
+    bank.post_form("/token", &form(client, assertion, grant), Some(proof)).await
 }
 
 #[tokio::test]
@@ -163,12 +167,7 @@ async fn a_request_with_a_bad_grant_records_the_assertion_and_spends_no_proof() 
 
 /// A token request with two `DPoP` headers and `assertion`.
 async fn token_with_two_proofs(bank: &TestBank, client: &TestClient, assertion: &str) -> reqwest::Response {
-    let form = pairs(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", client.client_id.as_str()),
-        ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
-        ("client_assertion", assertion),
-    ]);
+    let form = form(client, assertion, "client_credentials");
     let proof = || bank.proof(client, "POST", "/token", None);
     bank.http.post(bank.url("/token")).header("DPoP", proof()).header("DPoP", proof()).form(&form).send().await.unwrap()
 }

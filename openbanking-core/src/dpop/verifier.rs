@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::config::ConfigError;
 use crate::jose::b64::sha256_b64url;
 use crate::jose::{JwsError, KeyError, PublicJwk, SigningAlgorithm, UnverifiedJws};
-use crate::store::{ReplayEntry, ReplayError};
+use crate::store::ReplayEntry;
 use crate::types::{Jkt, Jti};
 
 /// The HTTP request a proof came with: what the proof must match.
@@ -180,18 +180,6 @@ pub enum SpendAfterError {
     /// ([`DpopError::ReplayCache`]; for any of the keys).
     #[error(transparent)]
     Proof(DpopError),
-}
-
-impl UnspentProof {
-    /// The proof's `jti`.
-    pub fn jti(&self) -> &Jti {
-        &self.proof.jti
-    }
-
-    /// The RFC 7638 thumbprint of the proof's key.
-    pub fn jkt(&self) -> &Jkt {
-        self.proof.jkt()
-    }
 }
 
 /// Checks DPoP proofs (RFC 9449 §4.3). Build it once with [`DpopVerifier::builder`] and share it.
@@ -410,11 +398,16 @@ impl DpopVerifier {
     /// its key and `jti` in the replay cache, refusing it if they were seen before
     /// ([`Replay`](DpopError::Replay)) or if the cache fails ([`ReplayCache`](DpopError::ReplayCache)).
     pub async fn spend(&self, unspent: UnspentProof) -> Result<VerifiedProof, DpopError> {
-        self.spend_after(&[], unspent).await.map_err(|e| match e {
-            SpendAfterError::Proof(e) => e,
-            // Unreachable with nothing before; refused all the same.
-            SpendAfterError::Earlier(_) => DpopError::ReplayCache(ReplayError::Backend("no earlier key".into())),
-        })
+        let UnspentProof { proof, entry } = unspent;
+        let result = match self.replay.first_use_by(&entry.owner, &entry.key, entry.expires_at, entry.now).await {
+            Ok(true) => Ok(proof),
+            Ok(false) => Err(DpopError::Replay { jti: proof.jti }),
+            Err(e) => Err(DpopError::ReplayCache(e)),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "DPoP proof refused");
+        }
+        result
     }
 
     /// [`spend`](Self::spend), together with the other single-use keys of the same request

@@ -249,11 +249,23 @@ pub(super) struct SqlReplayCache {
     batches: Arc<Batcher<ReplayKey, bool>>,
 }
 
-/// One key to remember: the key, when it expires, and the `now` it is judged at (µs).
-struct ReplayKey {
-    key: String,
-    expires_at: i64,
-    now: i64,
+/// One key to remember: the key, when it expires, and the `now` it is judged at (µs). Also what
+/// the SQLite log of a file held by one process appends (`logged_replay.rs`).
+pub(super) struct ReplayKey {
+    pub(super) key: String,
+    pub(super) expires_at: i64,
+    pub(super) now: i64,
+}
+
+impl ReplayKey {
+    pub(super) fn new(key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<Self, StoreError> {
+        Ok(Self { key: key.to_owned(), expires_at: micros(expires_at)?, now: micros(now)? })
+    }
+}
+
+/// A store failure as the replay cache reports it (the caller refuses its request).
+pub(super) fn replay_backend(e: StoreError) -> ReplayError {
+    ReplayError::Backend(Box::new(e))
 }
 
 impl SqlReplayCache {
@@ -262,7 +274,7 @@ impl SqlReplayCache {
     }
 
     async fn insert(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, StoreError> {
-        self.batches.ask(ReplayKey { key: key.to_owned(), expires_at: micros(expires_at)?, now: micros(now)? }).await
+        self.batches.ask(ReplayKey::new(key, expires_at, now)?).await
     }
 }
 
@@ -350,19 +362,18 @@ impl ReplayCache for SqlReplayCache {
     async fn first_use(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError> {
         // (A key already expired at `now` is stored too, as a dead row the next purge drops: it
         // is refused if live, and whatever carries it is refused by its own expiry check.)
-        self.insert(key, expires_at, now).await.map_err(|e| ReplayError::Backend(Box::new(e)))
+        self.insert(key, expires_at, now).await.map_err(replay_backend)
     }
 
     /// Every key in one batch question: one statement and one commit for the request. Keys after
     /// a seen one are recorded too (harmless here: the table has no per-owner share to take).
     async fn first_use_all(&self, entries: &[ReplayEntry]) -> Result<Option<usize>, ReplayError> {
-        let backend = |e: StoreError| ReplayError::Backend(Box::new(e));
         let keys = entries
             .iter()
-            .map(|e| Ok(ReplayKey { key: e.key.clone(), expires_at: micros(e.expires_at)?, now: micros(e.now)? }))
+            .map(|e| ReplayKey::new(&e.key, e.expires_at, e.now))
             .collect::<Result<Vec<_>, StoreError>>()
-            .map_err(backend)?;
-        let answers = self.batches.ask_all(keys).await.map_err(backend)?;
+            .map_err(replay_backend)?;
+        let answers = self.batches.ask_all(keys).await.map_err(replay_backend)?;
         Ok(answers.iter().position(|first| !first))
     }
 }

@@ -29,7 +29,7 @@ use openbanking_core::store::{MemoryReplayCache, ReplayCache, ReplayEntry, Repla
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
-use super::artifacts::ReplayUpkeep;
+use super::artifacts::{ReplayKey, ReplayUpkeep, replay_backend};
 use super::dialect::{Db, Pool, REPLAY_BATCH_YIELDS};
 use super::err;
 use crate::store::StoreError;
@@ -42,14 +42,7 @@ const READ_BACK_MARGIN: time::Duration = time::Duration::days(1);
 /// See the [module docs](self).
 pub(super) struct LoggedReplayCache {
     seen: MemoryReplayCache,
-    log: Arc<Batcher<LogKey, ()>>,
-}
-
-/// One key to log: the key, when it expires, and the `now` it was accepted at (µs).
-struct LogKey {
-    key: String,
-    expires_at: i64,
-    now: i64,
+    log: Arc<Batcher<ReplayKey, ()>>,
 }
 
 impl std::fmt::Debug for LoggedReplayCache {
@@ -88,32 +81,18 @@ impl LoggedReplayCache {
 
     /// Appends an accepted key to the log, and waits for its commit.
     async fn logged(&self, key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool, ReplayError> {
-        self.log.ask(LogKey::new(key, expires_at, now)?).await.map_err(backend)?;
+        self.log.ask(ReplayKey::new(key, expires_at, now).map_err(replay_backend)?).await.map_err(replay_backend)?;
         Ok(true)
     }
 }
 
-impl LogKey {
-    fn new(key: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<Self, ReplayError> {
-        Ok(Self {
-            key: key.to_owned(),
-            expires_at: micros(expires_at).map_err(backend)?,
-            now: micros(now).map_err(backend)?,
-        })
-    }
-}
-
-fn backend(e: StoreError) -> ReplayError {
-    ReplayError::Backend(Box::new(e))
-}
-
 /// Appends a batch of keys to the log in one statement and one commit, and starts the log's
 /// purge and the WAL checkpoint in the background.
-fn log_keys(pool: Pool) -> Box<Ask<LogKey, ()>> {
+fn log_keys(pool: Pool) -> Box<Ask<ReplayKey, ()>> {
     let upkeep = ReplayUpkeep::new(
         "DELETE FROM replay_log WHERE rowid IN (SELECT rowid FROM replay_log WHERE expires_at < $1 LIMIT $2)",
     );
-    Box::new(move |keys: Vec<LogKey>| {
+    Box::new(move |keys: Vec<ReplayKey>| {
         let pool = pool.clone();
         upkeep.start(&pool, keys.iter().map(|k| k.now).min().unwrap_or(i64::MIN));
         Box::pin(async move {
@@ -158,7 +137,7 @@ impl ReplayCache for LoggedReplayCache {
         let mut decided = Ok(None);
         for (i, e) in entries.iter().enumerate() {
             match self.seen.first_use_by(&e.owner, &e.key, e.expires_at, e.now).await {
-                Ok(true) => match LogKey::new(&e.key, e.expires_at, e.now) {
+                Ok(true) => match ReplayKey::new(&e.key, e.expires_at, e.now).map_err(replay_backend) {
                     Ok(key) => accepted.push(key),
                     Err(error) => {
                         decided = Err(error);
@@ -176,7 +155,7 @@ impl ReplayCache for LoggedReplayCache {
             }
         }
         if !accepted.is_empty() {
-            self.log.ask_all(accepted).await.map_err(backend)?;
+            self.log.ask_all(accepted).await.map_err(replay_backend)?;
         }
         decided
     }
