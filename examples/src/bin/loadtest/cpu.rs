@@ -1,12 +1,18 @@
 //! CPU time by party, from the kernel's per-thread run time (`/proc/.../schedstat`, nanoseconds):
-//! the server's threads, the load generator's, SQLite's workers and the PostgreSQL processes.
+//! the server's threads, the load generator's, SQLite's workers and the PostgreSQL processes;
+//! and how much of the machine's time was idle (`/proc/stat`), which says whether a load
+//! saturated the cores.
 
 use std::collections::BTreeMap;
 use std::fs;
 
 /// Seconds of CPU per party at one instant.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CpuSample(BTreeMap<&'static str, f64>);
+pub(crate) struct CpuSample {
+    parties: BTreeMap<&'static str, f64>,
+    /// The machine's idle time (all cores, `idle` + `iowait`), in seconds.
+    idle: f64,
+}
 
 /// The party a thread of this process works for, by its name (the runtimes name theirs).
 fn party(thread_name: &str) -> &'static str {
@@ -17,6 +23,15 @@ fn party(thread_name: &str) -> &'static str {
     } else {
         "server"
     }
+}
+
+/// Idle seconds of all cores together, from the `cpu` line of `/proc/stat` (in USER_HZ ticks,
+/// 100 per second on Linux: `sysconf(_SC_CLK_TCK)`, which the kernel fixes at 100 for user space).
+fn idle_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    (ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0)) as f64 / 100.0
 }
 
 fn run_seconds(schedstat: &str) -> Option<f64> {
@@ -50,16 +65,21 @@ impl CpuSample {
                 }
             }
         }
-        Self(parties)
+        Self { parties, idle: idle_seconds() }
     }
 
     /// CPU seconds per party between `earlier` and `self` (a party whose processes ended in
     /// between may show less than it used).
     pub(crate) fn since(&self, earlier: &Self) -> Vec<(&'static str, f64)> {
-        self.0
+        self.parties
             .iter()
-            .map(|(party, seconds)| (*party, (seconds - earlier.0.get(party).copied().unwrap_or(0.0)).max(0.0)))
-            .filter(|(_, seconds)| *seconds > 0.0005)
+            .map(|(party, seconds)| (*party, (seconds - earlier.parties.get(party).copied().unwrap_or(0.0)).max(0.0)))
+            .filter(|(_, seconds)| *seconds > 0.005)
             .collect()
+    }
+
+    /// Idle seconds of the machine (all cores) between `earlier` and `self`.
+    pub(crate) fn idle_since(&self, earlier: &Self) -> f64 {
+        (self.idle - earlier.idle).max(0.0)
     }
 }
