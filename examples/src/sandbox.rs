@@ -60,7 +60,9 @@ pub const HOME_PAGE: &str = r#"<!doctype html>
 <p>This is the sandbox bank of <strong>openbanking-rs</strong>, an Open Banking security SDK in
 Rust: an OAuth 2.0 / FAPI 2.0 authorization server, the UK Open Banking v3.1 consent and accounts
 APIs behind a gateway guard, and pages where a customer logs in and approves or revokes consents.
-Every key, client and consent is kept in memory and lost on restart; the data is made up.</p>
+Its keys, clients, consents and tokens' state live in its database (a SQLite file unless it was
+started with another), so a restart forgets none of them (unless it runs with
+<code>--database memory</code>); the customers and their accounts are made up.</p>
 <ul>
 <li><a href="/.well-known/oauth-authorization-server">Discovery</a>: the authorization server's
 metadata (RFC 8414), where a TPP starts.</li>

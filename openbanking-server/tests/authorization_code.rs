@@ -258,7 +258,12 @@ struct Recorder(std::sync::Mutex<Vec<String>>);
 
 #[async_trait::async_trait]
 impl Interaction for Recorder {
-    async fn begin(&self, _server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
+    async fn begin(
+        &self,
+        _server: &AuthorizationServer,
+        pending: PendingAuthorization,
+        _headers: &axum::http::HeaderMap,
+    ) -> Response {
         self.0.lock().unwrap().push(pending.id);
         "please log in".into_response()
     }

@@ -212,3 +212,34 @@ async fn the_banks_hub_mode_error_page_speaks_the_psus_language_and_names_the_ba
         assert!(error.contains("the consent hub&#x27;s answer could not be accepted"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn a_hub_mode_authorization_without_a_consent_is_refused_in_the_psus_language() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let hub = start_hub(clock.clone()).await;
+    let bank = start_hub_bank_with(&hub, "bank-a", clock, |i| i.bank_name("Banco del Plata")).await;
+    // One pushed request per browser: `/authorize` spends it.
+    for (accept_language, language, words) in [
+        (Some("es-AR,es;q=0.9"), "es", "No se puede completar la solicitud"),
+        (None, "en", "This request can&#x27;t be completed"),
+    ] {
+        let (challenge, _verifier) = PkceChallenge::new_random_s256();
+        let response = push(&bank.bank, &bank.tpp, &challenge, &[("scope", Some("accounts"))], None).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let request_uri = response.json::<Value>().await.unwrap()["request_uri"].as_str().unwrap().to_owned();
+        let mut authorize = Url::parse(&bank.bank.url("/authorize")).unwrap();
+        authorize
+            .query_pairs_mut()
+            .append_pair("client_id", bank.tpp.client_id.as_str())
+            .append_pair("request_uri", &request_uri);
+
+        let response = browser(accept_language).get(authorize).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{accept_language:?}");
+        assert!(response.headers().get("location").is_none(), "never redirected");
+        assert_eq!(response.headers()["content-language"], language);
+        let error = response.text().await.unwrap();
+        assert!(error.contains(words), "{error}");
+        assert!(error.contains("names a consent"), "{error}");
+        assert!(error.contains("Banco del Plata"), "{error}");
+    }
+}

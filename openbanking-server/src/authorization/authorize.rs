@@ -34,7 +34,7 @@ pub(super) async fn authorize(
     match server.start_authorization(query.as_deref().unwrap_or("")).await {
         Ok(pending) => {
             let interaction = server.inner().interaction.clone();
-            interaction.begin(&server, pending).await
+            interaction.begin(&server, pending, &headers).await
         }
         Err(e) => {
             let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
@@ -64,14 +64,9 @@ static LANGUAGES: LazyLock<Catalogue> = LazyLock::new(Catalogue::default);
 
 /// An error page for errors that must not be redirected (unknown client, bad redirect URI,
 /// bad `request_uri`): RFC 6749 §4.1.2.1 and RFC 9700 §4.11. Client errors are 400, server
-/// errors keep their status; the text shown is HTML-escaped. In English (the default language).
-pub(crate) fn error_page(error: &OAuthError) -> Response {
-    error_page_in(error, None)
-}
-
-/// [`error_page`] in the language an `Accept-Language` value prefers (RFC 9110 §12.5.4) among
-/// the PSU pages' built-in ones; English without one, for `*`, or for a language they don't
-/// speak. Only the page's words change: the OAuth `error` code and its description stay as the
+/// errors keep their status; the text shown is HTML-escaped. In the language an
+/// `Accept-Language` value prefers (RFC 9110 §12.5.4) among the PSU pages' built-in ones;
+/// English without one, for `*`, or for a language they don't speak. Only the page's words change: the OAuth `error` code and its description stay as the
 /// protocol writes them.
 pub(crate) fn error_page_in(error: &OAuthError, accept_language: Option<&str>) -> Response {
     let status = if error.status().is_server_error() { error.status() } else { StatusCode::BAD_REQUEST };
@@ -236,7 +231,7 @@ mod tests {
 
     #[test]
     fn error_page_is_400_and_escaped() {
-        let page = error_page(&OAuthError::invalid_request("<img src=x onerror=alert(1)>"));
+        let page = error_page_in(&OAuthError::invalid_request("<img src=x onerror=alert(1)>"), None);
         assert_eq!(page.status(), StatusCode::BAD_REQUEST);
         assert!(page.headers().get(axum::http::header::LOCATION).is_none());
     }

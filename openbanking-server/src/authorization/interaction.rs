@@ -7,6 +7,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use openbanking_core::{PsuId, Scope};
 
@@ -18,8 +19,10 @@ use crate::store::PendingAuthorization;
 pub trait Interaction: Send + Sync + fmt::Debug {
     /// Starts the interaction for `pending` (already stored under `pending.id`). Returns the
     /// response for the PSU's browser: usually a redirect to the bank's login page carrying the
-    /// interaction id.
-    async fn begin(&self, server: &AuthorizationServer, pending: PendingAuthorization) -> Response;
+    /// interaction id. `headers` are those of the browser's request to `/authorize`: an error
+    /// page shown at once speaks the language its `Accept-Language` prefers (RFC 9110 §12.5.4).
+    async fn begin(&self, server: &AuthorizationServer, pending: PendingAuthorization, headers: &HeaderMap)
+    -> Response;
 }
 
 /// What the PSU decided.
@@ -53,11 +56,19 @@ impl AutoApprove {
 
 #[async_trait]
 impl Interaction for AutoApprove {
-    async fn begin(&self, server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
+    async fn begin(
+        &self,
+        server: &AuthorizationServer,
+        pending: PendingAuthorization,
+        headers: &HeaderMap,
+    ) -> Response {
         let outcome = InteractionOutcome::Approve { subject: self.subject.clone(), scope: None };
         match server.complete_interaction(&pending.id, outcome).await {
             Ok(location) => Redirect::to(&location).into_response(),
-            Err(e) => crate::authorization::authorize::error_page(&e).into_response(),
+            Err(e) => {
+                let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+                crate::authorization::authorize::error_page_in(&e, accept_language)
+            }
         }
     }
 }

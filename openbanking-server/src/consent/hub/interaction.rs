@@ -155,12 +155,18 @@ impl HubInteraction {
 
 #[async_trait]
 impl Interaction for HubInteraction {
-    async fn begin(&self, _server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
+    async fn begin(
+        &self,
+        _server: &AuthorizationServer,
+        pending: PendingAuthorization,
+        headers: &HeaderMap,
+    ) -> Response {
+        let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let Some(consent_id) = pending.request.consent_id.clone() else {
             let error = OAuthError::invalid_request(
                 "in hub mode an authorization request names a consent (consent:<ConsentId>)",
             );
-            return self.error_page(None, &error);
+            return self.error_page(accept_language, &error);
         };
         let iat = self.provider.clock().unix_now();
         let claims = InteractionClaims {
@@ -177,10 +183,10 @@ impl Interaction for HubInteraction {
         header.insert("typ".into(), INTERACTION_TYP.into());
         header.insert("kid".into(), self.provider.key().kid().as_str().into());
         let Ok(jws) = self.provider.key().sign(&header, &claims) else {
-            return self.error_page(None, &OAuthError::server_error("could not sign the hub request"));
+            return self.error_page(accept_language, &OAuthError::server_error("could not sign the hub request"));
         };
         let Ok(mut url) = url::Url::parse(&format!("{}{START_PATH}", self.provider.hub_base())) else {
-            return self.error_page(None, &OAuthError::server_error("the hub URL does not parse"));
+            return self.error_page(accept_language, &OAuthError::server_error("the hub URL does not parse"));
         };
         url.query_pairs_mut().append_pair("request", &jws);
         tracing::debug!(interaction = %pending.id, "sending the PSU to the hub");

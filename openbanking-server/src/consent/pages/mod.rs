@@ -145,7 +145,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use openbanking_core::ConsentProvider;
@@ -428,7 +428,12 @@ impl ConsentPagesBuilder {
 impl Interaction for ConsentPages {
     /// Opens a fresh session for the interaction (replacing any session cookie the browser had)
     /// and redirects (303) to the login page.
-    async fn begin(&self, server: &AuthorizationServer, pending: PendingAuthorization) -> Response {
+    async fn begin(
+        &self,
+        server: &AuthorizationServer,
+        pending: PendingAuthorization,
+        headers: &HeaderMap,
+    ) -> Response {
         let now = server.clock().now();
         // A session that has not logged in ends with its interaction, at the latest.
         let ends = (now + self.inner.session_lifetime).min(pending.started_at + INTERACTION_LIFETIME);
@@ -439,8 +444,7 @@ impl Interaction for ConsentPages {
         };
         match Sessions::new(server.sessions().clone()).create(&session, now).await {
             Ok(id) => handlers::with_cookie(self.see_other(&self.href(LOGIN_PATH)), cookie.set(&id)),
-            // No request headers here: the page is in the default language.
-            Err(e) => view::View::new(self, None).error(e),
+            Err(e) => view::View::new(self, Some(headers)).error(e),
         }
     }
 }
