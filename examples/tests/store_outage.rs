@@ -1,10 +1,14 @@
 //! A database out of reach answers 503 (fail closed, retry later), never 500, and a PostgreSQL
-//! instance whose connections were cut recovers by itself (the pool reconnects). A closed pool
-//! does not reopen: the process is restarted (see `restart.rs`).
+//! instance whose connections were cut, or that was out of reach for a while, recovers by itself
+//! when the database is back (the pool reconnects). A closed pool does not reopen: the process is
+//! restarted (see `restart.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{ACCOUNTS, Instance, TempSqlite, Tpp, drop_schema, fresh_schema, postgres_url};
@@ -87,5 +91,129 @@ async fn postgres_connections_cut_from_outside_never_give_500_and_recover() {
     }
     admin.close().await;
     bank.stop().await;
+    drop_schema(&url, &schema).await;
+}
+
+/// A TCP relay in front of PostgreSQL that can be taken down (every relayed connection cut, and
+/// each new one closed as soon as it is accepted) and brought back: the database out of reach, as
+/// a failover or a network cut makes it, while the sandbox keeps running.
+struct Relay {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(to: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (relay_up, relay_cut) = (up.clone(), cut.clone());
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !relay_up.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = relay_cut.subscribe();
+                let to = to.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up, cut, accepting }
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.down();
+        self.accepting.abort();
+    }
+}
+
+#[tokio::test]
+async fn postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_is_back() {
+    let Some(url) = postgres_url("postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_is_back")
+    else {
+        return;
+    };
+    let mut through = url::Url::parse(&url).unwrap();
+    let target = format!("{}:{}", through.host_str().unwrap(), through.port().unwrap_or(5432));
+    let relay = Relay::start(target).await;
+    through.set_host(Some("127.0.0.1")).unwrap();
+    through.set_port(Some(relay.addr.port())).unwrap();
+    // The server's log, shown if the test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    let schema = fresh_schema("out_of_reach");
+    let bank = Instance::start_own(Database::parse(through.as_str(), Some(schema.clone())).unwrap()).await;
+    let at = bank.addr.clone();
+    let tpp = Tpp::register(&at, &at).await;
+    let cc_token = tpp.client_credentials(&at).await;
+    let consent_id = tpp.create_consent(&at, &cc_token).await;
+    let consent = format!("{}/{consent_id}", common::CONSENTS);
+    let token_request = [("grant_type", "client_credentials"), ("scope", "accounts")];
+
+    relay.down();
+    // A token request must record its assertion's and proof's `jti`s, and a consent read must
+    // not trust what it kept once it can no longer hear changes: both answer 503, none 500.
+    let started = Instant::now();
+    loop {
+        let issued = tpp.post_form(&at, "/token", &token_request).await.status();
+        let read = tpp.api(&at, Method::GET, &consent, &cc_token, None).await.status();
+        for status in [issued, read] {
+            assert!(matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{status}");
+        }
+        if issued == StatusCode::SERVICE_UNAVAILABLE && read == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still served without the database");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Down for a while: still 503, and a registration (a write) is refused too, with no 500.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let issued = tpp.post_form(&at, "/token", &token_request).await;
+    let status = issued.status();
+    let body: serde_json::Value = issued.json().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    let registered = tpp.http.post(format!("{at}/register")).json(&serde_json::json!({})).send().await.unwrap();
+    assert_ne!(registered.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_ne!(registered.status(), StatusCode::CREATED);
+
+    relay.up();
+    let started = Instant::now();
+    loop {
+        let issued = tpp.post_form(&at, "/token", &token_request).await.status();
+        let read = tpp.api(&at, Method::GET, &consent, &cc_token, None).await.status();
+        for status in [issued, read] {
+            assert!(matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{status}");
+        }
+        if issued == StatusCode::OK && read == StatusCode::OK {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "no recovery once the database was back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // What was written before the outage is all there.
+    assert_eq!(tpp.consent_status(&at, &cc_token, &consent_id).await, "AwaitingAuthorisation");
+
+    bank.stop().await;
+    drop(relay);
     drop_schema(&url, &schema).await;
 }

@@ -118,10 +118,15 @@ pub(crate) fn corrupt(table: &'static str, column: &'static str, reason: impl fm
 /// [`StoreError::Unavailable`] (retry later, 503), a unique violation is a conflict, the rest is
 /// [`StoreError::Backend`]. `transient` says which database error codes (SQLite result codes,
 /// PostgreSQL SQLSTATEs) are a busy or unreachable server rather than a fault.
+///
+/// A protocol error counts as out of reach: it is what a connection cut mid-conversation reads
+/// (a server, proxy or failover closing the socket while the driver expects an answer: sqlx's
+/// "unexpected response from SSLRequest: 0x00" when a connection attempt is closed at once), and
+/// the pool opens a fresh connection for the next request.
 pub(crate) fn classify(context: &'static str, error: sqlx::Error, transient: fn(&str) -> bool) -> StoreError {
     use sqlx::Error as E;
     let unavailable = match &error {
-        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => true,
         E::Database(db) if db.is_unique_violation() => return StoreError::already_exists(),
         E::Database(db) => db.code().is_some_and(|code| transient(&code)),
         _ => false,
