@@ -1,6 +1,7 @@
 //! Two sandbox instances of one issuer on one PostgreSQL URL and schema (as behind a load
-//! balancer): they share clients, codes, used `jti`s and consents, and sign with the same stored
-//! key. Needs `OPENBANKING_TEST_POSTGRES_URL`; skipped (and says so) without it.
+//! balancer): they share clients, codes, used `jti`s, consents, PSU sessions and interactions,
+//! and DPoP nonces, and sign with the same stored key. Needs `OPENBANKING_TEST_POSTGRES_URL`;
+//! skipped (and says so) without it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -62,6 +63,24 @@ async fn two_instances_on_one_postgres_schema_act_as_one_bank() {
         assert_eq!(wins.len(), 1, "trial {trial}: exactly one redemption wins");
     }
 
+    // A PSU's interaction and session go from one instance to the other at every step (PAR,
+    // `/authorize`, login page, login, consent page, decision), from a fresh browser, and the
+    // session logged in that way is known at both for the next authorisation.
+    let wanderer = browser();
+    for instances in [[a.addr.as_str(), b.addr.as_str()], [b.addr.as_str(), a.addr.as_str()]] {
+        let consent_id = tpp.create_consent(instances[0], &cc_token).await;
+        let (code, verifier) = tpp.authorise_across(&instances, &wanderer, &consent_id).await;
+        let params = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ];
+        let token = tpp.token_with(instances[1], &params, &tpp.assertion(), &tpp.proof("POST", "/token", None)).await;
+        assert_eq!(token.status(), StatusCode::OK);
+        assert_eq!(tpp.consent_status(instances[0], &cc_token, &consent_id).await, "Authorised");
+    }
+
     // A DPoP proof accepted at A is refused at B.
     let cc = [("grant_type", "client_credentials"), ("scope", "accounts")];
     let proof = tpp.proof("POST", "/token", None);
@@ -96,6 +115,44 @@ async fn two_instances_on_one_postgres_schema_act_as_one_bank() {
         }
         assert_eq!(status, StatusCode::OK, "until refused, the call is served as before");
         assert!(revoked.elapsed() < std::time::Duration::from_secs(1), "still served 1 s after the revocation at A");
+    }
+
+    a.stop().await;
+    b.stop().await;
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+async fn a_dpop_nonce_given_by_one_instance_is_accepted_by_the_other_and_a_made_up_one_by_neither() {
+    let test = "a_dpop_nonce_given_by_one_instance_is_accepted_by_the_other_and_a_made_up_one_by_neither";
+    let Some(url) = postgres_url(test) else { return };
+    let schema = fresh_schema("nonces");
+    let database = Database::parse(&url, Some(schema.clone())).unwrap();
+    let issuer = "http://127.0.0.1:9";
+    let (a, b) = tokio::join!(
+        Instance::start_with_nonces(issuer, database.clone()),
+        Instance::start_with_nonces(issuer, database)
+    );
+    let tpp = Tpp::register(issuer, &a.addr).await;
+    let cc = [("grant_type", "client_credentials"), ("scope", "accounts")];
+
+    // A proof without a nonce: A answers `use_dpop_nonce` with one (RFC 9449 §8).
+    let asked = tpp.token_with(&a.addr, &cc, &tpp.assertion(), &tpp.proof("POST", "/token", None)).await;
+    assert_eq!(asked.status(), StatusCode::BAD_REQUEST);
+    let nonce = asked.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    assert_eq!(asked.json::<Value>().await.unwrap()["error"], "use_dpop_nonce");
+
+    // B takes A's nonce.
+    let proof = tpp.proof_with_nonce("POST", "/token", None, Some(&nonce));
+    let token = tpp.token_with(&b.addr, &cc, &tpp.assertion(), &proof).await;
+    assert_eq!(token.status(), StatusCode::OK, "{:?}", token.text().await);
+
+    // A nonce neither made is refused at both.
+    for at in [&a.addr, &b.addr] {
+        let proof = tpp.proof_with_nonce("POST", "/token", None, Some("made-up-nonce"));
+        let refused = tpp.token_with(at, &cc, &tpp.assertion(), &proof).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"], "use_dpop_nonce");
     }
 
     a.stop().await;

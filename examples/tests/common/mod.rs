@@ -42,8 +42,21 @@ impl Instance {
         Self::serve(listener, addr, &issuer, database).await
     }
 
+    /// [`Instance::start`] with DPoP server nonces required (RFC 9449 §8).
+    pub async fn start_with_nonces(issuer: &str, database: Database) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = SandboxConfig::new(Issuer::parse(issuer).unwrap()).with_database(database);
+        config.require_dpop_nonce = true;
+        Self::serve_config(listener, addr, config).await
+    }
+
     async fn serve(listener: tokio::net::TcpListener, addr: String, issuer: &str, database: Database) -> Self {
         let config = SandboxConfig::new(Issuer::parse(issuer).unwrap()).with_database(database);
+        Self::serve_config(listener, addr, config).await
+    }
+
+    async fn serve_config(listener: tokio::net::TcpListener, addr: String, config: SandboxConfig) -> Self {
         let bank = sandbox::build(config).await.unwrap();
         let router = bank.router;
         let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -113,8 +126,13 @@ impl Tpp {
 
     /// A DPoP proof for `method` at the issuer's `path`.
     pub fn proof(&self, method: &str, path: &str, token: Option<&str>) -> String {
+        self.proof_with_nonce(method, path, token, None)
+    }
+
+    /// [`Tpp::proof`] carrying a server's `nonce`.
+    pub fn proof_with_nonce(&self, method: &str, path: &str, token: Option<&str>, nonce: Option<&str>) -> String {
         let url = format!("{}{path}", self.issuer);
-        self.dpop.proof(method, &url, token, None, SystemClock.unix_now()).unwrap()
+        self.dpop.proof(method, &url, token, nonce, SystemClock.unix_now()).unwrap()
     }
 
     /// A token request at `at` with the given assertion and proof.
@@ -202,11 +220,25 @@ impl Tpp {
         browser: &reqwest::Client,
         consent_id: &str,
     ) -> (String, openbanking_core::PkceVerifier) {
+        self.authorise_across(&[at], browser, consent_id).await
+    }
+
+    /// [`Tpp::authorise`] with each step at the next of `instances` in turn (PAR, `/authorize`,
+    /// the login page, the login, the consent page, the decision), as a load balancer may send
+    /// them: the interaction and the PSU's session live in the shared store.
+    pub async fn authorise_across(
+        &self,
+        instances: &[&str],
+        browser: &reqwest::Client,
+        consent_id: &str,
+    ) -> (String, openbanking_core::PkceVerifier) {
+        let mut turn = instances.iter().copied().cycle();
+        let mut next = || turn.next().expect("at least one instance");
         let (challenge, verifier) = PkceChallenge::new_random_s256();
         let scope = format!("accounts consent:{consent_id}");
         let par = self
             .post_form(
-                at,
+                next(),
                 "/par",
                 &[
                     ("response_type", "code"),
@@ -220,7 +252,7 @@ impl Tpp {
             .await;
         assert_eq!(par.status(), StatusCode::CREATED);
         let par: Value = par.json().await.unwrap();
-        let mut authorize = Url::parse(&format!("{at}/authorize")).unwrap();
+        let mut authorize = Url::parse(&format!("{}/authorize", next())).unwrap();
         authorize
             .query_pairs_mut()
             .append_pair("client_id", &self.client_id)
@@ -228,23 +260,23 @@ impl Tpp {
         let response = browser.get(authorize).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let mut path = location(&response);
-        let mut page = browser.get(format!("{at}{path}")).send().await.unwrap().text().await.unwrap();
+        let mut page = browser.get(format!("{}{path}", next())).send().await.unwrap().text().await.unwrap();
         if page.contains("name=\"username\"") {
             let response = browser
-                .post(format!("{at}{path}"))
+                .post(format!("{}{path}", next()))
                 .form(&[("csrf", csrf(&page).as_str()), ("username", "alice"), ("password", "alice-password")])
                 .send()
                 .await
                 .unwrap();
             assert_eq!(response.status(), StatusCode::SEE_OTHER);
             path = location(&response);
-            page = browser.get(format!("{at}{path}")).send().await.unwrap().text().await.unwrap();
+            page = browser.get(format!("{}{path}", next())).send().await.unwrap().text().await.unwrap();
         }
         let marker = "name=\"account\" value=\"";
         let start = page.find(marker).expect("an account to choose") + marker.len();
         let account = page[start..start + page[start..].find('"').unwrap()].to_owned();
         let response = browser
-            .post(format!("{at}{path}"))
+            .post(format!("{}{path}", next()))
             .form(&[("csrf", csrf(&page).as_str()), ("decision", "approve"), ("account", account.as_str())])
             .send()
             .await
