@@ -376,7 +376,9 @@ pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
     let data: Arc<dyn AccountData> = Arc::new(MemoryAccountData::seeded().with_time_zone(TIME_ZONE));
     let hub = match &config.consent {
         ConsentMode::Local => None,
-        ConsentMode::Hub { url, bank_id } => Some(hub_provider(&config, url, bank_id.as_deref(), &keys)?),
+        ConsentMode::Hub { url, bank_id } => {
+            Some(hub_provider(&config, url, bank_id.as_deref(), &keys, stores.replay.clone())?)
+        }
     };
     let provider: Arc<dyn ConsentProvider> = match &hub {
         Some(hub) => Arc::new(hub.clone()),
@@ -440,11 +442,17 @@ pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
 /// The hub's client for this bank: its id (given, or from the issuer's host and port) and its
 /// active signing key (kept in the database with a SQL store, so a restarted bank is the same
 /// participant).
+///
+/// The webhook's `jti`s go to the bank's replay cache (so a webhook delivered once is refused at
+/// every instance, and after a restart). Several instances on PostgreSQL: the hub's webhook
+/// reaches one of them, which revokes the consent's tokens in the shared store (the token side
+/// of consent events), so every instance refuses them at once, whatever answer it kept.
 fn hub_provider(
     config: &SandboxConfig,
     url: &url::Url,
     bank_id: Option<&str>,
     keys: &KeyRing,
+    replay: Arc<dyn openbanking_core::store::ReplayCache>,
 ) -> Result<HubConsentProvider, Box<dyn Error>> {
     let issuer: url::Url = config.issuer.as_str().parse()?;
     let derived = format!(
@@ -455,7 +463,10 @@ fn hub_provider(
     let bank_id = BankId::parse(bank_id.unwrap_or(&derived))?;
     let active = keys.active();
     let key = SigningKey::from_pkcs8(active.alg(), active.to_pkcs8(), Some(active.kid().clone()))?;
-    Ok(HubConsentProvider::builder(url.clone(), bank_id, key).clock(config.clock.clone()).build()?)
+    Ok(HubConsentProvider::builder(url.clone(), bank_id, key)
+        .clock(config.clock.clone())
+        .replay_cache(replay)
+        .build()?)
 }
 
 impl Sandbox {

@@ -48,45 +48,7 @@ async fn a_sandbox_bank_in_hub_mode_enrols_forwards_and_sends_the_psu_to_the_hub
     assert_eq!(at_hub.unwrap().status(), ConsentStatus::AwaitingAuthorisation, "the consent is held at the hub");
 
     // PAR at the bank, the PSU at the hub, back at the bank with a code.
-    let (challenge, verifier) = PkceChallenge::new_random_s256();
-    let scope = format!("accounts consent:{consent_id}");
-    let par = tpp
-        .post_form(
-            &bank_base,
-            "/par",
-            &[
-                ("response_type", "code"),
-                ("redirect_uri", REDIRECT),
-                ("scope", &scope),
-                ("state", "st-1"),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-        .await;
-    assert_eq!(par.status(), StatusCode::CREATED);
-    let par: Value = par.json().await.unwrap();
-    let browser = browser();
-    let mut authorize = Url::parse(&format!("{bank_base}/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("client_id", &tpp.client_id)
-        .append_pair("request_uri", par["request_uri"].as_str().unwrap());
-    let to_hub = location(&browser.get(authorize).send().await.unwrap(), &bank_base);
-    assert!(to_hub.starts_with(&hub_base), "{to_hub}");
-    let login = location(&browser.get(&to_hub).send().await.unwrap(), &hub_base);
-    let page = browser.get(&login).send().await.unwrap().text().await.unwrap();
-    let form = [("csrf", csrf(&page)), ("username", "alice".into()), ("password", "alice-password".into())];
-    let consent_page = location(&browser.post(&login).form(&form).send().await.unwrap(), &hub_base);
-    let page = browser.get(&consent_page).send().await.unwrap().text().await.unwrap();
-    let marker = "name=\"account\" value=\"";
-    let start = page.find(marker).expect("alice's accounts at the bank") + marker.len();
-    let account = page[start..start + page[start..].find('"').unwrap()].to_owned();
-    let form = [("csrf", csrf(&page)), ("decision", "approve".into()), ("account", account)];
-    let callback = location(&browser.post(&consent_page).form(&form).send().await.unwrap(), &hub_base);
-    assert!(callback.starts_with(&bank_base), "{callback}");
-    let back = Url::parse(&location(&browser.get(&callback).send().await.unwrap(), &bank_base)).unwrap();
-    let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+    let (code, verifier) = approve_at_the_hub(&tpp, &bank_base, &hub_base, &consent_id).await;
 
     let token = tpp
         .post_form(
@@ -141,4 +103,134 @@ async fn the_sandbox_hub_keeps_consents_and_its_key_in_sqlite_across_a_restart()
     assert_eq!(kept.client_id().as_str(), "bank-a/tpp-1");
     assert!(second.hub.jwks().find(&kid).is_some(), "the hub signs with the same key after a restart");
     second.store.close().await;
+}
+
+/// PAR for `consent_id` at the bank, the PSU (alice) logs in and approves at the hub, and is sent
+/// back to the bank: the code and the PKCE verifier.
+async fn approve_at_the_hub(
+    tpp: &Tpp,
+    bank_base: &str,
+    hub_base: &str,
+    consent_id: &str,
+) -> (String, openbanking_core::PkceVerifier) {
+    let (challenge, verifier) = PkceChallenge::new_random_s256();
+    let scope = format!("accounts consent:{consent_id}");
+    let par = tpp
+        .post_form(
+            bank_base,
+            "/par",
+            &[
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("scope", &scope),
+                ("state", "st-1"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    assert_eq!(par.status(), StatusCode::CREATED);
+    let par: Value = par.json().await.unwrap();
+    let browser = browser();
+    let mut authorize = Url::parse(&format!("{bank_base}/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", &tpp.client_id)
+        .append_pair("request_uri", par["request_uri"].as_str().unwrap());
+    let to_hub = location(&browser.get(authorize).send().await.unwrap(), bank_base);
+    assert!(to_hub.starts_with(hub_base), "{to_hub}");
+    let login = location(&browser.get(&to_hub).send().await.unwrap(), hub_base);
+    let page = browser.get(&login).send().await.unwrap().text().await.unwrap();
+    let form = [("csrf", csrf(&page)), ("username", "alice".into()), ("password", "alice-password".into())];
+    let consent_page = location(&browser.post(&login).form(&form).send().await.unwrap(), hub_base);
+    let page = browser.get(&consent_page).send().await.unwrap().text().await.unwrap();
+    let marker = "name=\"account\" value=\"";
+    let start = page.find(marker).expect("alice's accounts at the bank") + marker.len();
+    let account = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let form = [("csrf", csrf(&page)), ("decision", "approve".into()), ("account", account)];
+    let callback = location(&browser.post(&consent_page).form(&form).send().await.unwrap(), hub_base);
+    assert!(callback.starts_with(bank_base), "{callback}");
+    let back = Url::parse(&location(&browser.get(&callback).send().await.unwrap(), bank_base)).unwrap();
+    let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+
+    (code, verifier)
+}
+
+#[tokio::test]
+async fn two_bank_instances_in_hub_mode_on_one_postgres_refuse_a_revoked_consent_within_a_second() {
+    let test = "two_bank_instances_in_hub_mode_on_one_postgres_refuse_a_revoked_consent_within_a_second";
+    let Some(url) = common::postgres_url(test) else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hub_base = format!("http://{}", listener.local_addr().unwrap());
+    let hub = hub::build(HubConfig::new(hub_base.parse().unwrap())).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, hub.router).await.unwrap() });
+
+    // Two instances of one bank (one issuer, one schema): the issuer's URL reaches A, so the
+    // hub's webhook lands there; B only hears the hub when it asks.
+    let schema = common::fresh_schema("hub_two");
+    let database = sandbox::Database::parse(&url, Some(schema.clone())).unwrap();
+    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a_base = format!("http://{}", listener_a.local_addr().unwrap());
+    let config = |database| {
+        SandboxConfig::new(Issuer::parse(a_base.clone()).unwrap())
+            .with_hub(hub_base.parse().unwrap(), None)
+            .with_database(database)
+    };
+    let a = sandbox::build(config(database.clone())).await.unwrap();
+    let b = sandbox::build(config(database)).await.unwrap();
+    let (a_store, b_store) = (a.store.clone(), b.store.clone());
+    let serving_a = tokio::spawn(async move { axum::serve(listener_a, a.router).await.unwrap() });
+    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_base = format!("http://{}", listener_b.local_addr().unwrap());
+    let serving_b = tokio::spawn(async move { axum::serve(listener_b, b.router).await.unwrap() });
+
+    let tpp = Tpp::register(&a_base, &a_base).await;
+    let cc = tpp.client_credentials(&b_base).await;
+    let consent_id = tpp.create_consent(&b_base, &cc).await;
+    let (code, verifier) = approve_at_the_hub(&tpp, &a_base, &hub_base, &consent_id).await;
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.secret()),
+    ];
+    let token = tpp.token_with(&b_base, &params, &tpp.assertion(), &tpp.proof("POST", "/token", None)).await;
+    assert_eq!(token.status(), StatusCode::OK);
+    let access = token.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    // Both instances serve the data, and keep the hub's positive answer.
+    for at in [&a_base, &b_base] {
+        assert_eq!(tpp.api(at, reqwest::Method::GET, ACCOUNTS, &access, None).await.status(), StatusCode::OK);
+    }
+
+    // Revoked at the hub (the PSU's dashboard there, or another bank's instance): refused at A
+    // and at B within a second. The webhook reaches A, which revokes the consent's tokens in the
+    // shared store; B still holds the hub's positive answer, and refuses the revoked token.
+    use openbanking_core::provider::{Actor, RevokeConsent};
+    let id = ConsentId::parse(consent_id.clone()).unwrap();
+    hub.hub
+        .provider()
+        .revoke(RevokeConsent::new(id, Actor::Psu(openbanking_core::PsuId::parse("alice").unwrap())))
+        .await
+        .unwrap();
+    let revoked = std::time::Instant::now();
+    for at in [&a_base, &b_base] {
+        loop {
+            let status = tpp.api(at, reqwest::Method::GET, ACCOUNTS, &access, None).await.status();
+            if status == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "until refused, the call is served as before");
+            assert!(
+                revoked.elapsed() < std::time::Duration::from_secs(1),
+                "{at} still serves 1 s after the revocation"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    serving_a.abort();
+    serving_b.abort();
+    a_store.close().await;
+    b_store.close().await;
+    common::drop_schema(&url, &schema).await;
 }

@@ -8,15 +8,18 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey, UnverifiedJws};
 use openbanking_core::testing::{
     artifact_store_conformance, client_store_conformance, code_store_conformance, consent_store_conformance,
     refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance, sample_consent,
     sample_pending_authorization, sample_pushed_request, session_store_conformance,
 };
-use openbanking_core::{ClientId, ConsentId, random_token};
+use openbanking_core::{ClientId, ConsentId, Jti, MAX_IDENTIFIER_LEN, Scope, random_token};
+use openbanking_server::store::keys::KeyStore;
 use openbanking_server::store::postgres::PostgresStores;
-use openbanking_server::store::{CodeGrant, CodeRedemption, StoreError, TokenHash};
+use openbanking_server::store::{CodeGrant, CodeRedemption, IssuedAccessToken, RefreshFamily, StoreError, TokenHash};
 use sqlx::Connection;
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const URL_VAR: &str = "OPENBANKING_TEST_POSTGRES_URL";
@@ -240,6 +243,176 @@ async fn a_corrupt_row_is_a_backend_error_not_a_panic() {
         .unwrap();
         let err = postgres.stores().consents.get(&ConsentId::parse("odd").unwrap()).await.unwrap_err();
         assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        let code = TokenHash::of("code");
+        sqlx::query(
+            "INSERT INTO codes (hash, grant_body, expires_at, used, purge_at, client_id) \
+             VALUES ($1, '[]', $2, FALSE, $2, 'tpp')",
+        )
+        .bind(code.as_str())
+        .bind(i64::MAX)
+        .execute(pool)
+        .await
+        .unwrap();
+        let err = postgres.stores().codes.find(&code, OffsetDateTime::now_utc()).await.unwrap_err();
+        let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
+        assert!(cause.to_string().contains("`codes`, column `grant_body`"), "the cause names the column: {cause}");
+        let tpp = ClientId::parse("tpp").unwrap();
+        let err = postgres.stores().codes.redeem(&code, &tpp, OffsetDateTime::now_utc()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        postgres.close().await;
+    })
+    .await;
+}
+
+/// A value of a column read into an identifier newtype, or of an identifier inside a JSON column,
+/// longer than the newtype allows: the read is a backend error naming the table, the column and
+/// why (not a panic, not `Ok`), and the oversized value is not echoed.
+#[tokio::test]
+async fn a_value_too_long_for_its_type_is_a_backend_error_naming_the_column() {
+    in_fresh_schema(|url, schema| async move {
+        let postgres = connect(&url, &schema).await;
+        let (pool, stores) = (postgres.pool(), postgres.stores());
+        let now = OffsetDateTime::now_utc();
+
+        // A column read straight into a `Jti`: an access token issued from a refresh family.
+        let (family, token) = sample_family(now);
+        stores.refresh_tokens.create(family.clone(), &token, now).await.unwrap();
+        let changed = sqlx::query("UPDATE refresh_access_tokens SET jti = $1 WHERE family_id = $2")
+            .bind(too_long())
+            .bind(&family.id)
+            .execute(pool)
+            .await
+            .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        let err = stores.refresh_tokens.find(&token, now).await.unwrap_err();
+        assert_too_long(err, "`refresh_access_tokens`, column `jti`");
+        let err = stores.refresh_tokens.revoke_family(&family.id, now).await.unwrap_err();
+        assert_too_long(err, "`refresh_access_tokens`, column `jti`");
+
+        // An identifier inside a JSON column: the consent's own id in its body.
+        let consent = sample_consent();
+        stores.consents.insert(&consent).await.unwrap();
+        sqlx::query("UPDATE consents SET body = replace(body, $1, $2) WHERE consent_id = $1")
+            .bind(consent.consent_id().as_str())
+            .bind(too_long())
+            .execute(pool)
+            .await
+            .unwrap();
+        let err = stores.consents.get(consent.consent_id()).await.unwrap_err();
+        assert_too_long(err, "`consents`, column `body`");
+        postgres.close().await;
+    })
+    .await;
+}
+
+/// Far longer than any identifier newtype accepts.
+fn too_long() -> String {
+    "x".repeat(MAX_IDENTIFIER_LEN * 8)
+}
+
+/// `err` is a backend error whose cause names `table_and_column` and the length limit, and does
+/// not echo the stored value.
+fn assert_too_long(err: StoreError, table_and_column: &str) {
+    let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
+    let message = cause.to_string();
+    assert!(message.contains(table_and_column), "the cause names {table_and_column}: {message}");
+    assert!(message.contains("longer than 512 bytes"), "the cause says why: {message}");
+    assert!(message.len() < MAX_IDENTIFIER_LEN, "the value is not echoed: {message}");
+}
+
+#[tokio::test]
+async fn purge_expired_clears_what_has_expired() {
+    in_fresh_schema(|url, schema| async move {
+        let postgres = connect(&url, &schema).await;
+        let stores = postgres.stores();
+        let now = OffsetDateTime::now_utc();
+        for i in 0..10 {
+            stores.replay.first_use(&format!("k{i}"), now + Duration::seconds(1), now).await.unwrap();
+            stores
+                .pushed_requests
+                .put(&format!("p{i}"), sample_pushed_request(), now + Duration::seconds(1), now)
+                .await
+                .unwrap();
+        }
+        assert!(stores.replay.first_use("live", now + Duration::hours(1), now).await.unwrap());
+        assert_eq!(postgres.purge_expired(now + Duration::seconds(2)).await.unwrap(), 20);
+        assert!(!stores.replay.first_use("live", now + Duration::hours(1), now).await.unwrap());
+        assert_eq!(stores.pushed_requests.get("p0", now).await.unwrap(), None, "deleted, not just expired");
+        postgres.close().await;
+    })
+    .await;
+}
+
+const WINDOW: Duration = Duration::minutes(5);
+
+#[tokio::test]
+async fn the_key_survives_a_reconnect_and_rotation_keeps_the_old_key_verifying_for_the_window() {
+    in_fresh_schema(|url, schema| async move {
+        let now = datetime!(2026-03-01 12:00 UTC);
+        let postgres = connect(&url, &schema).await;
+        let store = KeyStore::postgres(&postgres);
+        let ring = store.load_or_generate(SigningAlgorithm::ES256, WINDOW, now).await.unwrap();
+        let first = ring.active();
+        let signed = first.sign(serde_json::json!({}).as_object().unwrap(), &serde_json::json!({"n": 1})).unwrap();
+        postgres.close().await;
+
+        let postgres = connect(&url, &schema).await;
+        let store = KeyStore::postgres(&postgres);
+        let again = store.load_or_generate(SigningAlgorithm::EdDSA, WINDOW, now).await.unwrap();
+        assert_eq!(again.active().kid(), first.kid(), "the stored key, not a new one");
+        let _: serde_json::Value = UnverifiedJws::parse(&signed).unwrap().verify(&again.jwks().keys[0]).unwrap();
+
+        let second = store.rotate(&again, SigningAlgorithm::ES256, now).await.unwrap();
+        assert_eq!(again.active().kid(), &second);
+        assert!(again.find(first.kid().as_str()).is_some());
+        // Reloaded within the window: both keys, the new one active.
+        let within = store.load_or_generate(SigningAlgorithm::ES256, WINDOW, now + Duration::minutes(4)).await.unwrap();
+        assert_eq!(within.active().kid(), &second);
+        assert_eq!(within.jwks().keys.len(), 2);
+        // After it: the retired key is no longer published, and may be purged.
+        let after = store.load_or_generate(SigningAlgorithm::ES256, WINDOW, now + Duration::minutes(6)).await.unwrap();
+        assert_eq!(after.jwks().keys.len(), 1);
+        let stale = KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
+        store.refresh(&stale, WINDOW, now).await.unwrap();
+        assert_eq!(stale.active().kid(), &second, "refresh takes up the stored rotation");
+        assert_eq!(store.purge_retired(now + Duration::minutes(6) - WINDOW).await.unwrap(), 1);
+        postgres.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_shared_secret_is_made_once() {
+    in_fresh_schema(|url, schema| async move {
+        let now = datetime!(2026-03-01 12:00 UTC);
+        let postgres = connect(&url, &schema).await;
+        let store = KeyStore::postgres(&postgres);
+        let first = store.shared_secret("dpop_nonce", 32, now).await.unwrap();
+        // Another instance (another pool on the schema) gets the same bytes.
+        let other = connect(&url, &schema).await;
+        let second = KeyStore::postgres(&other).shared_secret("dpop_nonce", 32, now).await.unwrap();
+        assert_eq!(first.len(), 32);
+        assert_eq!(*first, *second);
+        assert_ne!(*store.shared_secret("other", 32, now).await.unwrap(), *first);
+        assert!(matches!(store.shared_secret("dpop_nonce", 16, now).await, Err(StoreError::Backend { .. })));
+        other.close().await;
+        postgres.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_corrupt_key_row_is_a_backend_error() {
+    in_fresh_schema(|url, schema| async move {
+        let now = datetime!(2026-03-01 12:00 UTC);
+        let postgres = connect(&url, &schema).await;
+        sqlx::query("INSERT INTO signing_keys VALUES ('k1', 'ES256', 'bm90IGEga2V5', 0, NULL)")
+            .execute(postgres.pool())
+            .await
+            .unwrap();
+        let loaded = KeyStore::postgres(&postgres).load_or_generate(SigningAlgorithm::ES256, WINDOW, now).await;
+        let Err(StoreError::Backend(cause)) = loaded else { panic!("expected Backend, got {loaded:?}") };
+        assert!(cause.to_string().contains("`signing_keys`, column `private_key`"), "{cause}");
         postgres.close().await;
     })
     .await;
@@ -439,4 +612,23 @@ fn sample_grant() -> CodeGrant {
         access_jti: openbanking_core::Jti::parse(random_token(16)).unwrap(),
         refresh_family: None,
     }
+}
+
+/// A new refresh family with one access token, and its refresh token.
+fn sample_family(now: OffsetDateTime) -> (RefreshFamily, TokenHash) {
+    let family = RefreshFamily {
+        id: format!("family-{}", random_token(12)),
+        client_id: ClientId::parse("tpp").unwrap(),
+        subject: "alice".into(),
+        scope: Scope::parse("openid accounts").unwrap(),
+        consent_id: None,
+        dpop_jkt: None,
+        expires_at: now + Duration::days(1),
+        revoked: false,
+        access_tokens: vec![IssuedAccessToken {
+            jti: Jti::parse(random_token(16)).unwrap(),
+            exp: now + Duration::minutes(5),
+        }],
+    };
+    (family, TokenHash::of(&random_token(32)))
 }

@@ -10,9 +10,10 @@ use openbanking_core::testing::{
     refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance, sample_consent,
     sample_pending_authorization, sample_pushed_request, session_store_conformance,
 };
-use openbanking_core::{ClientId, ConsentId, random_token};
+use openbanking_core::{ClientId, ConsentId, Jti, MAX_IDENTIFIER_LEN, Scope, random_token};
 use openbanking_server::store::sqlite::SqliteStores;
-use openbanking_server::store::{CodeRedemption, StoreError, TokenHash};
+use openbanking_server::store::{CodeRedemption, IssuedAccessToken, RefreshFamily, StoreError, TokenHash};
+use sqlx::Connection;
 use time::{Duration, OffsetDateTime};
 
 /// A database file under the temporary directory, removed (with its WAL files) when dropped.
@@ -172,6 +173,86 @@ async fn a_corrupt_row_is_a_backend_error_not_a_panic() {
     let err = sqlite.stores().codes.redeem(&code, &tpp, OffsetDateTime::now_utc()).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     sqlite.close().await;
+}
+
+/// A value of a column read into an identifier newtype, or of an identifier inside a JSON column,
+/// longer than the newtype allows: the read is a backend error naming the table, the column and
+/// why (not a panic, not `Ok`), and the oversized value is not echoed.
+#[tokio::test]
+async fn a_value_too_long_for_its_type_is_a_backend_error_naming_the_column() {
+    let db = TempDb::new();
+    let sqlite = db.open().await;
+    let (pool, stores) = (sqlite.pool(), sqlite.stores());
+    let now = OffsetDateTime::now_utc();
+
+    // A column read straight into a `Jti`: an access token issued from a refresh family.
+    let (family, token) = sample_family(now);
+    stores.refresh_tokens.create(family.clone(), &token, now).await.unwrap();
+    let changed = sqlx::query("UPDATE refresh_access_tokens SET jti = $1 WHERE family_id = $2")
+        .bind(too_long())
+        .bind(&family.id)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    let err = stores.refresh_tokens.find(&token, now).await.unwrap_err();
+    assert_too_long(err, "`refresh_access_tokens`, column `jti`");
+    let err = stores.refresh_tokens.revoke_family(&family.id, now).await.unwrap_err();
+    assert_too_long(err, "`refresh_access_tokens`, column `jti`");
+
+    // An identifier inside a JSON column: the consent's own id in its body.
+    let consent = sample_consent();
+    stores.consents.insert(&consent).await.unwrap();
+    sqlx::query("UPDATE consents SET body = replace(body, $1, $2) WHERE consent_id = $1")
+        .bind(consent.consent_id().as_str())
+        .bind(too_long())
+        .execute(pool)
+        .await
+        .unwrap();
+    let err = stores.consents.get(consent.consent_id()).await.unwrap_err();
+    assert_too_long(err, "`consents`, column `body`");
+    sqlite.close().await;
+}
+
+/// Far longer than any identifier newtype accepts.
+fn too_long() -> String {
+    "x".repeat(MAX_IDENTIFIER_LEN * 8)
+}
+
+/// `err` is a backend error whose cause names `table_and_column` and the length limit, and does
+/// not echo the stored value.
+fn assert_too_long(err: StoreError, table_and_column: &str) {
+    let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
+    let message = cause.to_string();
+    assert!(message.contains(table_and_column), "the cause names {table_and_column}: {message}");
+    assert!(message.contains("longer than 512 bytes"), "the cause says why: {message}");
+    assert!(message.len() < MAX_IDENTIFIER_LEN, "the value is not echoed: {message}");
+}
+
+#[tokio::test]
+async fn a_file_is_opened_in_wal_mode_with_a_busy_timeout() {
+    for exclusive in [false, true] {
+        let db = TempDb::new();
+        let sqlite = if exclusive { db.open_exclusive().await } else { db.open().await };
+        // Each connection of the pool (held at once, so they are distinct).
+        let mut held = Vec::new();
+        for _ in 0..sqlite.pool().options().get_max_connections().min(3) {
+            held.push(sqlite.pool().acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut **conn).await.unwrap();
+            assert_eq!(mode, "wal", "exclusive: {exclusive}");
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut **conn).await.unwrap();
+            assert_eq!(busy, 5_000, "the 5 s busy timeout `open` documents (exclusive: {exclusive})");
+        }
+        drop(held);
+        sqlite.close().await;
+        // WAL is kept in the file: a connection that asks for no journal mode finds it.
+        let mut plain = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut plain).await.unwrap();
+        assert_eq!(mode, "wal", "exclusive: {exclusive}");
+        plain.close().await.unwrap();
+    }
 }
 
 #[tokio::test]
@@ -399,4 +480,23 @@ fn sample_grant() -> openbanking_server::store::CodeGrant {
         access_jti: openbanking_core::Jti::parse(random_token(16)).unwrap(),
         refresh_family: None,
     }
+}
+
+/// A new refresh family with one access token, and its refresh token.
+fn sample_family(now: OffsetDateTime) -> (RefreshFamily, TokenHash) {
+    let family = RefreshFamily {
+        id: format!("family-{}", random_token(12)),
+        client_id: ClientId::parse("tpp").unwrap(),
+        subject: "alice".into(),
+        scope: Scope::parse("openid accounts").unwrap(),
+        consent_id: None,
+        dpop_jkt: None,
+        expires_at: now + Duration::days(1),
+        revoked: false,
+        access_tokens: vec![IssuedAccessToken {
+            jti: Jti::parse(random_token(16)).unwrap(),
+            exp: now + Duration::minutes(5),
+        }],
+    };
+    (family, TokenHash::of(&random_token(32)))
 }

@@ -114,6 +114,12 @@ impl HubConsentProviderBuilder {
     }
 
     /// How long a positive answer is reused (default [`DEFAULT_CACHE_TTL`]; zero: never).
+    ///
+    /// Several instances of one bank: the hub's webhook reaches the instance the load balancer
+    /// picks, which drops its answer at once and, with the authorization server's consent
+    /// events, revokes the consent's tokens in the shared store, so every instance refuses them.
+    /// Without that shared store, another instance may serve a revoked consent for up to this
+    /// long.
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
         self
