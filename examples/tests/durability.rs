@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempSqlite, drop_schema, fresh_schema, postgres_url};
+use common::{TempSqlite, fresh_schema, postgres_url};
 use openbanking_core::store::ConsentQuery;
 use openbanking_core::{ConsentId, ConsentStatus};
 use openbanking_examples::sandbox::{Database, SandboxStore};
@@ -131,6 +131,7 @@ async fn every_acknowledged_write_survives_a_sigkill_on_sqlite() {
 async fn every_acknowledged_write_survives_a_sigkill_on_postgres() {
     let Some(url) = postgres_url("every_acknowledged_write_survives_a_sigkill_on_postgres") else { return };
     let schema = fresh_schema("durability");
+    let _dropped_even_on_failure = common::DropSchema::new(&url, &schema);
     let writes = tokio::task::spawn_blocking({
         let (url, schema) = (url.clone(), schema.clone());
         move || run_and_kill(&url, Some(&schema))
@@ -138,5 +139,4 @@ async fn every_acknowledged_write_survives_a_sigkill_on_postgres() {
     .await
     .unwrap();
     check(Database::parse(&url, Some(schema.clone())).unwrap(), &writes).await;
-    drop_schema(&url, &schema).await;
 }

@@ -168,6 +168,7 @@ async fn two_bank_instances_in_hub_mode_on_one_postgres_refuse_a_revoked_consent
     // Two instances of one bank (one issuer, one schema): the issuer's URL reaches A, so the
     // hub's webhook lands there; B only hears the hub when it asks.
     let schema = common::fresh_schema("hub_two");
+    let _dropped_even_on_failure = common::DropSchema::new(&url, &schema);
     let database = sandbox::Database::parse(&url, Some(schema.clone())).unwrap();
     let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let a_base = format!("http://{}", listener_a.local_addr().unwrap());
@@ -232,5 +233,4 @@ async fn two_bank_instances_in_hub_mode_on_one_postgres_refuse_a_revoked_consent
     serving_b.abort();
     a_store.close().await;
     b_store.close().await;
-    common::drop_schema(&url, &schema).await;
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ACCOUNTS, Instance, TempSqlite, Tpp, drop_schema, fresh_schema, postgres_url};
+use common::{ACCOUNTS, Instance, TempSqlite, Tpp, fresh_schema, postgres_url};
 use openbanking_examples::sandbox::{Database, SandboxStore};
 use reqwest::{Method, StatusCode};
 
@@ -44,6 +44,7 @@ async fn postgres_connections_cut_from_outside_never_give_500_and_recover() {
         return;
     };
     let schema = fresh_schema("outage");
+    let _dropped_even_on_failure = common::DropSchema::new(&url, &schema);
     let bank = Instance::start_own(Database::parse(&url, Some(schema.clone())).unwrap()).await;
     let at = bank.addr.clone();
     let tpp = Tpp::register(&at, &at).await;
@@ -91,7 +92,6 @@ async fn postgres_connections_cut_from_outside_never_give_500_and_recover() {
     }
     admin.close().await;
     bank.stop().await;
-    drop_schema(&url, &schema).await;
 }
 
 /// A TCP relay in front of PostgreSQL that can be taken down (every relayed connection cut, and
@@ -161,6 +161,7 @@ async fn postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_
     // The server's log, shown if the test fails.
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
     let schema = fresh_schema("out_of_reach");
+    let _dropped_even_on_failure = common::DropSchema::new(&url, &schema);
     let bank = Instance::start_own(Database::parse(through.as_str(), Some(schema.clone())).unwrap()).await;
     let at = bank.addr.clone();
     let tpp = Tpp::register(&at, &at).await;
@@ -215,5 +216,4 @@ async fn postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_
 
     bank.stop().await;
     drop(relay);
-    drop_schema(&url, &schema).await;
 }

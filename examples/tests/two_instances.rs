@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ACCOUNTS, CONSENTS, Instance, REDIRECT, Tpp, browser, drop_schema, fresh_schema, postgres_url};
+use common::{ACCOUNTS, CONSENTS, Instance, REDIRECT, Tpp, browser, fresh_schema, postgres_url};
 use openbanking_examples::sandbox::Database;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -17,6 +17,7 @@ const TRIALS: usize = 8;
 async fn two_instances_on_one_postgres_schema_act_as_one_bank() {
     let Some(url) = postgres_url("two_instances_on_one_postgres_schema_act_as_one_bank") else { return };
     let schema = fresh_schema("two");
+    let _dropped_even_on_failure = common::DropSchema::new(&url, &schema);
     let database = Database::parse(&url, Some(schema.clone())).unwrap();
     // One issuer (the load balancer's URL); two instances started at once share one stored key.
     let issuer = "http://127.0.0.1:9";
@@ -119,7 +120,6 @@ async fn two_instances_on_one_postgres_schema_act_as_one_bank() {
 
     a.stop().await;
     b.stop().await;
-    drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -127,6 +127,7 @@ async fn a_dpop_nonce_given_by_one_instance_is_accepted_by_the_other_and_a_made_
     let test = "a_dpop_nonce_given_by_one_instance_is_accepted_by_the_other_and_a_made_up_one_by_neither";
     let Some(url) = postgres_url(test) else { return };
     let schema = fresh_schema("nonces");
+    let _dropped_even_on_failure = common::DropSchema::new(&url, &schema);
     let database = Database::parse(&url, Some(schema.clone())).unwrap();
     let issuer = "http://127.0.0.1:9";
     let (a, b) = tokio::join!(
@@ -157,5 +158,4 @@ async fn a_dpop_nonce_given_by_one_instance_is_accepted_by_the_other_and_a_made_
 
     a.stop().await;
     b.stop().await;
-    drop_schema(&url, &schema).await;
 }

@@ -336,15 +336,38 @@ pub fn postgres_url(test: &str) -> Option<String> {
     }
 }
 
-/// A fresh random schema on the test PostgreSQL; [`drop_schema`] removes it.
+/// A fresh random schema on the test PostgreSQL; [`DropSchema`] removes it.
 pub fn fresh_schema(name: &str) -> String {
     format!("ob_{name}_{}", random_suffix())
 }
 
-/// Drops `schema` and everything in it.
-pub async fn drop_schema(url: &str, schema: &str) {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&mut conn).await.unwrap();
-    let _ = conn.close().await;
+/// Drops a schema when dropped, also when the test failed (its own thread and runtime, since
+/// `Drop` can't wait): create it right after [`fresh_schema`], so no failed run leaves one behind.
+pub struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl DropSchema {
+    pub fn new(url: &str, schema: &str) -> Self {
+        Self { url: url.to_owned(), schema: schema.to_owned() }
+    }
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        use sqlx::Connection as _;
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&mut conn).await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
 }
