@@ -393,6 +393,7 @@ pub async fn build(config: SandboxConfig) -> Result<Sandbox, Box<dyn Error>> {
         None => Arc::new(pages.clone()),
     };
     let server = AuthorizationServer::builder(config.issuer.clone(), keys)
+        .name("Banco Sandbox del Plata")
         .registration_policy(RegistrationPolicy::Open)
         .interaction(interaction)
         .consents(provider.clone())

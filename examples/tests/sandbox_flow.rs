@@ -337,3 +337,13 @@ async fn unknown_paths_are_404_and_the_api_routes_stay_guarded() {
         assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_authorize_error_page_names_the_bank() {
+    let base = serve_sandbox().await;
+    let response = reqwest::get(format!("{base}/authorize?client_id=nobody&request_uri=urn:nothing")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get("location").is_none(), "an error here is never redirected");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<p>Banco Sandbox del Plata</p>"), "{html}");
+}

@@ -38,7 +38,7 @@ pub(super) async fn authorize(
         }
         Err(e) => {
             let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-            error_page_in(&e, accept_language)
+            error_page_in(&e, accept_language, server.name())
         }
     }
 }
@@ -54,6 +54,7 @@ fn invalid_request_uri(description: &'static str) -> OAuthError {
 struct ErrorHtml<'a> {
     language: &'a str,
     title: &'a str,
+    bank: Option<&'a str>,
     code: &'a str,
     description: &'a str,
 }
@@ -66,14 +67,16 @@ static LANGUAGES: LazyLock<Catalogue> = LazyLock::new(Catalogue::default);
 /// bad `request_uri`): RFC 6749 §4.1.2.1 and RFC 9700 §4.11. Client errors are 400, server
 /// errors keep their status; the text shown is HTML-escaped. In the language an
 /// `Accept-Language` value prefers (RFC 9110 §12.5.4) among the PSU pages' built-in ones;
-/// English without one, for `*`, or for a language they don't speak. Only the page's words change: the OAuth `error` code and its description stay as the
+/// English without one, for `*`, or for a language they don't speak. `bank` (the server's
+/// [`name`](super::AuthorizationServerBuilder::name)), if set, is shown under the title. Only the page's words change: the OAuth `error` code and its description stay as the
 /// protocol writes them.
-pub(crate) fn error_page_in(error: &OAuthError, accept_language: Option<&str>) -> Response {
+pub(crate) fn error_page_in(error: &OAuthError, accept_language: Option<&str>, bank: Option<&str>) -> Response {
     let status = if error.status().is_server_error() { error.status() } else { StatusCode::BAD_REQUEST };
     let (language, texts) = LANGUAGES.negotiate(accept_language);
     let page = ErrorHtml {
         language,
         title: &texts.authorization_error_title,
+        bank,
         code: error.code().as_str(),
         description: error.description(),
     }
@@ -218,7 +221,7 @@ mod tests {
     use super::*;
 
     fn english<'a>(code: &'a str, description: &'a str) -> ErrorHtml<'a> {
-        ErrorHtml { language: "en", title: "Authorization error", code, description }
+        ErrorHtml { language: "en", title: "Authorization error", bank: None, code, description }
     }
 
     #[test]
@@ -231,9 +234,21 @@ mod tests {
 
     #[test]
     fn error_page_is_400_and_escaped() {
-        let page = error_page_in(&OAuthError::invalid_request("<img src=x onerror=alert(1)>"), None);
+        let page = error_page_in(&OAuthError::invalid_request("<img src=x onerror=alert(1)>"), None, None);
         assert_eq!(page.status(), StatusCode::BAD_REQUEST);
         assert!(page.headers().get(axum::http::header::LOCATION).is_none());
+    }
+
+    #[test]
+    fn the_banks_name_is_under_the_title_escaped_and_only_when_set() {
+        let named = ErrorHtml { bank: Some("Banco <b>del</b> Plata"), ..english("invalid_request", "unknown client") };
+        let page = named.render().unwrap();
+        assert!(
+            page.contains("<h1>Authorization error</h1>\n<p>Banco &lt;b&gt;del&lt;/b&gt; Plata</p>\n<p><code>"),
+            "{page}"
+        );
+        let page = english("invalid_request", "unknown client").render().unwrap();
+        assert!(page.contains("<h1>Authorization error</h1>\n<p><code>"), "{page}");
     }
 
     #[test]
@@ -254,10 +269,10 @@ mod tests {
         }
         let error = OAuthError::invalid_request("unknown client");
         for accept_language in [None, Some("*"), Some("fr"), Some("es;q=0, en")] {
-            let page = error_page_in(&error, accept_language);
+            let page = error_page_in(&error, accept_language, None);
             assert_eq!(page.headers()[header::CONTENT_LANGUAGE], "en", "{accept_language:?}");
         }
-        let page = error_page_in(&error, Some("es-AR,es;q=0.9"));
+        let page = error_page_in(&error, Some("es-AR,es;q=0.9"), None);
         assert_eq!(page.status(), StatusCode::BAD_REQUEST);
         assert_eq!(page.headers()[header::CONTENT_LANGUAGE], "es");
         assert_eq!(page.headers()[header::VARY], "accept-language");

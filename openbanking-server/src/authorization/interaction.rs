@@ -67,7 +67,7 @@ impl Interaction for AutoApprove {
             Ok(location) => Redirect::to(&location).into_response(),
             Err(e) => {
                 let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-                crate::authorization::authorize::error_page_in(&e, accept_language)
+                crate::authorization::authorize::error_page_in(&e, accept_language, server.name())
             }
         }
     }

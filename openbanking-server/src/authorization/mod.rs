@@ -202,6 +202,7 @@ pub(crate) struct Inner {
     pub(crate) refresh_lifetime: Duration,
     pub(crate) client_keys: client_auth::ClientKeyCache,
     pub(crate) private_jwks_uris: bool,
+    pub(crate) name: Option<String>,
 }
 
 impl AuthorizationServer {
@@ -224,11 +225,17 @@ impl AuthorizationServer {
             nonces: None,
             require_dpop_nonce: false,
             private_jwks_uris: false,
+            name: None,
         }
     }
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+
+    /// The bank's name, as the PSU knows it ([`AuthorizationServerBuilder::name`]).
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
     }
 
     /// The issuer identifier.
@@ -332,6 +339,7 @@ pub struct AuthorizationServerBuilder {
     nonces: Option<DpopNonces>,
     require_dpop_nonce: bool,
     private_jwks_uris: bool,
+    name: Option<String>,
 }
 
 impl fmt::Debug for AuthorizationServerBuilder {
@@ -430,6 +438,13 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// The bank's name as its customers know it (default: none), shown on the `/authorize` error
+    /// page a PSU's browser may land on, so that the page says whose it is.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Checks the configuration and builds the server.
     pub fn build(self) -> Result<AuthorizationServer, ConfigError> {
         let interaction = self.interaction.ok_or_else(|| ConfigError::Invalid {
@@ -515,6 +530,7 @@ impl AuthorizationServerBuilder {
                 refresh_lifetime: self.refresh_lifetime,
                 client_keys: client_auth::ClientKeyCache::new(self.clock, self.private_jwks_uris),
                 private_jwks_uris: self.private_jwks_uris,
+                name: self.name,
             }),
         })
     }
