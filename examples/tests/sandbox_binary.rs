@@ -56,10 +56,17 @@ impl Running {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let running = Self { child, base: format!("http://{addr}"), log };
+        let mut running = Self { child, base: format!("http://{addr}"), log };
+        // Ready when this process says it listens on this address (the port was free a moment
+        // ago; if another process took it, this one fails and says so) and serves its home page.
         let started = Instant::now();
         loop {
-            if let Ok(response) = reqwest::get(format!("{}/", running.base)).await
+            if let Ok(Some(status)) = running.child.try_wait() {
+                panic!("the sandbox exited ({status}): {}", running.log());
+            }
+            let listening = running.log().lines().any(|l| l.contains("sandbox bank listening") && l.contains(&addr));
+            if listening
+                && let Ok(response) = reqwest::get(format!("{}/", running.base)).await
                 && response.status() == 200
             {
                 return running;

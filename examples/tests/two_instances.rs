@@ -65,8 +65,8 @@ async fn two_instances_on_one_postgres_schema_act_as_one_bank() {
     }
 
     // A PSU's interaction and session go from one instance to the other at every step (PAR,
-    // `/authorize`, login page, login, consent page, decision), from a fresh browser, and the
-    // session logged in that way is known at both for the next authorisation.
+    // `/authorize`, login page, login, consent page, decision), starting at A, then starting at
+    // B (each interaction opens a session of its own, so the PSU logs in each time).
     let wanderer = browser();
     for instances in [[a.addr.as_str(), b.addr.as_str()], [b.addr.as_str(), a.addr.as_str()]] {
         let consent_id = tpp.create_consent(instances[0], &cc_token).await;

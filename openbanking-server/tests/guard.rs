@@ -435,3 +435,46 @@ async fn an_empty_dpop_algorithm_list_is_a_configuration_error() {
     let built = TokenGuard::for_server(&bank.server, bank.base.parse().unwrap()).dpop_algorithms([]).build();
     assert!(built.is_err());
 }
+
+/// A revocation store whose database is out of reach (or, with `fault`, broken).
+#[derive(Debug)]
+struct RevocationsDown {
+    fault: bool,
+}
+
+#[async_trait::async_trait]
+impl openbanking_core::store::RevocationStore for RevocationsDown {
+    async fn revoke(
+        &self,
+        _jti: &openbanking_core::Jti,
+        _exp: time::OffsetDateTime,
+        _now: time::OffsetDateTime,
+    ) -> Result<(), openbanking_core::store::StoreError> {
+        Err(self.error())
+    }
+
+    async fn is_revoked(&self, _jti: &openbanking_core::Jti) -> Result<bool, openbanking_core::store::StoreError> {
+        Err(self.error())
+    }
+}
+
+impl RevocationsDown {
+    fn error(&self) -> openbanking_core::store::StoreError {
+        if self.fault {
+            openbanking_core::store::StoreError::backend("a broken row")
+        } else {
+            openbanking_core::store::StoreError::unavailable("connection refused")
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_store_out_of_reach_fails_closed_with_503_and_a_fault_with_500() {
+    for (fault, status, error) in [(false, 503, "temporarily_unavailable"), (true, 500, "server_error")] {
+        let bank = start_with(|b| b, move |g| g.revocations(Arc::new(RevocationsDown { fault }))).await;
+        let key = signer();
+        let token = bank.token(Some(&key), "accounts");
+        let (got, code, _) = refusal(bank.dpop_call(&key, &token).await).await;
+        assert_eq!((got, code.as_str()), (status, error), "fault: {fault}");
+    }
+}

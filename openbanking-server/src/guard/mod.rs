@@ -295,7 +295,13 @@ impl TokenGuard {
         };
         let claims = validated.into_claims();
         if let Some(revocations) = &g.revocations
-            && revocations.is_revoked(&claims.jti).await.map_err(GuardError::server_error)?
+            && revocations.is_revoked(&claims.jti).await.map_err(|e| {
+                if e.is_unavailable() {
+                    GuardError::unavailable(None, format_args!("revocation store unavailable: {e}"))
+                } else {
+                    GuardError::server_error(e)
+                }
+            })?
         {
             return Err(GuardError::invalid_token("the token was revoked").with_bearer(bearer));
         }

@@ -117,16 +117,18 @@ pub(crate) fn corrupt(table: &'static str, column: &'static str, reason: impl fm
 /// Maps a sqlx error to what it means for the caller: out of reach or overloaded is
 /// [`StoreError::Unavailable`] (retry later, 503), a unique violation is a conflict, the rest is
 /// [`StoreError::Backend`]. `transient` says which database error codes (SQLite result codes,
-/// PostgreSQL SQLSTATEs) are a busy or unreachable server rather than a fault.
-///
-/// A protocol error counts as out of reach: it is what a connection cut mid-conversation reads
-/// (a server, proxy or failover closing the socket while the driver expects an answer: sqlx's
-/// "unexpected response from SSLRequest: 0x00" when a connection attempt is closed at once), and
-/// the pool opens a fresh connection for the next request.
-pub(crate) fn classify(context: &'static str, error: sqlx::Error, transient: fn(&str) -> bool) -> StoreError {
+/// PostgreSQL SQLSTATEs) are a busy or unreachable server rather than a fault, and
+/// `protocol_is_transient` whether a protocol error is (see the backends' callers).
+pub(crate) fn classify(
+    context: &'static str,
+    error: sqlx::Error,
+    transient: fn(&str) -> bool,
+    protocol_is_transient: bool,
+) -> StoreError {
     use sqlx::Error as E;
     let unavailable = match &error {
-        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => true,
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::Protocol(_) => protocol_is_transient,
         E::Database(db) if db.is_unique_violation() => return StoreError::already_exists(),
         E::Database(db) => db.code().is_some_and(|code| transient(&code)),
         _ => false,
@@ -235,10 +237,17 @@ mod tests {
 
     #[test]
     fn pool_errors_are_unavailable_and_the_rest_backend() {
-        assert!(classify("x", sqlx::Error::PoolTimedOut, |_| false).is_unavailable());
-        assert!(classify("x", sqlx::Error::PoolClosed, |_| false).is_unavailable());
+        assert!(classify("x", sqlx::Error::PoolTimedOut, |_| false, false).is_unavailable());
+        assert!(classify("x", sqlx::Error::PoolClosed, |_| false, false).is_unavailable());
         let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert!(classify("x", sqlx::Error::Io(io), |_| false).is_unavailable());
-        assert!(matches!(classify("x", sqlx::Error::RowNotFound, |_| true), StoreError::Backend(_)));
+        assert!(classify("x", sqlx::Error::Io(io), |_| false, false).is_unavailable());
+        assert!(matches!(classify("x", sqlx::Error::RowNotFound, |_| true, true), StoreError::Backend(_)));
+    }
+
+    #[test]
+    fn a_protocol_error_is_unavailable_only_where_the_backend_says_it_is_a_lost_connection() {
+        let protocol = || sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into());
+        assert!(classify("x", protocol(), |_| false, true).is_unavailable());
+        assert!(matches!(classify("x", protocol(), |_| false, false), StoreError::Backend(_)));
     }
 }

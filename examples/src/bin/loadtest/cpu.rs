@@ -12,6 +12,9 @@ pub(crate) struct CpuSample {
     parties: BTreeMap<&'static str, f64>,
     /// The machine's idle time (all cores, `idle` + `iowait`), in seconds.
     idle: f64,
+    /// The machine's cores, as `/proc/stat` counts them (its `cpuN` lines: what `idle` sums,
+    /// which may be more than this process may use).
+    cores: usize,
 }
 
 /// The party a thread of this process works for, by its name (the runtimes name theirs).
@@ -27,11 +30,14 @@ fn party(thread_name: &str) -> &'static str {
 
 /// Idle seconds of all cores together, from the `cpu` line of `/proc/stat` (in USER_HZ ticks,
 /// 100 per second on Linux: `sysconf(_SC_CLK_TCK)`, which the kernel fixes at 100 for user space).
-fn idle_seconds() -> f64 {
+/// Also the number of cores the sum is over.
+fn idle_seconds() -> (f64, usize) {
     let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
     let ticks: Vec<u64> =
         stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
-    (ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0)) as f64 / 100.0
+    let cores =
+        stat.lines().filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+    ((ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0)) as f64 / 100.0, cores.max(1))
 }
 
 fn run_seconds(schedstat: &str) -> Option<f64> {
@@ -65,7 +71,8 @@ impl CpuSample {
                 }
             }
         }
-        Self { parties, idle: idle_seconds() }
+        let (idle, cores) = idle_seconds();
+        Self { parties, idle, cores }
     }
 
     /// CPU seconds per party between `earlier` and `self` (a party whose processes ended in
@@ -78,8 +85,9 @@ impl CpuSample {
             .collect()
     }
 
-    /// Idle seconds of the machine (all cores) between `earlier` and `self`.
-    pub(crate) fn idle_since(&self, earlier: &Self) -> f64 {
-        (self.idle - earlier.idle).max(0.0)
+    /// The share of the machine's cores left idle between `earlier` and `self`, `elapsed`
+    /// seconds apart.
+    pub(crate) fn idle_share_since(&self, earlier: &Self, elapsed: f64) -> f64 {
+        (self.idle - earlier.idle).max(0.0) / (self.cores as f64 * elapsed).max(1e-9)
     }
 }

@@ -91,7 +91,11 @@ impl Store {
             let ratio = loads.saturated().rate() / rate_floor;
             let errors = loads.latency.errors + loads.saturated().errors;
             let mut met = ratio >= target && errors == 0;
-            let mut line = format!("{what} {ratio:.2}x at saturation (target {target}x");
+            let at_16 = loads.latency.rate() / rate_floor;
+            let mut line = format!(
+                "{what} {ratio:.2}x at saturation ({at_16:.2}x at {} connections; target {target}x",
+                loads.latency.connections
+            );
             if let Some(p99) = p99 {
                 let seen = loads.latency.percentile(99.0);
                 met &= seen < p99;
@@ -162,7 +166,7 @@ struct Load {
     elapsed: Duration,
     latencies: Vec<Duration>,
     cpu: Vec<(&'static str, f64)>,
-    /// Idle seconds of the machine's cores during the load.
+    /// The share of the machine's cores left idle during the load.
     idle: f64,
 }
 
@@ -198,18 +202,18 @@ impl Loads {
     }
 
     /// One line per load; `memory` are the memory store's loads of the same kind.
-    fn lines(&self, what: &str, floor: &Floor, rate_floor: f64, memory: Option<&Loads>) -> String {
+    fn lines(&self, what: &str, rate_floor: f64, memory: Option<&Loads>) -> String {
         let mut lines = vec![format!(
             "  {what}, {:>3} connections: {}",
             self.latency.connections,
-            self.latency.line(floor, rate_floor, memory.map(|m| m.latency.rate()))
+            self.latency.line(rate_floor, memory.map(|m| m.latency.rate()))
         )];
         if let Some(saturation) = &self.saturation {
             let memory = memory.map(Loads::best_rate);
             lines.push(format!(
                 "  {what}, {:>3} connections: {}",
                 saturation.connections,
-                saturation.line(floor, rate_floor, memory)
+                saturation.line(rate_floor, memory)
             ));
         }
         lines.join("\n")
@@ -225,10 +229,10 @@ impl Load {
         percentile(&self.latencies, p)
     }
 
-    fn line(&self, floor: &Floor, rate_floor: f64, memory: Option<f64>) -> String {
+    fn line(&self, rate_floor: f64, memory: Option<f64>) -> String {
         let versus_memory = memory.map(|m| format!(", {:.0}% of memory", 100.0 * self.rate() / m)).unwrap_or_default();
         let cpu: Vec<String> = self.cpu.iter().map(|(party, s)| format!("{party} {s:.2} s")).collect();
-        let idle = 100.0 * self.idle / (floor.cores as f64 * self.elapsed.as_secs_f64()).max(1e-9);
+        let idle = 100.0 * self.idle;
         format!(
             "{:>7.0} req/s = {:.2}x floor{versus_memory}; p50 {:.2} ms, p99 {:.2} ms; {} ok, {} errors in {:.2} s; \
              CPU: {}; idle {idle:.0}%",
@@ -303,7 +307,7 @@ async fn drive(authority: &str, requests: Vec<Vec<u8>>, concurrency: usize) -> F
     load.elapsed = started.elapsed();
     let after = CpuSample::now();
     load.cpu = after.since(&before);
-    load.idle = after.idle_since(&before);
+    load.idle = after.idle_share_since(&before, load.elapsed.as_secs_f64());
     load.latencies.sort();
     load.ok = load.latencies.len();
     Ok(load)
@@ -464,7 +468,7 @@ async fn remote(args: &Args, url: &str, floor: &Floor) -> Fallible<()> {
     }
     let tpp = Arc::new(Tpp::register(url, args.concurrency).await?);
     let load = token_load(&tpp, args.requests, args.concurrency).await?;
-    println!("token endpoint at {url}: {}", load.line(floor, floor.token_requests(), None));
+    println!("token endpoint at {url}: {}", load.line(floor.token_requests(), None));
     Ok(())
 }
 
@@ -506,14 +510,8 @@ fn main() -> Fallible<()> {
         match loadgen.block_on(measure(&args, store, server.handle())) {
             Ok(m) => {
                 println!("{:?}:", m.store);
-                println!(
-                    "{}",
-                    m.token.lines("FAPI token", &floor, floor.token_requests(), memory.as_ref().map(|m| &m.token))
-                );
-                println!(
-                    "{}",
-                    m.data.lines("data call ", &floor, floor.data_calls(), memory.as_ref().map(|m| &m.data))
-                );
+                println!("{}", m.token.lines("FAPI token", floor.token_requests(), memory.as_ref().map(|m| &m.token)));
+                println!("{}", m.data.lines("data call ", floor.data_calls(), memory.as_ref().map(|m| &m.data)));
                 println!("  consents: {}", m.consents);
                 if let Some(targets) = m.store.targets(&m.token, &m.data, &floor) {
                     println!("  targets:  {targets}");

@@ -246,8 +246,13 @@ fn transient(code: &str) -> bool {
 }
 
 /// A sqlx error of `context`, as a [`StoreError`] (also for the key store).
+///
+/// A protocol error counts as out of reach here: over a network it is what a connection cut
+/// mid-conversation reads (a server, proxy or failover closing the socket while the driver
+/// expects an answer; sqlx's "unexpected response from SSLRequest: 0x00" when a connection
+/// attempt is closed at once), and the pool opens a fresh connection for the next request.
 pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
-    sql::classify(context, error, transient)
+    sql::classify(context, error, transient, true)
 }
 
 #[cfg(test)]

@@ -292,5 +292,7 @@ fn transient(code: &str) -> bool {
 
 /// A sqlx error of `context`, as a [`StoreError`] (also for the key store).
 pub(super) fn err(context: &'static str, error: sqlx::Error) -> StoreError {
-    sql::classify(context, error, transient)
+    // SQLite's driver reports a protocol error only for a fault of ours (a bad statement), never
+    // for a lost connection: a backend error.
+    sql::classify(context, error, transient, false)
 }
