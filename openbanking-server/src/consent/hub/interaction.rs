@@ -148,7 +148,7 @@ impl HubInteraction {
         {
             Ok(true) => Ok(()),
             Ok(false) => Err("replayed"),
-            Err(_) => Err("replay cache full"),
+            Err(_) => Err("replay cache unavailable or full"),
         }
     }
 }

@@ -279,7 +279,7 @@ async fn start(State(hub): State<Hub>, view: View, jar: CookieJar, Query(query):
     {
         Ok(true) => {}
         Ok(false) => return refuse("replayed request"),
-        Err(_) => return refuse("replay cache full"),
+        Err(_) => return refuse("replay cache unavailable or full"),
     }
     let Some(base) = bank.base_url.clone() else { return refuse("the bank has no base URL") };
     let Ok(callback) = Url::parse(&format!("{}{CALLBACK_PATH}", base.as_str().trim_end_matches('/'))) else {

@@ -117,7 +117,7 @@ impl HubConsentProvider {
         {
             Ok(true) => {}
             Ok(false) => return Err((StatusCode::CONFLICT, "replayed event")),
-            Err(_) => return Err((StatusCode::SERVICE_UNAVAILABLE, "replay cache full")),
+            Err(_) => return Err((StatusCode::SERVICE_UNAVAILABLE, "replay cache unavailable or full")),
         }
         self.apply(&claims.event).await;
         Ok(())
@@ -129,7 +129,11 @@ async fn receive_webhook(State(provider): State<HubConsentProvider>, body: Bytes
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err((status, why)) => {
             tracing::warn!(cause = why, %status, "hub webhook refused");
-            let code = if status == StatusCode::CONFLICT { "replayed" } else { "invalid_request" };
+            let code = match status {
+                StatusCode::CONFLICT => "replayed",
+                StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+                _ => "invalid_request",
+            };
             refusal(status.as_u16(), ErrorBody::new(code, why))
         }
     }
