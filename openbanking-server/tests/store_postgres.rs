@@ -5,22 +5,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod store_support;
+
 use std::future::Future;
 use std::sync::Arc;
 
-use openbanking_core::jose::{KeyRing, SigningAlgorithm, SigningKey, UnverifiedJws};
+use openbanking_core::jose::SigningAlgorithm;
 use openbanking_core::testing::{
     artifact_store_conformance, client_store_conformance, code_store_conformance, consent_store_conformance,
     refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance, sample_consent,
     sample_pending_authorization, sample_pushed_request, session_store_conformance,
 };
-use openbanking_core::{ClientId, ConsentId, Jti, MAX_IDENTIFIER_LEN, Scope, random_token};
+use openbanking_core::{ClientId, ConsentId, random_token};
 use openbanking_server::store::keys::KeyStore;
 use openbanking_server::store::postgres::PostgresStores;
-use openbanking_server::store::{CodeGrant, CodeRedemption, IssuedAccessToken, RefreshFamily, StoreError, TokenHash};
+use openbanking_server::store::{CodeRedemption, StoreError, TokenHash};
 use sqlx::Connection;
-use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+
+use store_support::{KEYS_NOW, WINDOW, assert_too_long, sample_family, sample_grant, too_long};
 
 const URL_VAR: &str = "OPENBANKING_TEST_POSTGRES_URL";
 
@@ -305,21 +308,6 @@ async fn a_value_too_long_for_its_type_is_a_backend_error_naming_the_column() {
     .await;
 }
 
-/// Far longer than any identifier newtype accepts.
-fn too_long() -> String {
-    "x".repeat(MAX_IDENTIFIER_LEN * 8)
-}
-
-/// `err` is a backend error whose cause names `table_and_column` and the length limit, and does
-/// not echo the stored value.
-fn assert_too_long(err: StoreError, table_and_column: &str) {
-    let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
-    let message = cause.to_string();
-    assert!(message.contains(table_and_column), "the cause names {table_and_column}: {message}");
-    assert!(message.contains("longer than 512 bytes"), "the cause says why: {message}");
-    assert!(!message.contains(&"x".repeat(64)), "the value is not echoed, even in part: {message}");
-}
-
 #[tokio::test]
 async fn purge_expired_clears_what_has_expired() {
     in_fresh_schema(|url, schema| async move {
@@ -343,39 +331,16 @@ async fn purge_expired_clears_what_has_expired() {
     .await;
 }
 
-const WINDOW: Duration = Duration::minutes(5);
-
 #[tokio::test]
 async fn the_key_survives_a_reconnect_and_rotation_keeps_the_old_key_verifying_for_the_window() {
     in_fresh_schema(|url, schema| async move {
-        let now = datetime!(2026-03-01 12:00 UTC);
         let postgres = connect(&url, &schema).await;
-        let store = KeyStore::postgres(&postgres);
-        let ring = store.load_or_generate(SigningAlgorithm::ES256, WINDOW, now).await.unwrap();
-        let first = ring.active();
-        let signed = first.sign(serde_json::json!({}).as_object().unwrap(), &serde_json::json!({"n": 1})).unwrap();
+        let (first, signed) = store_support::a_key_is_made_and_signs(&KeyStore::postgres(&postgres)).await;
         postgres.close().await;
 
         let postgres = connect(&url, &schema).await;
-        let store = KeyStore::postgres(&postgres);
-        let again = store.load_or_generate(SigningAlgorithm::EdDSA, WINDOW, now).await.unwrap();
-        assert_eq!(again.active().kid(), first.kid(), "the stored key, not a new one");
-        let _: serde_json::Value = UnverifiedJws::parse(&signed).unwrap().verify(&again.jwks().keys[0]).unwrap();
-
-        let second = store.rotate(&again, SigningAlgorithm::ES256, now).await.unwrap();
-        assert_eq!(again.active().kid(), &second);
-        assert!(again.find(first.kid().as_str()).is_some());
-        // Reloaded within the window: both keys, the new one active.
-        let within = store.load_or_generate(SigningAlgorithm::ES256, WINDOW, now + Duration::minutes(4)).await.unwrap();
-        assert_eq!(within.active().kid(), &second);
-        assert_eq!(within.jwks().keys.len(), 2);
-        // After it: the retired key is no longer published, and may be purged.
-        let after = store.load_or_generate(SigningAlgorithm::ES256, WINDOW, now + Duration::minutes(6)).await.unwrap();
-        assert_eq!(after.jwks().keys.len(), 1);
-        let stale = KeyRing::new(SigningKey::generate(SigningAlgorithm::ES256).unwrap());
-        store.refresh(&stale, WINDOW, now).await.unwrap();
-        assert_eq!(stale.active().kid(), &second, "refresh takes up the stored rotation");
-        assert_eq!(store.purge_retired(now + Duration::minutes(6) - WINDOW).await.unwrap(), 1);
+        store_support::a_reopened_key_store_keeps_the_key_and_rotates(&KeyStore::postgres(&postgres), &first, &signed)
+            .await;
         postgres.close().await;
     })
     .await;
@@ -384,7 +349,7 @@ async fn the_key_survives_a_reconnect_and_rotation_keeps_the_old_key_verifying_f
 #[tokio::test]
 async fn a_shared_secret_is_made_once() {
     in_fresh_schema(|url, schema| async move {
-        let now = datetime!(2026-03-01 12:00 UTC);
+        let now = KEYS_NOW;
         let postgres = connect(&url, &schema).await;
         let store = KeyStore::postgres(&postgres);
         let first = store.shared_secret("dpop_nonce", 32, now).await.unwrap();
@@ -404,7 +369,7 @@ async fn a_shared_secret_is_made_once() {
 #[tokio::test]
 async fn a_corrupt_key_row_is_a_backend_error() {
     in_fresh_schema(|url, schema| async move {
-        let now = datetime!(2026-03-01 12:00 UTC);
+        let now = KEYS_NOW;
         let postgres = connect(&url, &schema).await;
         sqlx::query("INSERT INTO signing_keys VALUES ('k1', 'ES256', 'bm90IGEga2V5', 0, NULL)")
             .execute(postgres.pool())
@@ -597,38 +562,4 @@ async fn listening(conn: &mut sqlx::PgConnection, name: &str) -> i64 {
         .fetch_one(conn)
         .await
         .unwrap()
-}
-
-fn sample_grant() -> CodeGrant {
-    let request = sample_pushed_request();
-    CodeGrant {
-        client_id: request.client_id,
-        redirect_uri: request.redirect_uri,
-        scope: request.scope,
-        subject: "alice".into(),
-        consent_id: None,
-        code_challenge: request.code_challenge,
-        dpop_jkt: None,
-        access_jti: openbanking_core::Jti::parse(random_token(16)).unwrap(),
-        refresh_family: None,
-    }
-}
-
-/// A new refresh family with one access token, and its refresh token.
-fn sample_family(now: OffsetDateTime) -> (RefreshFamily, TokenHash) {
-    let family = RefreshFamily {
-        id: format!("family-{}", random_token(12)),
-        client_id: ClientId::parse("tpp").unwrap(),
-        subject: "alice".into(),
-        scope: Scope::parse("openid accounts").unwrap(),
-        consent_id: None,
-        dpop_jkt: None,
-        expires_at: now + Duration::days(1),
-        revoked: false,
-        access_tokens: vec![IssuedAccessToken {
-            jti: Jti::parse(random_token(16)).unwrap(),
-            exp: now + Duration::minutes(5),
-        }],
-    };
-    (family, TokenHash::of(&random_token(32)))
 }

@@ -2,19 +2,26 @@
 //! durable store adds (restart, migrations, bad rows, a closed pool).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod store_support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use openbanking_core::jose::SigningAlgorithm;
 use openbanking_core::testing::{
     artifact_store_conformance, client_store_conformance, code_store_conformance, consent_store_conformance,
     refresh_token_store_conformance, replay_cache_conformance, revocation_store_conformance, sample_consent,
     sample_pending_authorization, sample_pushed_request, session_store_conformance,
 };
-use openbanking_core::{ClientId, ConsentId, Jti, MAX_IDENTIFIER_LEN, Scope, random_token};
+use openbanking_core::{ClientId, ConsentId, random_token};
+use openbanking_server::store::keys::KeyStore;
 use openbanking_server::store::sqlite::SqliteStores;
-use openbanking_server::store::{CodeRedemption, IssuedAccessToken, RefreshFamily, StoreError, TokenHash};
+use openbanking_server::store::{CodeRedemption, StoreError, TokenHash};
 use sqlx::Connection;
 use time::{Duration, OffsetDateTime};
+
+use store_support::{KEYS_NOW, WINDOW, assert_too_long, sample_family, sample_grant, too_long};
 
 /// A database file under the temporary directory, removed (with its WAL files) when dropped.
 struct TempDb {
@@ -212,21 +219,6 @@ async fn a_value_too_long_for_its_type_is_a_backend_error_naming_the_column() {
     let err = stores.consents.get(consent.consent_id()).await.unwrap_err();
     assert_too_long(err, "`consents`, column `body`");
     sqlite.close().await;
-}
-
-/// Far longer than any identifier newtype accepts.
-fn too_long() -> String {
-    "x".repeat(MAX_IDENTIFIER_LEN * 8)
-}
-
-/// `err` is a backend error whose cause names `table_and_column` and the length limit, and does
-/// not echo the stored value.
-fn assert_too_long(err: StoreError, table_and_column: &str) {
-    let StoreError::Backend(cause) = err else { panic!("expected Backend, got {err:?}") };
-    let message = cause.to_string();
-    assert!(message.contains(table_and_column), "the cause names {table_and_column}: {message}");
-    assert!(message.contains("longer than 512 bytes"), "the cause says why: {message}");
-    assert!(!message.contains(&"x".repeat(64)), "the value is not echoed, even in part: {message}");
 }
 
 #[tokio::test]
@@ -467,36 +459,43 @@ async fn purging_an_exclusive_file_forgets_the_revocations_it_kept() {
     sqlite.close().await;
 }
 
-fn sample_grant() -> openbanking_server::store::CodeGrant {
-    let request = sample_pushed_request();
-    openbanking_server::store::CodeGrant {
-        client_id: request.client_id,
-        redirect_uri: request.redirect_uri,
-        scope: request.scope,
-        subject: "alice".into(),
-        consent_id: None,
-        code_challenge: request.code_challenge,
-        dpop_jkt: None,
-        access_jti: openbanking_core::Jti::parse(random_token(16)).unwrap(),
-        refresh_family: None,
-    }
+#[tokio::test]
+async fn the_key_survives_a_reopen_and_rotation_keeps_the_old_key_verifying_for_the_window() {
+    let db = TempDb::new();
+    let sqlite = db.open().await;
+    let (first, signed) = store_support::a_key_is_made_and_signs(&KeyStore::sqlite(&sqlite)).await;
+    sqlite.close().await;
+
+    let sqlite = db.open().await;
+    store_support::a_reopened_key_store_keeps_the_key_and_rotates(&KeyStore::sqlite(&sqlite), &first, &signed).await;
+    sqlite.close().await;
 }
 
-/// A new refresh family with one access token, and its refresh token.
-fn sample_family(now: OffsetDateTime) -> (RefreshFamily, TokenHash) {
-    let family = RefreshFamily {
-        id: format!("family-{}", random_token(12)),
-        client_id: ClientId::parse("tpp").unwrap(),
-        subject: "alice".into(),
-        scope: Scope::parse("openid accounts").unwrap(),
-        consent_id: None,
-        dpop_jkt: None,
-        expires_at: now + Duration::days(1),
-        revoked: false,
-        access_tokens: vec![IssuedAccessToken {
-            jti: Jti::parse(random_token(16)).unwrap(),
-            exp: now + Duration::minutes(5),
-        }],
-    };
-    (family, TokenHash::of(&random_token(32)))
+#[tokio::test]
+async fn a_shared_secret_is_made_once() {
+    let db = TempDb::new();
+    let now = KEYS_NOW;
+    let sqlite = db.open().await;
+    let store = KeyStore::sqlite(&sqlite);
+    let first = store.shared_secret("dpop_nonce", 32, now).await.unwrap();
+    let second = store.shared_secret("dpop_nonce", 32, now).await.unwrap();
+    assert_eq!(first.len(), 32);
+    assert_eq!(*first, *second);
+    assert_ne!(*store.shared_secret("other", 32, now).await.unwrap(), *first);
+    assert!(matches!(store.shared_secret("dpop_nonce", 16, now).await, Err(StoreError::Backend { .. })));
+    sqlite.close().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_key_row_is_a_backend_error() {
+    let db = TempDb::new();
+    let now = KEYS_NOW;
+    let sqlite = db.open().await;
+    sqlx::query("INSERT INTO signing_keys VALUES ('k1', 'ES256', 'bm90IGEga2V5', 0, NULL)")
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    let loaded = KeyStore::sqlite(&sqlite).load_or_generate(SigningAlgorithm::ES256, WINDOW, now).await;
+    assert!(matches!(loaded, Err(StoreError::Backend { .. })));
+    sqlite.close().await;
 }
