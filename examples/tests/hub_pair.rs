@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{ACCOUNTS, CONSENTS, REDIRECT, Tpp, browser, csrf};
-use openbanking_core::{ConsentId, ConsentProvider, ConsentStatus, Issuer, PkceChallenge};
+use common::{ACCOUNTS, CONSENTS, REDIRECT, Tpp, browser, csrf, first_account};
+use openbanking_core::{ConsentId, ConsentProvider, ConsentStatus, Issuer};
 use openbanking_examples::hub::{self, HubConfig};
 use openbanking_examples::sandbox::{self, SandboxConfig};
 use reqwest::StatusCode;
@@ -113,30 +113,8 @@ async fn approve_at_the_hub(
     hub_base: &str,
     consent_id: &str,
 ) -> (String, openbanking_core::PkceVerifier) {
-    let (challenge, verifier) = PkceChallenge::new_random_s256();
-    let scope = format!("accounts consent:{consent_id}");
-    let par = tpp
-        .post_form(
-            bank_base,
-            "/par",
-            &[
-                ("response_type", "code"),
-                ("redirect_uri", REDIRECT),
-                ("scope", &scope),
-                ("state", "st-1"),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-        .await;
-    assert_eq!(par.status(), StatusCode::CREATED);
-    let par: Value = par.json().await.unwrap();
+    let (authorize, verifier) = tpp.push_authorization(bank_base, bank_base, consent_id).await;
     let browser = browser();
-    let mut authorize = Url::parse(&format!("{bank_base}/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("client_id", &tpp.client_id)
-        .append_pair("request_uri", par["request_uri"].as_str().unwrap());
     let to_hub = location(&browser.get(authorize).send().await.unwrap(), bank_base);
     assert!(to_hub.starts_with(hub_base), "{to_hub}");
     let login = location(&browser.get(&to_hub).send().await.unwrap(), hub_base);
@@ -144,10 +122,7 @@ async fn approve_at_the_hub(
     let form = [("csrf", csrf(&page)), ("username", "alice".into()), ("password", "alice-password".into())];
     let consent_page = location(&browser.post(&login).form(&form).send().await.unwrap(), hub_base);
     let page = browser.get(&consent_page).send().await.unwrap().text().await.unwrap();
-    let marker = "name=\"account\" value=\"";
-    let start = page.find(marker).expect("alice's accounts at the bank") + marker.len();
-    let account = page[start..start + page[start..].find('"').unwrap()].to_owned();
-    let form = [("csrf", csrf(&page)), ("decision", "approve".into()), ("account", account)];
+    let form = [("csrf", csrf(&page)), ("decision", "approve".into()), ("account", first_account(&page))];
     let callback = location(&browser.post(&consent_page).form(&form).send().await.unwrap(), hub_base);
     assert!(callback.starts_with(bank_base), "{callback}");
     let back = Url::parse(&location(&browser.get(&callback).send().await.unwrap(), bank_base)).unwrap();

@@ -148,6 +148,27 @@ impl Drop for Relay {
     }
 }
 
+/// Asks `both` (a token request and a consent read) until both answer `want`, every answer
+/// meanwhile being 200 or 503 (never 500); fails with `otherwise` after `within`.
+async fn until_both<F, Fut>(want: StatusCode, both: F, within: Duration, otherwise: &str)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = (StatusCode, StatusCode)>,
+{
+    let started = Instant::now();
+    loop {
+        let (issued, read) = both().await;
+        for status in [issued, read] {
+            assert!(matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{status}");
+        }
+        if issued == want && read == want {
+            return;
+        }
+        assert!(started.elapsed() < within, "{otherwise}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_is_back() {
     let Some(url) = postgres_url("postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_is_back")
@@ -174,19 +195,12 @@ async fn postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_
     relay.down();
     // A token request must record its assertion's and proof's `jti`s, and a consent read must
     // not trust what it kept once it can no longer hear changes: both answer 503, none 500.
-    let started = Instant::now();
-    loop {
+    let both = || async {
         let issued = tpp.post_form(&at, "/token", &token_request).await.status();
-        let read = tpp.api(&at, Method::GET, &consent, &cc_token, None).await.status();
-        for status in [issued, read] {
-            assert!(matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{status}");
-        }
-        if issued == StatusCode::SERVICE_UNAVAILABLE && read == StatusCode::SERVICE_UNAVAILABLE {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "still served without the database");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (issued, tpp.api(&at, Method::GET, &consent, &cc_token, None).await.status())
+    };
+    until_both(StatusCode::SERVICE_UNAVAILABLE, both, Duration::from_secs(10), "still served without the database")
+        .await;
     // Down for a while: still 503, and a registration (a write) is refused too, with no 500.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let issued = tpp.post_form(&at, "/token", &token_request).await;
@@ -207,19 +221,7 @@ async fn postgres_out_of_reach_for_a_while_answers_503_and_serves_again_when_it_
     assert_eq!(registered.status(), StatusCode::SERVICE_UNAVAILABLE, "a valid registration can't be stored");
 
     relay.up();
-    let started = Instant::now();
-    loop {
-        let issued = tpp.post_form(&at, "/token", &token_request).await.status();
-        let read = tpp.api(&at, Method::GET, &consent, &cc_token, None).await.status();
-        for status in [issued, read] {
-            assert!(matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{status}");
-        }
-        if issued == StatusCode::OK && read == StatusCode::OK {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(15), "no recovery once the database was back");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_both(StatusCode::OK, both, Duration::from_secs(15), "no recovery once the database was back").await;
     // What was written before the outage is all there.
     assert_eq!(tpp.consent_status(&at, &cc_token, &consent_id).await, "AwaitingAuthorisation");
 

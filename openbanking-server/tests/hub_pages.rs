@@ -53,16 +53,10 @@ async fn page(browser: &reqwest::Client, url: String) -> (reqwest::header::Heade
     (headers, response.text().await.unwrap())
 }
 
-/// A consent created by the TPP at `bank`, its PAR, and `browser` sent by the bank's
-/// `/authorize` to the hub and on to its login page.
-async fn to_the_hub_login(hub: &RunningHub, bank: &HubBank, browser: &reqwest::Client) {
-    let body = json!({ "Data": { "Permissions": ["ReadAccountsBasic", "ReadBalances"] }, "Risk": {} });
-    let created: Value =
-        bank.call(Method::POST, ACCOUNT_ACCESS_CONSENTS, None, Some(&body)).await.json().await.unwrap();
-    let consent = created["Data"]["ConsentId"].as_str().unwrap().to_owned();
+/// A request for `scope` pushed by the TPP at `bank`: the `/authorize` URL for the PSU's browser.
+async fn pushed(bank: &HubBank, scope: &str) -> Url {
     let (challenge, _verifier) = PkceChallenge::new_random_s256();
-    let scope = format!("accounts consent:{consent}");
-    let response = push(&bank.bank, &bank.tpp, &challenge, &[("scope", Some(&scope))], None).await;
+    let response = push(&bank.bank, &bank.tpp, &challenge, &[("scope", Some(scope))], None).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let request_uri = response.json::<Value>().await.unwrap()["request_uri"].as_str().unwrap().to_owned();
     let mut authorize = Url::parse(&bank.bank.url("/authorize")).unwrap();
@@ -70,6 +64,17 @@ async fn to_the_hub_login(hub: &RunningHub, bank: &HubBank, browser: &reqwest::C
         .query_pairs_mut()
         .append_pair("client_id", bank.tpp.client_id.as_str())
         .append_pair("request_uri", &request_uri);
+    authorize
+}
+
+/// A consent created by the TPP at `bank`, its PAR, and `browser` sent by the bank's
+/// `/authorize` to the hub and on to its login page.
+async fn to_the_hub_login(hub: &RunningHub, bank: &HubBank, browser: &reqwest::Client) {
+    let body = json!({ "Data": { "Permissions": ["ReadAccountsBasic", "ReadBalances"] }, "Risk": {} });
+    let created: Value =
+        bank.call(Method::POST, ACCOUNT_ACCESS_CONSENTS, None, Some(&body)).await.json().await.unwrap();
+    let consent = created["Data"]["ConsentId"].as_str().unwrap().to_owned();
+    let authorize = pushed(bank, &format!("accounts consent:{consent}")).await;
     let response = browser.get(authorize).send().await.unwrap();
     let to_hub = redirect(&response, &bank.bank.base);
     let response = browser.get(&to_hub).send().await.unwrap();
@@ -223,16 +228,7 @@ async fn a_hub_mode_authorization_without_a_consent_is_refused_in_the_psus_langu
         (Some("es-AR,es;q=0.9"), "es", "No se puede completar la solicitud"),
         (None, "en", "This request can&#x27;t be completed"),
     ] {
-        let (challenge, _verifier) = PkceChallenge::new_random_s256();
-        let response = push(&bank.bank, &bank.tpp, &challenge, &[("scope", Some("accounts"))], None).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let request_uri = response.json::<Value>().await.unwrap()["request_uri"].as_str().unwrap().to_owned();
-        let mut authorize = Url::parse(&bank.bank.url("/authorize")).unwrap();
-        authorize
-            .query_pairs_mut()
-            .append_pair("client_id", bank.tpp.client_id.as_str())
-            .append_pair("request_uri", &request_uri);
-
+        let authorize = pushed(&bank, "accounts").await;
         let response = browser(accept_language).get(authorize).send().await.unwrap();
         assert_eq!(response.status(), 400, "{accept_language:?}");
         assert!(response.headers().get("location").is_none(), "never redirected");

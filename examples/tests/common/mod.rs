@@ -223,22 +223,19 @@ impl Tpp {
         self.authorise_across(&[at], browser, consent_id).await
     }
 
-    /// [`Tpp::authorise`] with each step at the next of `instances` in turn (PAR, `/authorize`,
-    /// the login page, the login, the consent page, the decision), as a load balancer may send
-    /// them: the interaction and the PSU's session live in the shared store.
-    pub async fn authorise_across(
+    /// PAR for `consent_id` at `par_at` (response type code, PKCE S256, state `st-1`): the
+    /// `/authorize` URL at `authorize_at` for the PSU's browser, and the PKCE verifier.
+    pub async fn push_authorization(
         &self,
-        instances: &[&str],
-        browser: &reqwest::Client,
+        par_at: &str,
+        authorize_at: &str,
         consent_id: &str,
-    ) -> (String, openbanking_core::PkceVerifier) {
-        let mut turn = instances.iter().copied().cycle();
-        let mut next = || turn.next().expect("at least one instance");
+    ) -> (Url, openbanking_core::PkceVerifier) {
         let (challenge, verifier) = PkceChallenge::new_random_s256();
         let scope = format!("accounts consent:{consent_id}");
         let par = self
             .post_form(
-                next(),
+                par_at,
                 "/par",
                 &[
                     ("response_type", "code"),
@@ -252,11 +249,26 @@ impl Tpp {
             .await;
         assert_eq!(par.status(), StatusCode::CREATED);
         let par: Value = par.json().await.unwrap();
-        let mut authorize = Url::parse(&format!("{}/authorize", next())).unwrap();
+        let mut authorize = Url::parse(&format!("{authorize_at}/authorize")).unwrap();
         authorize
             .query_pairs_mut()
             .append_pair("client_id", &self.client_id)
             .append_pair("request_uri", par["request_uri"].as_str().unwrap());
+        (authorize, verifier)
+    }
+
+    /// [`Tpp::authorise`] with each step at the next of `instances` in turn (PAR, `/authorize`,
+    /// the login page, the login, the consent page, the decision), as a load balancer may send
+    /// them: the interaction and the PSU's session live in the shared store.
+    pub async fn authorise_across(
+        &self,
+        instances: &[&str],
+        browser: &reqwest::Client,
+        consent_id: &str,
+    ) -> (String, openbanking_core::PkceVerifier) {
+        let mut turn = instances.iter().copied().cycle();
+        let mut next = || turn.next().expect("at least one instance");
+        let (authorize, verifier) = self.push_authorization(next(), next(), consent_id).await;
         let response = browser.get(authorize).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let mut path = location(&response);
@@ -272,9 +284,7 @@ impl Tpp {
             path = location(&response);
             page = browser.get(format!("{}{path}", next())).send().await.unwrap().text().await.unwrap();
         }
-        let marker = "name=\"account\" value=\"";
-        let start = page.find(marker).expect("an account to choose") + marker.len();
-        let account = page[start..start + page[start..].find('"').unwrap()].to_owned();
+        let account = first_account(&page);
         let response = browser
             .post(format!("{}{path}", next()))
             .form(&[("csrf", csrf(&page).as_str()), ("decision", "approve"), ("account", account.as_str())])
@@ -286,6 +296,13 @@ impl Tpp {
         let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
         (code, verifier)
     }
+}
+
+/// The value of the first account choice on a consent page.
+pub fn first_account(html: &str) -> String {
+    let marker = "name=\"account\" value=\"";
+    let start = html.find(marker).expect("an account to choose") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 pub fn csrf(html: &str) -> String {
