@@ -4,6 +4,8 @@
 //! at all), and a database it doesn't know is refused with the choices it has.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,8 +18,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let suffix: u64 = rand_suffix();
-        let dir = std::env::temp_dir().join(format!("openbanking-sandbox-bin-{name}-{}-{suffix}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("openbanking-sandbox-bin-{name}-{}", common::random_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
@@ -27,10 +28,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos().into()
 }
 
 /// A sandbox process serving on a free loopback port; killed when dropped.
@@ -120,23 +117,18 @@ async fn without_a_database_flag_it_keeps_its_data_in_sandbox_db_and_says_so() {
     let dir = Scratch::new("default");
     let first = Running::start(&dir.0, &[]).await;
     let (client_id, uri, token) = register(&first.base).await;
+    let first_base = first.base.clone();
     let log = first.stop();
     assert!(log.contains("database=sqlite://sandbox.db"), "the log names the store: {log}");
     assert!(dir.0.join("sandbox.db").is_file(), "sandbox.db in the working directory");
 
     // Restarted on another port, in the same directory: the client is still registered.
     let second = Running::start(&dir.0, &[]).await;
-    let uri = uri.replace(&first_base(&uri), &second.base);
+    let uri = uri.replace(&first_base, &second.base);
     let read = reqwest::Client::new().get(&uri).bearer_auth(&token).send().await.unwrap();
     assert_eq!(read.status(), 200, "RFC 7592 read of the client registered before the restart");
     assert_eq!(read.json::<Value>().await.unwrap()["client_id"], client_id);
     second.stop();
-}
-
-/// `scheme://host:port` of `url`.
-fn first_base(url: &str) -> String {
-    let parsed = url::Url::parse(url).unwrap();
-    format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap()) + &format!(":{}", parsed.port().unwrap())
 }
 
 #[tokio::test]
